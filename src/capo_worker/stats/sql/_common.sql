@@ -1,0 +1,101 @@
+-- Helpers shared by the ten stats functions. Re-applied by `capo-worker migrate`
+-- whenever this file changes (see migrate.py), before the function files.
+
+-- "Today" for every stats function: the setting capo.as_of when set
+-- (SET capo.as_of = '2026-11-28', or SET LOCAL in one transaction), else the
+-- current date. Tests and golden fixtures pin the date through it.
+CREATE OR REPLACE FUNCTION capo_today() RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(NULLIF(current_setting('capo.as_of', true), '')::date, CURRENT_DATE)
+$$;
+
+-- The tenant a call with no argument works on (single-club installs).
+CREATE OR REPLACE FUNCTION capo_default_tenant() RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT '00000000-0000-0000-0000-000000000001'::uuid
+$$;
+
+-- Reference helper: a config value as text, or the default when the key is absent.
+DROP FUNCTION IF EXISTS get_config_value(text, text);
+CREATE OR REPLACE FUNCTION get_config_value(
+    key text,
+    default_value text,
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(
+        (SELECT c.config_value FROM app_config c
+          WHERE c.config_key = key AND c.tenant_id = target_tenant_id),
+        default_value)
+$$;
+
+-- Reference helpers for the current half-season (1 Jan - 30 Jun, 1 Jul - 31 Dec).
+CREATE OR REPLACE FUNCTION get_current_half_season_start_date() RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN extract(month FROM capo_today()) <= 6
+                THEN make_date(extract(year FROM capo_today())::int, 1, 1)
+                ELSE make_date(extract(year FROM capo_today())::int, 7, 1) END
+$$;
+
+CREATE OR REPLACE FUNCTION get_current_half_season_end_date() RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN extract(month FROM capo_today()) <= 6
+                THEN make_date(extract(year FROM capo_today())::int, 6, 30)
+                ELSE make_date(extract(year FROM capo_today())::int, 12, 31) END
+$$;
+
+-- STABLE here (the reference declared it IMMUTABLE although it reads the date).
+CREATE OR REPLACE FUNCTION get_current_season_start_date() RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT make_date(extract(year FROM capo_today())::int, 1, 1)
+$$;
+
+-- The eight fantasy-point settings of a tenant, read once per function call.
+-- The last five default relative to the effective win/draw/loss points, and a
+-- value that is not an integer fails the caller, as in the reference.
+CREATE OR REPLACE FUNCTION capo_fantasy_settings(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS TABLE (w int, d int, l int, hw int, hl int, cw int, cd int, hcw int)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH base AS (
+        SELECT get_config_value('fantasy_win_points', '20', target_tenant_id)::int AS w,
+               get_config_value('fantasy_draw_points', '10', target_tenant_id)::int AS d,
+               get_config_value('fantasy_loss_points', '-10', target_tenant_id)::int AS l
+    )
+    SELECT b.w, b.d, b.l,
+           get_config_value('fantasy_heavy_win_points', (b.w + 10)::text, target_tenant_id)::int,
+           get_config_value('fantasy_heavy_loss_points', (b.l - 10)::text, target_tenant_id)::int,
+           get_config_value('fantasy_clean_sheet_win_points', (b.w + 10)::text, target_tenant_id)::int,
+           get_config_value('fantasy_clean_sheet_draw_points', (b.d + 10)::text, target_tenant_id)::int,
+           get_config_value('fantasy_heavy_clean_sheet_win_points', (b.w + 20)::text, target_tenant_id)::int
+    FROM base b
+$$;
+
+-- Points for one appearance given the settings above (inlined by the planner).
+-- A win is W, HW, CW or HCW by its flags; a draw D or CD; a loss L or HL; any
+-- other result, NULL included, 0. NULL flags count as false.
+CREATE OR REPLACE FUNCTION capo_fantasy_points(
+    result text, heavy_win boolean, heavy_loss boolean, clean_sheet boolean,
+    w int, d int, l int, hw int, hl int, cw int, cd int, hcw int
+) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE result
+        WHEN 'win' THEN CASE
+            WHEN heavy_win IS TRUE AND clean_sheet IS TRUE THEN hcw
+            WHEN heavy_win IS TRUE THEN hw
+            WHEN clean_sheet IS TRUE THEN cw
+            ELSE w END
+        WHEN 'draw' THEN CASE WHEN clean_sheet IS TRUE THEN cd ELSE d END
+        WHEN 'loss' THEN CASE WHEN heavy_loss IS TRUE THEN hl ELSE l END
+        ELSE 0 END
+$$;
+
+-- Reference helper, kept for callers outside the stats functions (default tenant).
+CREATE OR REPLACE FUNCTION calculate_match_fantasy_points(
+    result text, heavy_win boolean, heavy_loss boolean, clean_sheet boolean
+) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT capo_fantasy_points(result, heavy_win, heavy_loss, clean_sheet,
+                               f.w, f.d, f.l, f.hw, f.hl, f.cw, f.cd, f.hcw)
+    FROM capo_fantasy_settings() f
+$$;
