@@ -62,16 +62,21 @@ def database_url(server: str, name: str) -> str:
 def create_database(server: str, name: str, template: str = "template0") -> str:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
-            .format(sql.Identifier(name), sql.Identifier(template))
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ).format(sql.Identifier(name), sql.Identifier(template))
         )
-        conn.execute(sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
+        )
     return database_url(server, name)
 
 
 def drop_database(server: str, name: str) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")

@@ -68,8 +68,9 @@ class Golden:
     @classmethod
     def load(cls, path: Path) -> Golden:
         data = json.loads(path.read_text(), parse_float=Num, parse_int=int)
-        return cls(data["table"], data["columns"], data["types"], data["key"], data["rows"],
-                   data["as_of"])
+        return cls(
+            data["table"], data["columns"], data["types"], data["key"], data["rows"], data["as_of"]
+        )
 
 
 def golden_tables(folder: Path) -> list[Golden]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +38,7 @@ def league_db(
 ) -> Iterator[tuple[str, str, dict[str, str | None]]]:
     """A database holding one league after one stats run at its as-of date."""
     name = request.param
-    db = f"capo_golden_{name}"
+    db = f"capo_golden_{name}_{os.getpid()}"
     drop_database(server_url, db)
     url = create_database(server_url, db, template=template_db)
     league = load_fixture(url, name)

@@ -42,8 +42,7 @@ _FIXES: dict[str, str] = {
     "job_lease_seconds": "set JOB_LEASE_SECONDS to a whole number of seconds >= 5 (default 60)",
     "max_attempts": "set MAX_ATTEMPTS to a whole number >= 1 (default 3)",
     "worker_concurrency": "set WORKER_CONCURRENCY to a whole number from 1 to 64 (default 1)",
-    "shutdown_grace_seconds": "set SHUTDOWN_GRACE_SECONDS to a number of seconds >= 0 "
-    "(default 25)",
+    "shutdown_grace_seconds": "set SHUTDOWN_GRACE_SECONDS to a number of seconds >= 0 (default 25)",
     "retry_backoff_seconds": "set RETRY_BACKOFF_SECONDS to a number of seconds >= 0 (default 10)",
     "stats_parallelism": "set STATS_PARALLELISM to a whole number from 1 to 10 (default 4)",
     "stats_function_timeout_seconds": "set STATS_FUNCTION_TIMEOUT_SECONDS to a number of "

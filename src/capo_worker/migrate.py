@@ -43,7 +43,9 @@ class Migration:
 
 def _read_dir(package: str, kind: Kind) -> list[Migration]:
     files = [f for f in resources.files(package).iterdir() if f.name.endswith(".sql")]
-    return [Migration(kind, f.name, f.read_text("utf-8")) for f in sorted(files, key=lambda f: f.name)]
+    return [
+        Migration(kind, f.name, f.read_text("utf-8")) for f in sorted(files, key=lambda f: f.name)
+    ]
 
 
 def all_migrations() -> list[Migration]:
@@ -68,18 +70,19 @@ async def _applied(conn: psycopg.AsyncConnection[object]) -> dict[str, str]:
     ).fetchone()
     if not exists or not exists[0]:
         return {}
-    rows = await (await conn.execute("SELECT name, checksum FROM capo_schema_migrations")).fetchall()
+    rows = await (
+        await conn.execute("SELECT name, checksum FROM capo_schema_migrations")
+    ).fetchall()
     return {str(name): str(checksum) for name, checksum in rows}
 
 
 def _pending(applied: dict[str, str], migrations: list[Migration]) -> list[Migration]:
-    pending = []
-    for m in migrations:
-        if m.kind == "versioned" and m.name not in applied:
-            pending.append(m)
-        elif m.kind == "repeatable" and applied.get(m.name) != m.checksum:
-            pending.append(m)
-    return pending
+    def is_pending(m: Migration) -> bool:
+        if m.kind == "versioned":
+            return m.name not in applied
+        return applied.get(m.name) != m.checksum
+
+    return [m for m in migrations if is_pending(m)]
 
 
 async def pending_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:

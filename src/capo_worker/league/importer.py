@@ -65,7 +65,11 @@ async def import_league(
         for table, column, ids in (
             ("players", "player_id", [p.player_id for p in league.players]),
             ("matches", "match_id", [m.match_id for m in league.matches]),
-            ("player_matches", "player_match_id", [pm.player_match_id for pm in league.player_matches]),
+            (
+                "player_matches",
+                "player_match_id",
+                [pm.player_match_id for pm in league.player_matches],
+            ),
         ):
             taken = await _taken_ids(cur, table, column, ids)
             if taken:
@@ -80,30 +84,61 @@ async def import_league(
                              selected_club, tenant_id) FROM STDIN"""
         ) as copy:
             for p in league.players:
-                await copy.write_row((
-                    p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired, p.goalscoring,
-                    p.defender, p.stamina_pace, p.control, p.teamwork, p.resilience,
-                    None if p.selected_club is None else json.dumps(p.selected_club), tenant_id,
-                ))
+                await copy.write_row(
+                    (
+                        p.player_id,
+                        p.name,
+                        p.join_date,
+                        p.is_ringer,
+                        p.is_retired,
+                        p.goalscoring,
+                        p.defender,
+                        p.stamina_pace,
+                        p.control,
+                        p.teamwork,
+                        p.resilience,
+                        None if p.selected_club is None else json.dumps(p.selected_club),
+                        tenant_id,
+                    )
+                )
         async with cur.copy(
             """COPY matches (match_id, match_date, team_a_score, team_b_score, team_a_own_goals,
                              team_b_own_goals, upcoming_match_id, tenant_id) FROM STDIN"""
         ) as copy:
             for m in league.matches:
-                await copy.write_row((
-                    m.match_id, m.match_date, m.team_a_score, m.team_b_score, m.team_a_own_goals,
-                    m.team_b_own_goals, m.upcoming_match_id, tenant_id,
-                ))
+                await copy.write_row(
+                    (
+                        m.match_id,
+                        m.match_date,
+                        m.team_a_score,
+                        m.team_b_score,
+                        m.team_a_own_goals,
+                        m.team_b_own_goals,
+                        m.upcoming_match_id,
+                        tenant_id,
+                    )
+                )
         async with cur.copy(
             """COPY player_matches (player_match_id, player_id, match_id, team, goals, result,
                                     heavy_win, heavy_loss, clean_sheet, fantasy_points, tenant_id)
                FROM STDIN"""
         ) as copy:
             for pm in league.player_matches:
-                await copy.write_row((
-                    pm.player_match_id, pm.player_id, pm.match_id, pm.team, pm.goals, pm.result,
-                    pm.heavy_win, pm.heavy_loss, pm.clean_sheet, pm.fantasy_points, tenant_id,
-                ))
+                await copy.write_row(
+                    (
+                        pm.player_match_id,
+                        pm.player_id,
+                        pm.match_id,
+                        pm.team,
+                        pm.goals,
+                        pm.result,
+                        pm.heavy_win,
+                        pm.heavy_loss,
+                        pm.clean_sheet,
+                        pm.fantasy_points,
+                        tenant_id,
+                    )
+                )
         for key, value in league.app_config.items():
             await cur.execute(
                 """INSERT INTO app_config (config_key, config_value, tenant_id)

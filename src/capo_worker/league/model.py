@@ -85,7 +85,9 @@ def _derive(pm: PlayerMatchRow, match: MatchRow) -> PlayerMatchRow:
         update={
             "result": result,
             "heavy_win": pm.heavy_win if pm.heavy_win is not None else result == "win" and heavy,
-            "heavy_loss": pm.heavy_loss if pm.heavy_loss is not None else result == "loss" and heavy,
+            "heavy_loss": pm.heavy_loss
+            if pm.heavy_loss is not None
+            else result == "loss" and heavy,
             "clean_sheet": pm.clean_sheet if pm.clean_sheet is not None else opp == 0,
             "goals": pm.goals if pm.goals is not None else 0,
         }
@@ -137,7 +139,9 @@ def parse_league(data: Any) -> League:
     try:
         as_of = dt.date.fromisoformat(data["as_of"]) if data.get("as_of") else None
     except (TypeError, ValueError):
-        raise LeagueFileError(f"'as_of' must be a date (YYYY-MM-DD), got {data['as_of']!r}") from None
+        raise LeagueFileError(
+            f"'as_of' must be a date (YYYY-MM-DD), got {data['as_of']!r}"
+        ) from None
 
     players: list[PlayerRow] = _parse_rows("players", data["players"], PlayerRow, "player_id")
     matches: list[MatchRow] = _parse_rows("matches", data["matches"], MatchRow, "match_id")
@@ -160,8 +164,9 @@ def parse_league(data: Any) -> League:
         if match is None:
             raise LeagueFileError(f"{where}: field 'match_id': unknown match {pm.match_id}")
         derived.append(_derive(pm, match))
-    return League(as_of=as_of, app_config=config, players=players, matches=matches,
-                  player_matches=derived)
+    return League(
+        as_of=as_of, app_config=config, players=players, matches=matches, player_matches=derived
+    )
 
 
 def load_league_file(path: Path) -> League:

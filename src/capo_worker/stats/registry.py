@@ -25,7 +25,9 @@ STATS_FUNCTIONS: tuple[StatsFunction, ...] = (
         ("season_stats", "half_season_stats"),
         label="stats_function_0",
     ),
-    StatsFunction("update_aggregated_all_time_stats", ("all_time_stats",), label="stats_function_1"),
+    StatsFunction(
+        "update_aggregated_all_time_stats", ("all_time_stats",), label="stats_function_1"
+    ),
     StatsFunction(
         "update_aggregated_hall_of_fame",
         ("hall_of_fame",),
@@ -47,9 +49,13 @@ STATS_FUNCTIONS: tuple[StatsFunction, ...] = (
         ),
         label="stats_function_5",
     ),
-    StatsFunction("update_aggregated_personal_bests", ("personal_bests",), label="stats_function_6"),
     StatsFunction(
-        "update_aggregated_player_profile_stats", ("player_profile_stats",), label="stats_function_7"
+        "update_aggregated_personal_bests", ("personal_bests",), label="stats_function_6"
+    ),
+    StatsFunction(
+        "update_aggregated_player_profile_stats",
+        ("player_profile_stats",),
+        label="stats_function_7",
     ),
     StatsFunction(
         "update_aggregated_season_race_data", ("season_race_data",), label="stats_function_8"
@@ -94,8 +100,6 @@ def select(
         candidates = [name, f"update_{name}", f"update_aggregated_{name}"]
         match = next((known[c] for c in candidates if c in known), None)
         if match is None:
-            raise ValueError(
-                f"unknown stats function {name!r}; known: {', '.join(sorted(known))}"
-            )
+            raise ValueError(f"unknown stats function {name!r}; known: {', '.join(sorted(known))}")
         chosen.append(match)
     return tuple(f for f in functions if f in chosen)
