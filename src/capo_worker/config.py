@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
@@ -53,6 +53,17 @@ _FIXES: dict[str, str] = {
     "queue_name": "set QUEUE_NAME to a non-empty name (default stats-update-queue)",
     "worker_id": "set WORKER_ID to a non-empty name, or unset it (default host-pid)",
     "db_pool_size": "set DB_POOL_SIZE to a whole number from 2 to 100 (default 10)",
+    "job_retention_days": "set JOB_RETENTION_DAYS to a number of days > 0 (default 7)",
+    "port": "set PORT to a TCP port from 1 to 65535 (default 8000)",
+    "max_request_body_bytes": "set MAX_REQUEST_BODY_BYTES to a size in bytes >= 1024",
+    "use_bg_jobs_global": "set USE_BG_JOBS_GLOBAL to true or false",
+    "use_bg_jobs_admin": "set USE_BG_JOBS_ADMIN to true or false",
+    "use_bg_jobs_cron": "set USE_BG_JOBS_CRON to true or false",
+    "use_bg_jobs_match": "set USE_BG_JOBS_MATCH to true or false",
+    "cache_invalidation_timeout_seconds": "set CACHE_INVALIDATION_TIMEOUT_SECONDS to a "
+    "number of seconds > 0 (default 10)",
+    "cron_schedule": "set CRON_SCHEDULE to a cron expression (default '0 3 * * *') or off",
+    "cron_timezone": "set CRON_TIMEZONE to an IANA time zone name (default UTC)",
 }
 
 
@@ -64,6 +75,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        populate_by_name=True,
     )
 
     # Database
@@ -90,6 +102,41 @@ class Settings(BaseSettings):
     stats_parallelism: int = Field(default=4, ge=1, le=10)
     stats_function_timeout_seconds: float = Field(default=300.0, gt=0)
 
+    job_handler_modules_csv: str = Field(
+        default="", validation_alias=AliasChoices("JOB_HANDLER_MODULES", "job_handler_modules_csv")
+    )
+    job_retention_days: float = Field(default=7.0, gt=0)
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_api_key: str | None = None
+    max_request_body_bytes: int = Field(default=65536, ge=1024)
+
+    # Feature flags: background jobs per trigger (off = run the stats synchronously
+    # in the enqueue request, the rollback path). Both spellings are accepted.
+    use_bg_jobs_global: bool = Field(
+        default=True, validation_alias=AliasChoices("USE_BG_JOBS_GLOBAL", "NEXT_PUBLIC_USE_BG_JOBS")
+    )
+    use_bg_jobs_admin: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("USE_BG_JOBS_ADMIN", "NEXT_PUBLIC_USE_BG_JOBS_ADMIN"),
+    )
+    use_bg_jobs_cron: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("USE_BG_JOBS_CRON", "NEXT_PUBLIC_USE_BG_JOBS_CRON"),
+    )
+    use_bg_jobs_match: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("USE_BG_JOBS_MATCH", "NEXT_PUBLIC_USE_BG_JOBS_MATCH"),
+    )
+
+    # Cache invalidation and cron
+    cache_invalidation_url: str | None = None
+    cache_invalidation_timeout_seconds: float = Field(default=10.0, gt=0)
+    cron_schedule: str = "0 3 * * *"
+    cron_timezone: str = "UTC"
+
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -111,6 +158,8 @@ class Settings(BaseSettings):
         "next_public_app_url",
         "internal_api_key",
         "node_env",
+        "admin_api_key",
+        "cache_invalidation_url",
         mode="before",
     )
     @classmethod
@@ -132,12 +181,88 @@ class Settings(BaseSettings):
     def _supabase_needs_database_url(self) -> Settings:
         if self.supabase_url and not self.database_url:
             raise ConfigError(
-                "SUPABASE_URL is set but DATABASE_URL is not: capo-worker talks to Postgres "
+                "Configuration error: SUPABASE_URL is set but DATABASE_URL is not: capo-worker "
+                "talks to Postgres "
                 "directly. In the Supabase dashboard open Connect, copy the Session pooler "
                 "(session mode, port 5432) or direct connection string, and set DATABASE_URL "
                 "to it; transaction mode (port 6543) cannot LISTEN for new jobs."
             )
         return self
+
+    @field_validator("cron_schedule")
+    @classmethod
+    def _cron_expression(cls, value: str) -> str:
+        from croniter import croniter
+
+        value = value.strip()
+        if value.lower() != "off" and not croniter.is_valid(value):
+            raise ValueError("is not a cron expression such as '0 3 * * *', nor 'off'")
+        return value
+
+    @field_validator("cron_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone such as UTC or Europe/London") from None
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_key(self) -> Settings:
+        if self.invalidation_url and not self.internal_api_key:
+            which = (
+                "CACHE_INVALIDATION_URL" if self.cache_invalidation_url else "NEXT_PUBLIC_APP_URL"
+            )
+            raise ConfigError(
+                f"Configuration error: {which} is set but INTERNAL_API_KEY is not. Fix: set "
+                "INTERNAL_API_KEY to the web app's internal API key (there is no default key), "
+                f"or unset {which} to skip cache invalidation."
+            )
+        return self
+
+    @property
+    def invalidation_url(self) -> str | None:
+        """Where to POST cache invalidations, or None to skip them."""
+        if self.cache_invalidation_url:
+            return self.cache_invalidation_url
+        if self.next_public_app_url:
+            return self.next_public_app_url.rstrip("/") + "/api/internal/cache/invalidate"
+        return None
+
+    @property
+    def job_handler_modules(self) -> list[str]:
+        return [m.strip() for m in self.job_handler_modules_csv.split(",") if m.strip()]
+
+    def background_jobs_enabled(self, trigger: str) -> bool:
+        """Master flag AND the trigger's flag, as the reference decides it."""
+        per_trigger = {
+            "admin": self.use_bg_jobs_admin,
+            "cron": self.use_bg_jobs_cron,
+            "post-match": self.use_bg_jobs_match,
+        }
+        return self.use_bg_jobs_global and per_trigger.get(trigger, True)
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text, secrets hidden: for check-config and the admin page."""
+        from capo_worker.db import redact_dsn
+
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "job_handler_modules_csv":
+                name = "job_handler_modules"
+            if value is None or value == "":
+                shown[name] = "(not set)"
+            elif name in _SECRET_FIELDS:
+                shown[name] = "(set, hidden)"
+            elif name == "database_url":
+                shown[name] = redact_dsn(str(value))
+            else:
+                shown[name] = str(value)
+        return shown
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -148,11 +273,21 @@ class Settings(BaseSettings):
         return self.capo_data_dir / "postgres"
 
 
+_SECRET_FIELDS = {"supabase_service_role_key", "internal_api_key", "admin_api_key"}
+
+
 def _describe(error: dict[str, Any]) -> str:
-    field = str(error["loc"][0]) if error.get("loc") else ""
+    field = str(error["loc"][0]).lower() if error.get("loc") else ""
     name = field.upper() or "configuration"
     value = error.get("input")
-    shown = "" if isinstance(value, dict) else f"={value!r}"
+    if isinstance(value, dict) or field in _SECRET_FIELDS:
+        shown = ""
+    elif field == "database_url" and isinstance(value, str):
+        from capo_worker.db import redact_dsn
+
+        shown = f"={redact_dsn(value)!r}"
+    else:
+        shown = f"={value!r}"
     fix = _FIXES.get(field, f"check {name}")
     return f"Configuration error: {name}{shown} is invalid ({error['msg']}). Fix: {fix}."
 

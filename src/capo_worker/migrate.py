@@ -18,7 +18,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS capo_schema_migrations (
 """
 
 
-async def _applied(conn: psycopg.AsyncConnection[object]) -> dict[str, str]:
+async def _applied(conn: psycopg.AsyncConnection[Any]) -> dict[str, str]:
     exists = await (
         await conn.execute("SELECT to_regclass('capo_schema_migrations') IS NOT NULL")
     ).fetchone()
@@ -85,12 +85,12 @@ def _pending(applied: dict[str, str], migrations: list[Migration]) -> list[Migra
     return [m for m in migrations if is_pending(m)]
 
 
-async def pending_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
+async def pending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Names of the files not yet applied (or changed, for repeatable ones)."""
     return [m.name for m in _pending(await _applied(conn), all_migrations())]
 
 
-async def apply_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
+async def apply_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Apply what is pending; return the names applied. `conn` must be autocommit."""
     migrations = all_migrations()
     await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))

@@ -1,0 +1,562 @@
+"""Every job-table operation, each one SQL statement where it can be.
+
+The table `background_job_status` is the queue, the status record and the
+history at once (migrations/0001_job_queue.sql). Guards on `locked_by` and
+`status` make every transition safe against a worker whose lease has already
+been taken away: its late writes match no row and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from capo_worker.config import DEFAULT_QUEUE_NAME, DEFAULT_TENANT_ID
+
+STATS_JOB_TYPE = "stats_update"
+TRIGGERS = ("post-match", "admin", "cron")
+STATUSES = ("queued", "processing", "completed", "failed")
+WORKER_LOST = "worker lost"
+MAX_BACKOFF_SECONDS = 3600
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    job_type: str
+    job_payload: dict[str, Any]
+    status: str
+    priority: int | None
+    tenant_id: str | None
+    queue_name: str
+    attempts: int
+    max_attempts: int
+    retry_count: int
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    run_after: dt.datetime | None = None
+    locked_by: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    error_message: str | None = None
+    results: dict[str, Any] | None = None
+    attempt_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def trigger(self) -> str | None:
+        value = self.job_payload.get("triggeredBy") if isinstance(self.job_payload, dict) else None
+        return str(value) if value is not None else None
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.job_payload.get("requestId") if isinstance(self.job_payload, dict) else None
+        return str(value) if value is not None else None
+
+    @property
+    def effective_tenant_id(self) -> str:
+        """Rows the web app inserts carry no tenant: they are the default tenant's."""
+        return self.tenant_id or DEFAULT_TENANT_ID
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.completed_at and self.completed_at >= self.started_at:
+            return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
+        out["duration_ms"] = self.duration_ms
+        return out
+
+
+_JOB_FIELDS = (
+    "id::text",
+    "job_type",
+    "job_payload",
+    "status",
+    "priority",
+    "tenant_id::text",
+    "queue_name",
+    "attempts",
+    "max_attempts",
+    "retry_count",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "updated_at",
+    "run_after",
+    "locked_by",
+    "lease_expires_at",
+    "error_message",
+    "results",
+    "attempt_errors",
+)
+
+
+def _job_columns(alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        f"{prefix}{f} AS {f.removesuffix('::text')}" if f.endswith("::text") else f"{prefix}{f}"
+        for f in _JOB_FIELDS
+    )
+
+
+_JOB_COLUMNS = _job_columns()
+
+
+def _job(row: dict[str, Any]) -> Job:
+    return Job(**row)
+
+
+def priority_for(trigger: str) -> int:
+    """Post-match jobs go first (2); admin, cron and retries are 1, as in the reference."""
+    return 2 if trigger == "post-match" else 1
+
+
+# --- enqueue ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    job_id: str
+    deduplicated: bool  # the request id was seen before, or the request joined a queued job
+
+
+_ENQUEUE = """
+WITH seen AS (
+    SELECT job_id FROM background_job_requests WHERE request_id = %(request_id)s
+), joinable AS (
+    -- Coalescing: a queued stats job of the same tenant that no worker has
+    -- started yet will recompute everything this request asks for.
+    SELECT id FROM background_job_status
+    WHERE %(coalesce)s AND NOT EXISTS (SELECT 1 FROM seen)
+      AND status = 'queued' AND attempts = 0 AND job_type = %(job_type)s
+      AND queue_name = %(queue_name)s
+      AND COALESCE(tenant_id, %(default_tenant)s::uuid) = %(tenant_id)s::uuid
+      AND run_after <= now()
+    ORDER BY created_at
+    LIMIT 1
+    FOR UPDATE
+), joined AS (
+    UPDATE background_job_status j
+    SET job_payload = jsonb_set(
+            j.job_payload, '{coalescedRequests}',
+            COALESCE(j.job_payload -> 'coalescedRequests', '[]'::jsonb)
+                || jsonb_build_array(%(payload)s::jsonb)),
+        priority = GREATEST(COALESCE(j.priority, 1), %(priority)s)
+    FROM joinable WHERE j.id = joinable.id
+    RETURNING j.id
+), inserted AS (
+    INSERT INTO background_job_status
+        (job_type, job_payload, status, priority, tenant_id, queue_name, max_attempts,
+         run_after, unique_key)
+    SELECT %(job_type)s, %(payload)s::jsonb, 'queued', %(priority)s, %(tenant_id)s::uuid,
+           %(queue_name)s, %(max_attempts)s, COALESCE(%(run_after)s, now()), %(unique_key)s
+    WHERE NOT EXISTS (SELECT 1 FROM seen) AND NOT EXISTS (SELECT 1 FROM joined)
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+    RETURNING id
+), served_by AS (
+    SELECT id FROM joined UNION ALL SELECT id FROM inserted
+), recorded AS (
+    INSERT INTO background_job_requests (request_id, job_id)
+    SELECT %(request_id)s, id FROM served_by
+    ON CONFLICT (request_id) DO NOTHING
+)
+SELECT (SELECT job_id::text FROM seen) AS seen,
+       (SELECT id::text FROM joined) AS joined,
+       (SELECT id::text FROM inserted) AS inserted,
+       (SELECT id::text FROM background_job_status
+         WHERE %(unique_key)s IS NOT NULL AND unique_key = %(unique_key)s) AS same_key
+"""
+
+
+async def enqueue(
+    conn: Conn,
+    *,
+    payload: dict[str, Any],
+    request_id: str,
+    tenant_id: str = DEFAULT_TENANT_ID,
+    job_type: str = STATS_JOB_TYPE,
+    priority: int = 1,
+    queue_name: str = DEFAULT_QUEUE_NAME,
+    max_attempts: int = 3,
+    coalesce: bool = True,
+    run_after: dt.datetime | None = None,
+    unique_key: str | None = None,
+) -> EnqueueResult:
+    """Store a job for the request, or return the job that already serves it.
+
+    Idempotent on `request_id`; with `coalesce`, joins a queued job of the same
+    tenant and type that has not started. Serialised per request id and per
+    tenant with transaction advisory locks, so concurrent requests cannot
+    create two jobs where one was meant.
+    """
+    params = {
+        "request_id": request_id,
+        "payload": json.dumps(payload),
+        "tenant_id": tenant_id,
+        "default_tenant": DEFAULT_TENANT_ID,
+        "job_type": job_type,
+        "priority": priority,
+        "queue_name": queue_name,
+        "max_attempts": max_attempts,
+        "coalesce": coalesce,
+        "run_after": run_after,
+        "unique_key": unique_key,
+    }
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('capo_enqueue_request'), hashtext(%s))",
+            (request_id,),
+        )
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('capo_enqueue_tenant'), hashtext(%s))",
+            (f"{queue_name}/{tenant_id}",),
+        )
+        cur = await conn.cursor(row_factory=dict_row).execute(_ENQUEUE, params)
+        row = await cur.fetchone()
+    assert row is not None
+    if row["inserted"]:
+        return EnqueueResult(row["inserted"], deduplicated=False)
+    job_id = row["seen"] or row["joined"] or row["same_key"]
+    if job_id is None:  # only possible if a unique_key job was deleted meanwhile
+        raise RuntimeError("enqueue served the request with no job; retry the request")
+    return EnqueueResult(job_id, deduplicated=True)
+
+
+# --- claim, heartbeat, finish -------------------------------------------------
+
+_CLAIM = f"""
+WITH next AS (
+    SELECT id FROM background_job_status
+    WHERE status = 'queued' AND queue_name = %(queue_name)s
+      AND job_type = ANY(%(job_types)s) AND run_after <= now()
+    ORDER BY priority DESC NULLS LAST, created_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE background_job_status j
+SET status = 'processing', started_at = now(), completed_at = NULL,
+    locked_by = %(worker_id)s, heartbeat_at = now(),
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+    attempts = j.attempts + 1
+FROM next WHERE j.id = next.id
+RETURNING {_job_columns("j")}
+"""
+
+
+async def claim(
+    conn: Conn,
+    *,
+    worker_id: str,
+    job_types: list[str],
+    lease_seconds: float,
+    limit: int = 1,
+    queue_name: str = DEFAULT_QUEUE_NAME,
+) -> list[Job]:
+    """Take up to `limit` claimable jobs: highest priority first, then oldest."""
+    cur = await conn.cursor(row_factory=dict_row).execute(
+        _CLAIM,
+        {
+            "queue_name": queue_name,
+            "job_types": job_types,
+            "limit": limit,
+            "worker_id": worker_id,
+            "lease_seconds": lease_seconds,
+        },
+    )
+    rows = await cur.fetchall()
+    return sorted((_job(r) for r in rows), key=lambda j: (-(j.priority or 0), j.created_at))
+
+
+async def heartbeat(
+    conn: Conn, *, job_ids: list[str], worker_id: str, lease_seconds: float
+) -> set[str]:
+    """Extend the leases of our running jobs; return the ids we still hold."""
+    if not job_ids:
+        return set()
+    cur = await conn.execute(
+        """UPDATE background_job_status
+           SET lease_expires_at = now() + make_interval(secs => %s), heartbeat_at = now()
+           WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
+           RETURNING id::text""",
+        (lease_seconds, job_ids, worker_id),
+    )
+    return {str(r[0]) for r in await cur.fetchall()}
+
+
+async def complete(conn: Conn, *, job_id: str, worker_id: str, results: dict[str, Any]) -> bool:
+    """Mark our job completed; False if the job is no longer ours."""
+    cur = await conn.execute(
+        """UPDATE background_job_status
+           SET status = 'completed', completed_at = now(), results = %s, error_message = NULL,
+               locked_by = NULL, lease_expires_at = NULL
+           WHERE id = %s AND locked_by = %s AND status = 'processing'
+           RETURNING id""",
+        (Jsonb(results), job_id, worker_id),
+    )
+    return await cur.fetchone() is not None
+
+
+@dataclass(frozen=True)
+class FailOutcome:
+    status: str  # 'queued' (will be retried) or 'failed' (attempts spent)
+    run_after: dt.datetime | None
+
+
+_FAIL = """
+WITH j AS (
+    SELECT id, attempts, max_attempts,
+           %(retryable)s AND attempts < max_attempts AS retry
+    FROM background_job_status
+    WHERE id = %(job_id)s AND locked_by = %(worker_id)s AND status = 'processing'
+    FOR UPDATE
+)
+UPDATE background_job_status b
+SET attempt_errors = b.attempt_errors || jsonb_build_array(jsonb_build_object(
+        'attempt', b.attempts, 'error', %(error)s::text, 'worker', b.locked_by,
+        'at', now())),
+    error_message = %(error)s,
+    results = COALESCE(%(results)s, b.results),
+    status = CASE WHEN j.retry THEN 'queued' ELSE 'failed' END,
+    run_after = CASE WHEN j.retry
+        THEN now() + make_interval(secs => LEAST(%(max_backoff)s,
+                 %(backoff)s * power(2, b.attempts - 1) * (0.9 + random() * 0.2)))
+        ELSE b.run_after END,
+    completed_at = CASE WHEN j.retry THEN NULL ELSE now() END,
+    locked_by = NULL, lease_expires_at = NULL
+FROM j WHERE b.id = j.id
+RETURNING b.status, b.run_after
+"""
+
+
+async def fail(
+    conn: Conn,
+    *,
+    job_id: str,
+    worker_id: str,
+    error: str,
+    results: dict[str, Any] | None = None,
+    retryable: bool = True,
+    backoff_seconds: float = 10.0,
+) -> FailOutcome | None:
+    """Record a failed attempt: back to queued after a backoff, or failed for good.
+
+    The delay doubles with each attempt (backoff, 2x, 4x, ... with +-10 %
+    jitter, at most an hour). Returns None if the job is no longer ours.
+    """
+    cur = await conn.execute(
+        _FAIL,
+        {
+            "job_id": job_id,
+            "worker_id": worker_id,
+            "error": error,
+            "results": Jsonb(results) if results is not None else None,
+            "retryable": retryable,
+            "backoff": backoff_seconds,
+            "max_backoff": MAX_BACKOFF_SECONDS,
+        },
+    )
+    row = await cur.fetchone()
+    return FailOutcome(str(row[0]), row[1]) if row else None
+
+
+async def release(conn: Conn, *, job_ids: list[str], worker_id: str) -> list[str]:
+    """Give jobs back to the queue at shutdown; the interrupted attempt is not counted."""
+    if not job_ids:
+        return []
+    cur = await conn.execute(
+        """UPDATE background_job_status
+           SET status = 'queued', attempts = GREATEST(attempts - 1, 0), run_after = now(),
+               locked_by = NULL, lease_expires_at = NULL, started_at = NULL
+           WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
+           RETURNING id::text""",
+        (job_ids, worker_id),
+    )
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
+# --- rescue, retry, prune -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RescuedJob:
+    id: str
+    status: str  # 'queued' or 'failed'
+    lost_worker: str | None
+    lease_expired_at: dt.datetime | None
+
+
+_RESCUE = """
+WITH lost AS (
+    SELECT id, locked_by, lease_expires_at FROM background_job_status
+    WHERE status = 'processing'
+      AND (lease_expires_at < now()
+           -- rows left in processing by the reference worker, which had no lease
+           OR (lease_expires_at IS NULL
+               AND COALESCE(started_at, updated_at) < now() - make_interval(secs => %(lease)s)))
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE background_job_status b
+SET attempt_errors = b.attempt_errors || jsonb_build_array(jsonb_build_object(
+        'attempt', b.attempts, 'error', %(error)s::text, 'worker', b.locked_by, 'at', now())),
+    error_message = %(error)s,
+    status = CASE WHEN b.attempts < b.max_attempts THEN 'queued' ELSE 'failed' END,
+    completed_at = CASE WHEN b.attempts < b.max_attempts THEN NULL ELSE now() END,
+    run_after = now(), locked_by = NULL, lease_expires_at = NULL
+FROM lost WHERE b.id = lost.id
+RETURNING b.id::text, b.status, lost.locked_by, lost.lease_expires_at
+"""
+
+
+async def rescue_expired(conn: Conn, *, lease_seconds: float) -> list[RescuedJob]:
+    """Jobs of dead workers (lease expired): back to queued, or failed when attempts are spent."""
+    cur = await conn.execute(_RESCUE, {"lease": lease_seconds, "error": WORKER_LOST})
+    return [RescuedJob(str(r[0]), str(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+
+
+async def retry(conn: Conn, *, job_id: str, extra_attempts: int = 3) -> Job | None:
+    """Manual retry of a failed job: queued again, retry_count + 1, history kept.
+
+    The job gets `extra_attempts` more automatic attempts. Returns None when
+    the job does not exist or is not failed.
+    """
+    cur = await conn.cursor(row_factory=dict_row).execute(
+        f"""UPDATE background_job_status
+            SET status = 'queued', retry_count = retry_count + 1, run_after = now(),
+                completed_at = NULL, max_attempts = attempts + %s
+            WHERE id = %s AND status = 'failed'
+            RETURNING {_JOB_COLUMNS}""",
+        (extra_attempts, job_id),
+    )
+    row = await cur.fetchone()
+    return _job(row) if row else None
+
+
+async def prune(conn: Conn, *, older_than_days: float, batch_size: int = 5000) -> int:
+    """Delete completed and failed jobs finished more than N days ago; never active ones."""
+    total = 0
+    while True:
+        cur = await conn.execute(
+            """DELETE FROM background_job_status
+               WHERE id IN (
+                   SELECT id FROM background_job_status
+                   WHERE status IN ('completed', 'failed')
+                     AND COALESCE(completed_at, updated_at, created_at)
+                         < now() - make_interval(secs => %s)
+                   LIMIT %s)""",
+            (older_than_days * 86400, batch_size),
+        )
+        total += cur.rowcount
+        if cur.rowcount < batch_size:
+            return total
+
+
+# --- reading --------------------------------------------------------------------
+
+
+async def get_job(conn: Conn, job_id: str) -> Job | None:
+    cur = await conn.cursor(row_factory=dict_row).execute(
+        f"SELECT {_JOB_COLUMNS} FROM background_job_status WHERE id = %s", (job_id,)
+    )
+    row = await cur.fetchone()
+    return _job(row) if row else None
+
+
+async def list_jobs(
+    conn: Conn,
+    *,
+    status: str | None = None,
+    trigger: str | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    """Newest first, optionally filtered by status and by the payload's triggeredBy."""
+    cur = await conn.cursor(row_factory=dict_row).execute(
+        f"""SELECT {_JOB_COLUMNS} FROM background_job_status
+            WHERE (%(status)s::text IS NULL OR status = %(status)s)
+              AND (%(trigger)s::text IS NULL OR job_payload ->> 'triggeredBy' = %(trigger)s)
+            ORDER BY created_at DESC NULLS LAST, id
+            LIMIT %(limit)s""",
+        {"status": status, "trigger": trigger, "limit": limit},
+    )
+    return [_job(r) for r in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    counts: dict[str, int]  # status -> jobs
+    ready: int  # queued and due now
+    oldest_queued_age_seconds: float | None
+
+
+async def queue_stats(conn: Conn, *, queue_name: str | None = None) -> QueueStats:
+    cur = await conn.execute(
+        """SELECT status, count(*),
+                  count(*) FILTER (WHERE status = 'queued' AND run_after <= now()),
+                  extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued'))
+           FROM background_job_status
+           WHERE %(queue)s::text IS NULL OR queue_name = %(queue)s
+           GROUP BY status""",
+        {"queue": queue_name},
+    )
+    counts = {s: 0 for s in STATUSES}
+    ready = 0
+    oldest: float | None = None
+    for status, count, due, age in await cur.fetchall():
+        counts[str(status)] = int(count)
+        ready += int(due)
+        if age is not None:
+            oldest = float(age)
+    return QueueStats(counts, ready, oldest)
+
+
+# --- workers ----------------------------------------------------------------------
+
+
+async def register_worker(
+    conn: Conn, *, worker_id: str, queue_name: str, hostname: str, pid: int, concurrency: int
+) -> None:
+    await conn.execute(
+        """INSERT INTO capo_workers (worker_id, queue_name, hostname, pid, concurrency)
+           VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (worker_id) DO UPDATE
+           SET queue_name = EXCLUDED.queue_name, hostname = EXCLUDED.hostname,
+               pid = EXCLUDED.pid, concurrency = EXCLUDED.concurrency,
+               started_at = now(), last_seen_at = now(), stopped_at = NULL""",
+        (worker_id, queue_name, hostname, pid, concurrency),
+    )
+
+
+async def touch_worker(conn: Conn, *, worker_id: str) -> None:
+    await conn.execute(
+        "UPDATE capo_workers SET last_seen_at = now() WHERE worker_id = %s", (worker_id,)
+    )
+
+
+async def stop_worker(conn: Conn, *, worker_id: str) -> None:
+    await conn.execute(
+        "UPDATE capo_workers SET stopped_at = now(), last_seen_at = now() WHERE worker_id = %s",
+        (worker_id,),
+    )
+
+
+async def last_worker_heartbeat_age(conn: Conn) -> float | None:
+    """Seconds since any running worker last reported, or None if none ever did."""
+    cur = await conn.execute(
+        "SELECT extract(epoch FROM now() - max(last_seen_at)) FROM capo_workers "
+        "WHERE stopped_at IS NULL"
+    )
+    row = await cur.fetchone()
+    return float(row[0]) if row and row[0] is not None else None

@@ -1,0 +1,192 @@
+"""Runs the stats functions as a dependency graph and reports each outcome.
+
+Independent functions run in parallel, each on its own pooled connection and
+in its own transaction with a statement timeout. A function starts as soon as
+the functions it reads from have succeeded; if one of those failed, it is
+skipped and says why. One failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction
+
+log = logging.getLogger(__name__)
+
+Status = Literal["success", "failed", "skipped"]
+
+
+@dataclass
+class FunctionResult:
+    function: StatsFunction
+    status: Status
+    duration_ms: int
+    error: str | None = None
+    details: dict[str, Any] | None = None  # the function's own summary (rows, note)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "function": self.function.name,
+            "status": self.status,
+            "duration": self.duration_ms,
+            "cache_tags": list(self.function.cache_tags),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+@dataclass
+class RunReport:
+    tenant_id: str
+    results: list[FunctionResult]
+    duration_ms: int
+    as_of: dt.date | None = None
+
+    @property
+    def succeeded(self) -> list[FunctionResult]:
+        return [r for r in self.results if r.status == "success"]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "success" for r in self.results)
+
+    @property
+    def successful_tags(self) -> list[str]:
+        return [t for r in self.succeeded for t in r.function.cache_tags]
+
+    def summary_json(self) -> dict[str, Any]:
+        """The reference's results shape, with real names and skipped functions."""
+        return {
+            "total_functions": len(self.results),
+            "successful_functions": len(self.succeeded),
+            "failed_functions": sum(r.status == "failed" for r in self.results),
+            "skipped_functions": sum(r.status == "skipped" for r in self.results),
+            "stats_duration_ms": self.duration_ms,
+            "tenant_id": self.tenant_id,
+            "function_results": [r.to_json() for r in self.results],
+        }
+
+
+# Called as (function, "started" | "finished", result or None); the CLI draws progress with it.
+ProgressCallback = Callable[[StatsFunction, str, FunctionResult | None], None]
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, psycopg.Error):
+        diag = exc.diag.message_primary
+        return f"Database function error: {diag or str(exc).strip()}"
+    return str(exc) or type(exc).__name__
+
+
+class StatsRunner:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        functions: tuple[StatsFunction, ...] = STATS_FUNCTIONS,
+        parallelism: int = 4,
+        statement_timeout_seconds: float = 300.0,
+    ) -> None:
+        self.pool = pool
+        self.functions = functions
+        self.parallelism = parallelism
+        self.statement_timeout_ms = int(statement_timeout_seconds * 1000)
+
+    async def run(
+        self,
+        tenant_id: str,
+        *,
+        as_of: dt.date | None = None,
+        only: tuple[StatsFunction, ...] | None = None,
+        sequential: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunReport:
+        """Run the graph (or the `only` subset, whose dependencies are then assumed met)."""
+        chosen = only if only is not None else self.functions
+        names = {f.name for f in chosen}
+        limit = asyncio.Semaphore(1 if sequential else self.parallelism)
+        done: dict[str, asyncio.Future[FunctionResult]] = {
+            f.name: asyncio.get_running_loop().create_future() for f in chosen
+        }
+        started = time.perf_counter()
+
+        async def run_one(fn: StatsFunction) -> FunctionResult:
+            blockers = []
+            for dep in fn.depends_on:
+                if dep in names:
+                    dep_result = await done[dep]
+                    if dep_result.status != "success":
+                        blockers.append(dep)
+            if blockers:
+                result = FunctionResult(
+                    fn,
+                    "skipped",
+                    0,
+                    error=f"skipped: depends on {', '.join(blockers)}, which failed",
+                )
+            else:
+                async with limit:
+                    if on_progress:
+                        on_progress(fn, "started", None)
+                    result = await self._call(fn, tenant_id, as_of)
+            if on_progress:
+                on_progress(fn, "finished", result)
+            done[fn.name].set_result(result)
+            return result
+
+        tasks = [asyncio.create_task(run_one(f), name=f.name) for f in chosen]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+        return RunReport(
+            tenant_id=tenant_id,
+            results=list(results),
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            as_of=as_of,
+        )
+
+    async def _call(
+        self, fn: StatsFunction, tenant_id: str, as_of: dt.date | None
+    ) -> FunctionResult:
+        started = time.perf_counter()
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    (str(self.statement_timeout_ms),),
+                )
+                if as_of is not None:
+                    await conn.execute(
+                        "SELECT set_config('capo.as_of', %s, true)", (as_of.isoformat(),)
+                    )
+                cur = await conn.execute(
+                    f"SELECT {fn.name}(%s::uuid)".encode(),  # names come from the registry
+                    (tenant_id,),
+                )
+                row = await cur.fetchone()
+            details = row[0] if row and isinstance(row[0], dict) else None
+            result = FunctionResult(fn, "success", _elapsed_ms(started), details=details)
+        except (psycopg.Error, OSError) as exc:
+            result = FunctionResult(fn, "failed", _elapsed_ms(started), error=_error_text(exc))
+            log.warning("Stats function %s failed: %s", fn.name, result.error)
+        return result
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
