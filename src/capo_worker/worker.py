@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from capo_worker import queue
+from capo_worker import metrics, queue
 from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
 from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
@@ -216,6 +216,9 @@ class Worker:
                 log.exception("Job %s raised", job.id, extra={"job_id": job.id})
                 outcome = JobOutcome(False, error=_one_line(exc) or type(exc).__name__)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
+        metrics.JOB_DURATION.labels(job.job_type, "ok" if outcome.ok else "failed").observe(
+            elapsed_ms / 1000
+        )
         results = {
             **outcome.results,
             "worker_id": self.worker_id,

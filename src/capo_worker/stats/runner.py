@@ -19,6 +19,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from capo_worker import metrics
 from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,9 @@ class StatsRunner:
         except (psycopg.Error, OSError) as exc:
             result = FunctionResult(fn, "failed", _elapsed_ms(started), error=_error_text(exc))
             log.warning("Stats function %s failed: %s", fn.name, result.error)
+        metrics.STATS_FUNCTION_DURATION.labels(fn.name, result.status).observe(
+            result.duration_ms / 1000
+        )
         return result
 
 
