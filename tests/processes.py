@@ -14,8 +14,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # Variables of the developer's environment that must not leak into a test process.
-_CLEARED = ("DATABASE_URL", "SUPABASE_URL", "NEXT_PUBLIC_APP_URL", "CACHE_INVALIDATION_URL",
-            "ADMIN_API_KEY", "INTERNAL_API_KEY", "WORKER_ID", "LOG_LEVEL", "LOG_FORMAT")
+_CLEARED = (
+    "DATABASE_URL",
+    "SUPABASE_URL",
+    "NEXT_PUBLIC_APP_URL",
+    "CACHE_INVALIDATION_URL",
+    "ADMIN_API_KEY",
+    "INTERNAL_API_KEY",
+    "WORKER_ID",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+)
 
 
 def process_env(db_url: str | None, **settings: str) -> dict[str, str]:

@@ -31,8 +31,11 @@ async def test_versioned_files_run_in_order_before_the_functions() -> None:
     versioned = [m.name for m in all_migrations() if m.kind == "versioned"]
     assert versioned == sorted(versioned) and names[: len(versioned)] == versioned
     assert versioned[0].startswith("0001_")
-    sql_files = {f.name for f in resources.files("capo_worker.stats.sql").iterdir()
-                 if f.name.endswith(".sql")}
+    sql_files = {
+        f.name
+        for f in resources.files("capo_worker.stats.sql").iterdir()
+        if f.name.endswith(".sql")
+    }
     assert sql_files <= set(names)
 
 

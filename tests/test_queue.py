@@ -185,7 +185,9 @@ async def test_heartbeat_extends_only_our_leases(conn: Conn) -> None:
         conn, "SELECT lease_expires_at - now() FROM background_job_status WHERE id = %s", job.id
     )
     assert expires > dt.timedelta(seconds=100)
-    assert await queue.heartbeat(conn, job_ids=[job.id], worker_id="other", lease_seconds=9) == set()
+    assert (
+        await queue.heartbeat(conn, job_ids=[job.id], worker_id="other", lease_seconds=9) == set()
+    )
 
 
 async def test_complete_records_results_and_clears_the_lease(conn: Conn) -> None:
@@ -332,8 +334,10 @@ async def test_prune_removes_only_finished_jobs_older_than_the_limit(conn: Conn)
         )
         ids[name] = (await cur.fetchone())[0]  # type: ignore[index]
     assert await queue.prune(conn, older_than_days=7) == 2
-    left = {r[0] for r in await (await conn.execute(
-        "SELECT id::text FROM background_job_status")).fetchall()}
+    left = {
+        r[0]
+        for r in await (await conn.execute("SELECT id::text FROM background_job_status")).fetchall()
+    }
     assert left == {ids["new_done"], ids["old_queued"], ids["old_running"]}
 
 

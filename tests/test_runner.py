@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -62,7 +63,9 @@ async def pool(graph_db: str) -> AsyncIterator[AsyncConnectionPool]:
 
 def log_rows(url: str) -> dict[str, tuple[dt.datetime, dt.datetime | None, Any, Any]]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT fn, started, finished, tenant, as_of FROM runner_log").fetchall()
+        rows = conn.execute(
+            "SELECT fn, started, finished, tenant, as_of FROM runner_log"
+        ).fetchall()
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
@@ -82,7 +85,7 @@ async def test_graph_runs_dependencies_first_and_independent_functions_together(
 async def test_sequential_runs_one_at_a_time(pool: AsyncConnectionPool, graph_db: str) -> None:
     await StatsRunner(pool, functions=GRAPH, parallelism=4).run(TENANT, sequential=True)
     spans = sorted((s, f) for s, f, _, _ in log_rows(graph_db).values())
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end is not None and start >= end
 
 
@@ -143,3 +146,16 @@ def test_registry_order_respects_the_reads_between_functions() -> None:
     assert report > order.index("update_aggregated_personal_bests")
     tags = [t for f in STATS_FUNCTIONS for t in f.cache_tags]
     assert len(tags) == 11 and len(set(tags)) == 11
+
+
+async def test_job_id_and_name_are_visible_to_the_function(pool: AsyncConnectionPool) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """CREATE FUNCTION t_whoami(tenant uuid) RETURNS jsonb LANGUAGE sql AS $$
+                   SELECT jsonb_build_object('job', current_setting('capo.job_id', true),
+                                             'app', current_setting('application_name'))
+               $$"""
+        )
+    fn = StatsFunction("t_whoami", ("tag",))
+    report = await StatsRunner(pool, functions=(fn,)).run(TENANT, job_id="job-42")
+    assert report.results[0].details == {"job": "job-42", "app": "capo-worker t_whoami"}

@@ -29,9 +29,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Process]]:
         yield factory
 
 
-def worker(
-    start: Callable[..., Process], db_url: str, worker_id: str, **settings: str
-) -> Process:
+def worker(start: Callable[..., Process], db_url: str, worker_id: str, **settings: str) -> Process:
     env = process_env(
         db_url,
         WORKER_ID=worker_id,
@@ -60,7 +58,9 @@ def query(db_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def status_of(db_url: str, job_id: str) -> str:
-    return str(query(db_url, "SELECT status FROM background_job_status WHERE id = %s", job_id)[0][0])
+    return str(
+        query(db_url, "SELECT status FROM background_job_status WHERE id = %s", job_id)[0][0]
+    )
 
 
 def test_four_workers_run_500_jobs_exactly_once(
@@ -68,12 +68,12 @@ def test_four_workers_run_500_jobs_exactly_once(
 ) -> None:
     rng = random.Random(7)
     ids = insert_jobs(runs_db, [{"sleep_ms": rng.randint(0, 20)} for _ in range(500)])
-    workers = [
-        worker(start, runs_db, f"w{i}", WORKER_CONCURRENCY=str(1 + i % 2)) for i in range(4)
-    ]
+    workers = [worker(start, runs_db, f"w{i}", WORKER_CONCURRENCY=str(1 + i % 2)) for i in range(4)]
 
     def all_done() -> bool:
-        rows = query(runs_db, "SELECT count(*) FROM background_job_status WHERE status = 'completed'")
+        rows = query(
+            runs_db, "SELECT count(*) FROM background_job_status WHERE status = 'completed'"
+        )
         return rows[0][0] == 500
 
     wait_until(all_done, 180, "500 jobs to complete")
@@ -100,8 +100,14 @@ def test_four_workers_run_500_jobs_exactly_once(
         assert proc.wait(30) == 0
     lines = [json.loads(line) for line in workers[0].output.splitlines() if line.startswith("{")]
     messages = " | ".join(line["message"] for line in lines)
-    for expected in ("started", "Listening on queue stats-update-queue", "Received job",
-                     "Processing job", "completed in", "stopped"):
+    for expected in (
+        "started",
+        "Listening on queue stats-update-queue",
+        "Received job",
+        "Processing job",
+        "completed in",
+        "stopped",
+    ):
         assert expected in messages
 
 
@@ -134,12 +140,11 @@ def test_sigterm_finishes_short_jobs_and_releases_long_ones(
         runs_db,
         [{"sleep_ms": 1000}, {"sleep_ms_by_worker": {"leaving": 120_000}, "sleep_ms": 0}],
     )
-    leaving = worker(
-        start, runs_db, "leaving", WORKER_CONCURRENCY="2", SHUTDOWN_GRACE_SECONDS="4"
-    )
+    leaving = worker(start, runs_db, "leaving", WORKER_CONCURRENCY="2", SHUTDOWN_GRACE_SECONDS="4")
     wait_until(
-        lambda: status_of(runs_db, short) == "processing" and status_of(runs_db, long)
-        == "processing",
+        lambda: (
+            status_of(runs_db, short) == "processing" and status_of(runs_db, long) == "processing"
+        ),
         30,
         "both jobs to start",
     )

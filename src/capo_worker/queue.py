@@ -411,7 +411,8 @@ WITH lost AS (
 )
 UPDATE background_job_status b
 SET attempt_errors = b.attempt_errors || jsonb_build_array(jsonb_build_object(
-        'attempt', b.attempts, 'error', %(error)s::text, 'worker', b.locked_by, 'at', now())),
+        'attempt', b.attempts, 'error', %(error)s::text, 'worker', b.locked_by, 'at', now(),
+        'lease_expired_at', lost.lease_expires_at)),
     error_message = %(error)s,
     status = CASE WHEN b.attempts < b.max_attempts THEN 'queued' ELSE 'failed' END,
     completed_at = CASE WHEN b.attempts < b.max_attempts THEN NULL ELSE now() END,

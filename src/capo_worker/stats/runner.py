@@ -114,8 +114,13 @@ class StatsRunner:
         only: tuple[StatsFunction, ...] | None = None,
         sequential: bool = False,
         on_progress: ProgressCallback | None = None,
+        job_id: str | None = None,
     ) -> RunReport:
-        """Run the graph (or the `only` subset, whose dependencies are then assumed met)."""
+        """Run the graph (or the `only` subset, whose dependencies are then assumed met).
+
+        `job_id`, when given, is visible to the functions as the setting
+        capo.job_id and in pg_stat_activity's application_name.
+        """
         chosen = only if only is not None else self.functions
         names = {f.name for f in chosen}
         limit = asyncio.Semaphore(1 if sequential else self.parallelism)
@@ -142,7 +147,7 @@ class StatsRunner:
                 async with limit:
                     if on_progress:
                         on_progress(fn, "started", None)
-                    result = await self._call(fn, tenant_id, as_of)
+                    result = await self._call(fn, tenant_id, as_of, job_id)
             if on_progress:
                 on_progress(fn, "finished", result)
             done[fn.name].set_result(result)
@@ -163,19 +168,24 @@ class StatsRunner:
         )
 
     async def _call(
-        self, fn: StatsFunction, tenant_id: str, as_of: dt.date | None
+        self, fn: StatsFunction, tenant_id: str, as_of: dt.date | None, job_id: str | None
     ) -> FunctionResult:
         started = time.perf_counter()
         try:
             async with self.pool.connection() as conn, conn.transaction():
+                # Settings for this transaction only; an empty capo.as_of means today.
                 await conn.execute(
-                    "SELECT set_config('statement_timeout', %s, true)",
-                    (str(self.statement_timeout_ms),),
+                    """SELECT set_config('statement_timeout', %s, true),
+                              set_config('capo.as_of', %s, true),
+                              set_config('capo.job_id', %s, true),
+                              set_config('application_name', %s, true)""",
+                    (
+                        str(self.statement_timeout_ms),
+                        as_of.isoformat() if as_of else "",
+                        job_id or "",
+                        f"capo-worker {fn.name}"[:63],
+                    ),
                 )
-                if as_of is not None:
-                    await conn.execute(
-                        "SELECT set_config('capo.as_of', %s, true)", (as_of.isoformat(),)
-                    )
                 cur = await conn.execute(
                     f"SELECT {fn.name}(%s::uuid)".encode(),  # names come from the registry
                     (tenant_id,),
