@@ -1,0 +1,197 @@
+-- update_power_ratings (spec 20-core-stats §5)
+--
+-- EWMA ratings of every player with is_retired = false (ringers included;
+-- is_retired NULL excluded): fantasy points and goals per recency-weighted
+-- game, each shrunk toward the league mean with a prior weight of 5 games,
+-- participation, and percentile ranks among all rated players (Q-P1).
+-- Weights: w = exp(-lambda * days before today) for matches dated on or
+-- before today, lambda = ln 2 / performance_half_life_days computed in double
+-- precision and kept with 15 significant digits (Q-P5); everything else is
+-- numeric, as in the reference. Upserts one row per rated player and never
+-- deletes (Q-P3: retired players keep their last row).
+--
+-- Deliberate difference from the reference (Q-P2): when no non-ringer has
+-- 0.6 x performance_qualification_threshold weighted games (a new league),
+-- the league mean is NULL and the reference fails with a NOT NULL violation.
+-- Here nothing is upserted (existing rows stay), cache_metadata is still
+-- touched, and the summary carries a "note" saying why. Other errors (a
+-- non-numeric setting, a half-life of 0) surface unwrapped, as in the reference.
+
+DROP FUNCTION IF EXISTS update_power_ratings();
+DROP FUNCTION IF EXISTS update_power_ratings(uuid);
+
+CREATE FUNCTION update_power_ratings(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS jsonb
+LANGUAGE plpgsql
+SET jit = off  -- JIT compilation costs more than it saves on these short queries
+AS $$
+DECLARE
+    c_prior CONSTANT numeric := 5;         -- prior weight, in weighted games
+    c_mean_factor CONSTANT numeric := 0.6; -- eligibility for the league mean, x threshold
+    v_today date;
+    v_half_life numeric;
+    v_threshold numeric;
+    v_lambda numeric;
+    fs record;
+    v_weighted_matches bigint;
+    v_rated bigint;
+    v_has_mean boolean;
+    v_rows bigint;
+    v_result jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('update_power_ratings'),
+                                  hashtext(target_tenant_id::text));
+    v_today := capo_today();
+    v_half_life := get_config_value('performance_half_life_days', '730', target_tenant_id)::numeric;
+    v_threshold := get_config_value('performance_qualification_threshold', '5',
+                                    target_tenant_id)::numeric;
+    -- Double precision, then numeric: float8 -> numeric keeps 15 significant digits.
+    v_lambda := (ln(2::double precision) / v_half_life::double precision)::numeric;
+    SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
+
+    WITH weights AS MATERIALIZED (
+        -- Every match of the tenant; w is NULL for matches after today, which
+        -- count only for the first-match date (Q-P4).
+        SELECT m.match_id, m.match_date,
+               CASE WHEN m.match_date <= v_today
+                    THEN exp(-v_lambda * (v_today - m.match_date)) END AS w
+        FROM matches m
+        WHERE m.tenant_id = target_tenant_id
+    ),
+    available_from AS (
+        -- For each date of a weighted match: the weights of the matches on or after it.
+        SELECT d.match_date, sum(d.w) OVER (ORDER BY d.match_date DESC) AS wa
+        FROM (SELECT match_date, sum(w) AS w FROM weights WHERE w IS NOT NULL
+              GROUP BY match_date) d
+    ),
+    played AS MATERIALIZED (
+        -- One pass over the tenant's rows. A duplicated row (two rows of one
+        -- player in one match) counts twice, as in the reference.
+        SELECT pm.player_id,
+               min(w.match_date) AS j,
+               count(*) AS n_rows,
+               count(DISTINCT pm.match_id) AS n_matches,
+               sum(w.w) AS wp,
+               sum(capo_fantasy_points(pm.result, pm.heavy_win, pm.heavy_loss, pm.clean_sheet,
+                                       fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
+                   * w.w) AS f,
+               sum(COALESCE(pm.goals, 0) * w.w) AS g
+        FROM player_matches pm
+        JOIN weights w ON w.match_id = pm.match_id
+        WHERE pm.tenant_id = target_tenant_id
+        GROUP BY pm.player_id
+    ),
+    duplicated AS (
+        -- Reference parity for duplicated rows: the match also counts once more
+        -- as available. Only players that have duplicates are looked at.
+        SELECT x.player_id, sum(x.extra) AS extra
+        FROM (
+            SELECT pm.player_id, (count(*) - 1) * w.w AS extra
+            FROM player_matches pm
+            JOIN weights w ON w.match_id = pm.match_id
+            WHERE pm.tenant_id = target_tenant_id AND w.w IS NOT NULL
+              AND pm.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
+            GROUP BY pm.player_id, pm.match_id, w.w
+            HAVING count(*) > 1
+        ) x
+        GROUP BY x.player_id
+    ),
+    rated AS (
+        SELECT p.player_id, p.is_ringer,
+               COALESCE(pl.j, DATE '1900-01-01') AS j,
+               COALESCE(pl.wp, 0) AS wp,
+               COALESCE(pl.f, 0) AS f,
+               COALESCE(pl.g, 0) AS g,
+               CASE WHEN pl.j IS NULL
+                    THEN (SELECT COALESCE(sum(w), 0) FROM weights
+                          WHERE match_date >= DATE '1900-01-01')
+                    ELSE COALESCE(af.wa, 0) END  -- first match after today: 0
+               + COALESCE(du.extra, 0) AS wa
+        FROM players p
+        LEFT JOIN played pl ON pl.player_id = p.player_id
+        LEFT JOIN available_from af ON af.match_date = pl.j
+        LEFT JOIN duplicated du ON du.player_id = p.player_id
+        WHERE p.tenant_id = target_tenant_id AND p.is_retired = false
+    ),
+    league AS (
+        -- Pooled, game-weighted means over eligible non-ringers; NULL when none.
+        SELECT sum(f) / NULLIF(sum(wp), 0) AS mean_f,
+               sum(g) / NULLIF(sum(wp), 0) AS mean_g
+        FROM rated
+        WHERE NOT is_ringer AND wp >= c_mean_factor * v_threshold
+    ),
+    rating AS (
+        SELECT r.player_id, r.j, r.wp, r.wa,
+               (r.f + c_prior * l.mean_f) / (r.wp + c_prior) AS power_rating,
+               (r.g + c_prior * l.mean_g) / (r.wp + c_prior) AS goal_threat,
+               CASE WHEN r.wa > 0 THEN r.wp / r.wa * 100 ELSE 0 END AS participation,
+               r.wp >= v_threshold AS is_qualified
+        FROM rated r CROSS JOIN league l
+        WHERE l.mean_f IS NOT NULL
+    ),
+    ranked AS (
+        SELECT r.*,
+               percent_rank() OVER (ORDER BY r.power_rating) AS power_pr,
+               percent_rank() OVER (ORDER BY r.goal_threat) AS goal_pr,
+               percent_rank() OVER (ORDER BY r.participation) AS participation_pr
+        FROM rating r
+    ),
+    upserted AS (
+        INSERT INTO aggregated_performance_ratings AS a (
+            player_id, tenant_id, power_rating, goal_threat, participation, weighted_played,
+            weighted_available, is_qualified, power_percentile, goal_percentile,
+            participation_percentile, first_match_date, updated_at)
+        SELECT x.player_id, target_tenant_id,
+               round(x.power_rating, 3), round(x.goal_threat, 3), round(x.participation, 1),
+               round(x.wp, 3), round(x.wa, 3), x.is_qualified,
+               -- percent_rank is double precision; x 100 in double, then numeric
+               -- (15 significant digits), then rounded half away from zero.
+               CASE WHEN x.is_qualified THEN round((x.power_pr * 100)::numeric, 1) ELSE 50 END,
+               CASE WHEN x.is_qualified THEN round((x.goal_pr * 100)::numeric, 1) ELSE 50 END,
+               CASE WHEN x.is_qualified
+                    THEN round((x.participation_pr * 100)::numeric, 1) ELSE 50 END,
+               x.j, now()
+        FROM ranked x
+        ORDER BY x.player_id
+        ON CONFLICT (player_id) DO UPDATE SET
+            tenant_id = EXCLUDED.tenant_id,
+            power_rating = EXCLUDED.power_rating,
+            goal_threat = EXCLUDED.goal_threat,
+            participation = EXCLUDED.participation,
+            weighted_played = EXCLUDED.weighted_played,
+            weighted_available = EXCLUDED.weighted_available,
+            is_qualified = EXCLUDED.is_qualified,
+            power_percentile = EXCLUDED.power_percentile,
+            goal_percentile = EXCLUDED.goal_percentile,
+            participation_percentile = EXCLUDED.participation_percentile,
+            first_match_date = EXCLUDED.first_match_date,
+            updated_at = EXCLUDED.updated_at
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM weights WHERE w IS NOT NULL),
+           (SELECT count(*) FROM rated),
+           (SELECT mean_f IS NOT NULL FROM league),
+           (SELECT count(*) FROM upserted)
+    INTO v_weighted_matches, v_rated, v_has_mean, v_rows;
+
+    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+    VALUES (target_tenant_id, 'player_power_rating', now(), 'function_execution')
+    ON CONFLICT (tenant_id, cache_key) DO UPDATE
+        SET last_invalidated = EXCLUDED.last_invalidated,
+            dependency_type = EXCLUDED.dependency_type;
+
+    v_result := jsonb_build_object('rows', v_rows);
+    IF v_weighted_matches = 0 THEN
+        v_result := v_result || jsonb_build_object('note',
+            'no match dated on or before today: nothing to rate, existing ratings kept');
+    ELSIF v_rated > 0 AND NOT v_has_mean THEN
+        v_result := v_result || jsonb_build_object('note', format(
+            'no league mean: no non-ringer has at least %s weighted games (0.6 x '
+            'performance_qualification_threshold %s); ratings not written, existing '
+            'ratings kept (the reference fails here with a NOT NULL violation)',
+            round(c_mean_factor * v_threshold, 3), v_threshold));
+    END IF;
+    RETURN v_result;
+END;
+$$;
