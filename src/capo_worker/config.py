@@ -64,6 +64,10 @@ _FIXES: dict[str, str] = {
     "number of seconds > 0 (default 10)",
     "cron_schedule": "set CRON_SCHEDULE to a cron expression (default '0 3 * * *') or off",
     "cron_timezone": "set CRON_TIMEZONE to an IANA time zone name (default UTC)",
+    "next_public_app_url": "set NEXT_PUBLIC_APP_URL to the web app's address, such as "
+    "https://capo.example.com, or unset it to skip cache invalidation",
+    "cache_invalidation_url": "set CACHE_INVALIDATION_URL to the full endpoint address, such as "
+    "https://capo.example.com/api/internal/cache/invalidate, or unset it",
 }
 
 
@@ -197,6 +201,16 @@ class Settings(BaseSettings):
         value = value.strip()
         if value.lower() != "off" and not croniter.is_valid(value):
             raise ValueError("is not a cron expression such as '0 3 * * *', nor 'off'")
+        return value
+
+    @field_validator("next_public_app_url", "cache_invalidation_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+            raise ValueError("is not an http:// or https:// address")
         return value
 
     @field_validator("cron_timezone")

@@ -1,4 +1,9 @@
-"""Assembles a worker from the settings: handlers, periodic tasks, signals."""
+"""Assembles a worker from the settings: handlers, periodic tasks, signals.
+
+Periodic tasks every worker runs besides the rescue of lost jobs: the cron
+scheduler (cron.py) and the pruning of finished jobs older than
+JOB_RETENTION_DAYS.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,12 @@ import logging
 import signal
 from collections.abc import Iterable
 
+from psycopg_pool import AsyncConnectionPool
+
+from capo_worker import queue
+from capo_worker.cache import build_invalidator
+from capo_worker.config import Settings
+from capo_worker.cron import TICK_SECONDS, CronScheduler, catch_up_window, cron_enabled, iso_z
 from capo_worker.handlers import HandlerRegistry
 from capo_worker.queue import STATS_JOB_TYPE
 from capo_worker.runtime import Runtime
@@ -25,14 +36,69 @@ def build_registry(runtime: Runtime, handler_modules: Iterable[str] = ()) -> Han
         parallelism=settings.stats_parallelism,
         statement_timeout_seconds=settings.stats_function_timeout_seconds,
     )
-    registry.register(STATS_JOB_TYPE, StatsUpdateHandler(runner))
+    registry.register(STATS_JOB_TYPE, StatsUpdateHandler(runner, build_invalidator(settings)))
     for module in handler_modules:
         registry.load_module(module)
     return registry
 
 
+def prune_interval_seconds(retention_days: float) -> float:
+    """A quarter of the retention period, between one minute and one hour."""
+    return min(3600.0, max(60.0, retention_days * 86400 / 4))
+
+
+def prune_task(settings: Settings, pool: AsyncConnectionPool) -> PeriodicTask:
+    """Delete completed and failed jobs older than JOB_RETENTION_DAYS (never active ones)."""
+    days = settings.job_retention_days
+
+    async def run() -> None:
+        async with pool.connection() as conn:
+            deleted = await queue.prune(conn, older_than_days=days)
+        if deleted:
+            log.info("Pruned %d finished job(s) older than %g day(s)", deleted, days)
+
+    return PeriodicTask("prune", prune_interval_seconds(days), run)
+
+
+def cron_task(scheduler: CronScheduler) -> PeriodicTask:
+    async def run() -> None:
+        await scheduler.tick()
+
+    return PeriodicTask("cron", TICK_SECONDS, run)
+
+
+def _describe_services(settings: Settings, scheduler: CronScheduler | None) -> None:
+    url = settings.invalidation_url
+    if url:
+        log.info("Cache invalidation: POST %s after each stats job", url)
+    else:
+        log.info(
+            "Cache invalidation: skipped (set NEXT_PUBLIC_APP_URL or CACHE_INVALIDATION_URL "
+            "to enable it)"
+        )
+    if scheduler is not None:
+        log.info(
+            "Cron: '%s' in %s, next slot %s (catch-up window %s)",
+            settings.cron_schedule,
+            settings.cron_timezone,
+            iso_z(scheduler.schedule.next_slot(scheduler.clock())),
+            catch_up_window(settings),
+        )
+    elif settings.cron_schedule.lower() == "off":
+        log.info("Cron: off (CRON_SCHEDULE=off)")
+    else:
+        log.info("Cron: off (background jobs are off for cron: USE_BG_JOBS_CRON / _GLOBAL)")
+    log.info("Retention: finished jobs are pruned after %g day(s)", settings.job_retention_days)
+
+
 def build_worker(runtime: Runtime, handler_modules: Iterable[str] = ()) -> Worker:
-    periodic: list[PeriodicTask] = []
+    settings = runtime.settings
+    periodic = [prune_task(settings, runtime.pool)]
+    scheduler = None
+    if cron_enabled(settings):
+        scheduler = CronScheduler.from_settings(settings, runtime.pool)
+        periodic.append(cron_task(scheduler))
+    _describe_services(settings, scheduler)
     return Worker(
         runtime.settings,
         runtime.pool,
