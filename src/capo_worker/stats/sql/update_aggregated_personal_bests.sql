@@ -1,0 +1,155 @@
+-- update_aggregated_personal_bests (spec 30-records-stats §2), cache tag personal_bests.
+--
+-- For the latest match L (greatest match_date, then match_id) only: the non-ringer
+-- players of L who set a personal best in it: most goals in a game (>= 2), scoring
+-- streak (>= 4), attendance streak (>= 4), each strictly above the best of the
+-- player's "earlier" games, where earlier means match_id < L's id (Q-P2).
+--
+-- The reference's four result-streak PBs compare result with 'W'/'D'/'L', which are
+-- never stored, so they never fire (Q-P1); they are not computed here.
+--
+-- Write mode: upsert L's row; rows of earlier matches are kept (Q-P4). With no
+-- match at all nothing is written and cache_metadata is not touched (Q-P3).
+-- Errors are not wrapped.
+
+DROP FUNCTION IF EXISTS update_aggregated_personal_bests();
+DROP FUNCTION IF EXISTS update_aggregated_personal_bests(uuid);
+
+CREATE FUNCTION update_aggregated_personal_bests(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    latest_id int;
+    payload   jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_personal_bests'),
+                                  hashtext(target_tenant_id::text));
+
+    SELECT match_id INTO latest_id
+    FROM matches
+    WHERE tenant_id = target_tenant_id
+    ORDER BY match_date DESC, match_id DESC
+    LIMIT 1;
+
+    IF latest_id IS NULL THEN
+        RETURN jsonb_build_object(
+            'rows', 0,
+            'note', 'no matches: nothing written and cache_metadata left untouched, '
+                    'as in the reference');
+    END IF;
+
+    WITH subjects AS (
+        -- Non-ringers with a row in L, retired players included.
+        SELECT pl.player_id, pl.name::text AS name
+        FROM players pl
+        WHERE pl.tenant_id = target_tenant_id
+          AND NOT pl.is_ringer
+          AND EXISTS (SELECT 1 FROM player_matches pm
+                      WHERE pm.match_id = latest_id AND pm.player_id = pl.player_id
+                        AND pm.tenant_id = target_tenant_id)
+    ),
+    games AS MATERIALIZED (
+        -- Every game of every subject, all dates (back-dated matches included).
+        SELECT pm.player_id, pm.match_id, pm.player_match_id, m.match_date, pm.goals
+        FROM player_matches pm
+        JOIN subjects s ON s.player_id = pm.player_id
+        JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
+        WHERE pm.tenant_id = target_tenant_id
+    ),
+    -- Running scoring streak in match order: the scoring games since the last
+    -- goalless one (0 at a goalless game).
+    scoring AS (
+        SELECT player_id, match_id,
+               CASE WHEN scores
+                    THEN count(*) FILTER (WHERE scores) OVER (
+                             PARTITION BY player_id, grp
+                             ORDER BY match_date, match_id, player_match_id
+                             ROWS UNBOUNDED PRECEDING)
+                    ELSE 0 END AS running
+        FROM (SELECT g.*, COALESCE(g.goals, 0) > 0 AS scores,
+                     count(*) FILTER (WHERE COALESCE(g.goals, 0) <= 0) OVER (
+                         PARTITION BY g.player_id
+                         ORDER BY g.match_date, g.match_id, g.player_match_id
+                         ROWS UNBOUNDED PRECEDING) AS grp
+              FROM games g) x
+    ),
+    -- Running attendance streak: the position in the run of consecutive matches
+    -- (all matches of the league in match order) that the player attended.
+    match_seq AS (
+        SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
+        FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    attendance AS (
+        SELECT player_id, match_id,
+               row_number() OVER (PARTITION BY player_id, grp
+                                  ORDER BY seq, player_match_id) AS running
+        FROM (SELECT g.player_id, g.match_id, g.player_match_id, s.seq,
+                     s.seq - row_number() OVER (PARTITION BY g.player_id
+                                                ORDER BY s.seq, g.player_match_id) AS grp
+              FROM games g JOIN match_seq s ON s.match_id = g.match_id) x
+    ),
+    goal_figures AS (
+        SELECT player_id,
+               COALESCE(max(goals) FILTER (WHERE match_id = latest_id), 0) AS cur_goals,
+               COALESCE(max(goals) FILTER (WHERE match_id < latest_id), 0) AS prev_goals
+        FROM games GROUP BY player_id
+    ),
+    scoring_figures AS (
+        SELECT player_id,
+               max(running) FILTER (WHERE match_id = latest_id) AS cur_scoring,
+               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0) AS prev_scoring
+        FROM scoring GROUP BY player_id
+    ),
+    attendance_figures AS (
+        SELECT player_id,
+               max(running) FILTER (WHERE match_id = latest_id) AS cur_attendance,
+               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0)
+                   AS prev_attendance
+        FROM attendance GROUP BY player_id
+    ),
+    figures AS (
+        SELECT s.player_id, s.name, gf.cur_goals, gf.prev_goals, sf.cur_scoring,
+               sf.prev_scoring, af.cur_attendance, af.prev_attendance
+        FROM subjects s
+        JOIN goal_figures gf USING (player_id)
+        JOIN scoring_figures sf USING (player_id)
+        JOIN attendance_figures af USING (player_id)
+    ),
+    pbs AS (
+        SELECT player_id, name,
+               jsonb_agg(jsonb_build_object('metric_type', metric, 'value', value,
+                                            'previous_best_value', previous)
+                         ORDER BY ord) AS list
+        FROM figures fi
+        CROSS JOIN LATERAL (VALUES
+            (1, 'most_goals_in_game', fi.cur_goals, fi.prev_goals,
+             fi.cur_goals >= 2 AND fi.cur_goals > fi.prev_goals),
+            (2, 'attendance_streak', fi.cur_attendance, fi.prev_attendance,
+             fi.cur_attendance >= 4 AND fi.cur_attendance > fi.prev_attendance),
+            (3, 'longest_scoring_streak', fi.cur_scoring, fi.prev_scoring,
+             fi.cur_scoring >= 4 AND fi.cur_scoring > fi.prev_scoring)
+        ) AS k(ord, metric, value, previous, fired)
+        WHERE k.fired
+        GROUP BY player_id, name
+    )
+    SELECT COALESCE(jsonb_object_agg(player_id::text,
+                                     jsonb_build_object('name', name, 'pbs', list)),
+                    '{}'::jsonb)
+    INTO payload
+    FROM pbs;
+
+    INSERT INTO aggregated_personal_bests (match_id, tenant_id, broken_pbs_data)
+    VALUES (latest_id, target_tenant_id, payload)
+    ON CONFLICT (match_id) DO UPDATE
+        SET broken_pbs_data = EXCLUDED.broken_pbs_data, updated_at = now();
+
+    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+    VALUES (target_tenant_id, 'personal_bests', now(), 'personal_bests')
+    ON CONFLICT (tenant_id, cache_key) DO UPDATE
+        SET last_invalidated = EXCLUDED.last_invalidated,
+            dependency_type = EXCLUDED.dependency_type;
+
+    RETURN jsonb_build_object('rows', 1);
+END;
+$fn$;

@@ -1,0 +1,289 @@
+-- update_aggregated_player_profile_stats (spec 30-records-stats §4), cache tag
+-- player_profile_stats.
+--
+-- One row per non-ringer player (retired players and players without games
+-- included): career games and fantasy points, best game and best season for goals,
+-- best result / scoring / attendance streaks with their dates, per-year figures and
+-- teammate chemistry. Fantasy points here follow FP_prof: a NULL result is worth 0
+-- and the clean sheet is recomputed from the score (Q-R1).
+--
+-- Write mode, within the tenant: delete the tenant's rows (the reference TRUNCATEs),
+-- insert. Errors are not wrapped.
+
+DROP FUNCTION IF EXISTS update_aggregated_player_profile_stats();
+DROP FUNCTION IF EXISTS update_aggregated_player_profile_stats(uuid);
+
+-- Helpers of this function: decode the packed keys used below to pick best runs
+-- with max() (see the "best" step). A day is a date as days since 0001-01-01.
+CREATE OR REPLACE FUNCTION capo_profile_day_text(day bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
+$$;
+
+-- A run key is length * 2^40 + end day * 2^20 + start day; its dates as
+-- "YYYY-MM-DD to YYYY-MM-DD" (NULL when there is no run).
+CREATE OR REPLACE FUNCTION capo_profile_run_dates(run_key bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT capo_profile_day_text(run_key % 1048576) || ' to '
+           || capo_profile_day_text(run_key / 1048576 % 1048576)
+$$;
+
+CREATE FUNCTION update_aggregated_player_profile_stats(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    fs       record;
+    duration numeric;
+    written  int;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
+                                  hashtext(target_tenant_id::text));
+
+    SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
+    -- Cast to numeric (decimals accepted, Q-R5). As in the reference, a bad value
+    -- fails the call as soon as any game exists (a ringer's included), and goes
+    -- unnoticed when there is none.
+    IF EXISTS (SELECT 1
+               FROM player_matches pm
+               JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+               JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
+               WHERE pm.tenant_id = target_tenant_id) THEN
+        duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
+    END IF;
+
+    DELETE FROM aggregated_player_profile_stats WHERE tenant_id = target_tenant_id;
+
+    INSERT INTO aggregated_player_profile_stats (
+        player_id, tenant_id, name, games_played, fantasy_points,
+        most_game_goals, most_game_goals_date, most_season_goals, most_season_goals_year,
+        win_streak, win_streak_dates, losing_streak, losing_streak_dates,
+        undefeated_streak, undefeated_streak_dates, winless_streak, winless_streak_dates,
+        attendance_streak, attendance_streak_dates, scoring_streak, scoring_streak_dates,
+        selected_club, yearly_stats, teammate_chemistry_all)
+    WITH match_seq AS (
+        -- Position of each match in the league's match order, for attendance runs.
+        SELECT match_id, match_date, team_a_score, team_b_score,
+               row_number() OVER (ORDER BY match_date, match_id) AS seq
+        FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    -- Every row of every subject (non-ringer), sorted once by player and match
+    -- order for both window levels, with FP_prof. A row without a match (NULL
+    -- match_id) still adds its points, with no clean sheet, but is no game (spec
+    -- §4.4 a): such rows sort last, have no day, and so drop out of every key.
+    --
+    -- Each row carries a packed state, seq * 64 + team code * 8 + result code * 2
+    -- + scored, so one lag() gives the previous game's match, team, result and
+    -- goals. Result codes: 0 NULL, 1 win, 2 loss, 3 draw or any other text; team
+    -- codes: 0 NULL, 1 A, 2 B, 3 any other text.
+    --
+    -- A run of condition C starts at a game meeting C when the previous game did
+    -- not; an attendance run starts at a game whose match does not directly follow
+    -- the previous game's match (so a duplicated row starts a new run, Q-X3).
+    -- Level 2 carries, per kind, the start of the current run encoded as
+    -- rn * 2^20 + its first day (days since 0001-01-01, < 2^20). Level 3 turns
+    -- it into a run key, length * 2^40 + end day * 2^20 + start day, so that the
+    -- best run of a player (the longest, then the latest end) is the max() key.
+    ordered AS MATERIALIZED (
+        SELECT player_id, match_id, team, fp, goals, match_date,
+               CASE WHEN r = 1 THEN (rn - s_win / 1048576 + 1) * 1099511627776
+                                    + day * 1048576 + s_win % 1048576 END AS k_win,
+               CASE WHEN r = 2 THEN (rn - s_loss / 1048576 + 1) * 1099511627776
+                                    + day * 1048576 + s_loss % 1048576 END AS k_loss,
+               CASE WHEN r IN (1, 3)
+                    THEN (rn - s_undefeated / 1048576 + 1) * 1099511627776
+                         + day * 1048576 + s_undefeated % 1048576 END AS k_undefeated,
+               CASE WHEN r IN (2, 3)
+                    THEN (rn - s_winless / 1048576 + 1) * 1099511627776
+                         + day * 1048576 + s_winless % 1048576 END AS k_winless,
+               CASE WHEN goals > 0
+                    THEN (rn - s_scoring / 1048576 + 1) * 1099511627776
+                         + day * 1048576 + s_scoring % 1048576 END AS k_scoring,
+               (rn - s_attendance / 1048576 + 1) * 1099511627776
+                   + day * 1048576 + s_attendance % 1048576 AS k_attendance,
+               -- (b) best game: most goals, then the latest date.
+               CASE WHEN goals > 0 THEN goals::bigint * 1048576 + day END AS k_game,
+               -- For teammate chemistry: a further row of the player in the same
+               -- match, and rows that may put a player on two teams of one match.
+               COALESCE(prev / 64 = seq, false) AS repeat_row,
+               COALESCE(prev / 64 = seq AND prev / 8 % 8 <> tcode, false) OR tcode = 3
+                   AS maybe_two_teams
+        FROM (SELECT o.*,
+                     max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev / 2 % 4 <> 1)
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
+                     max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev / 2 % 4 <> 2)
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
+                     max(CASE WHEN o.r IN (1, 3)
+                                   AND (o.prev IS NULL OR o.prev / 2 % 4 IN (0, 2))
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
+                     max(CASE WHEN o.r IN (2, 3)
+                                   AND (o.prev IS NULL OR o.prev / 2 % 4 IN (0, 1))
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
+                     max(CASE WHEN o.goals > 0 AND (o.prev IS NULL OR o.prev % 2 = 0)
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_scoring,
+                     max(CASE WHEN o.prev IS NULL OR o.prev / 64 <> o.seq - 1
+                              THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
+              FROM (SELECT b.*, row_number() OVER w AS rn,
+                           lag(b.seq * 64 + b.tcode * 8 + b.r * 2
+                               + CASE WHEN b.goals > 0 THEN 1 ELSE 0 END) OVER w AS prev
+                    FROM (SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
+                                 pm.goals, m.match_date, m.seq,
+                                 (m.match_date - DATE '0001-01-01')::bigint AS day,
+                                 CASE WHEN pm.result IS NULL THEN 0
+                                      WHEN pm.result = 'win' THEN 1
+                                      WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
+                                 CASE WHEN pm.team IS NULL THEN 0
+                                      WHEN pm.team = 'A' THEN 1
+                                      WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode,
+                                 capo_fantasy_points(pm.result, pm.heavy_win, pm.heavy_loss,
+                                                     (pm.team = 'A' AND m.team_b_score = 0)
+                                                     OR (pm.team = 'B' AND m.team_a_score = 0),
+                                                     fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw,
+                                                     fs.cd, fs.hcw) AS fp
+                          FROM player_matches pm
+                          JOIN players pl ON pl.player_id = pm.player_id
+                                         AND pl.tenant_id = target_tenant_id
+                                         AND NOT pl.is_ringer
+                          LEFT JOIN match_seq m ON m.match_id = pm.match_id
+                          WHERE pm.tenant_id = target_tenant_id) b
+                    WINDOW w AS (PARTITION BY b.player_id
+                                 ORDER BY b.match_date, b.match_id, b.player_match_id)) o
+              WINDOW w AS (PARTITION BY o.player_id
+                           ORDER BY o.match_date, o.match_id, o.player_match_id
+                           ROWS UNBOUNDED PRECEDING)) x
+    ),
+    -- Per player: the totals, the best game and the best run of each kind.
+    best AS (
+        SELECT player_id,
+               count(*) FILTER (WHERE match_date IS NOT NULL) AS games_played,
+               sum(fp) AS fantasy_points,
+               max(k_win) AS k_win, max(k_loss) AS k_loss,
+               max(k_undefeated) AS k_undefeated, max(k_winless) AS k_winless,
+               max(k_scoring) AS k_scoring, max(k_attendance) AS k_attendance,
+               max(k_game) AS k_game
+        FROM ordered
+        GROUP BY player_id
+    ),
+    -- (g) per-year figures, also the source of (c).
+    years AS (
+        SELECT player_id, extract(year FROM match_date)::int AS year,
+               count(*) AS games_played,
+               sum(goals) AS goals_scored,
+               sum(goals) FILTER (WHERE goals > 0) AS scored_goals,
+               sum(fp) AS fantasy_points
+        FROM ordered WHERE match_date IS NOT NULL
+        GROUP BY player_id, extract(year FROM match_date)
+    ),
+    yearly AS (
+        SELECT player_id,
+               jsonb_agg(jsonb_build_object(
+                   'year', year,
+                   'games_played', games_played,
+                   'goals_scored', goals_scored,
+                   'fantasy_points', fantasy_points,
+                   'minutes_per_goal', CASE WHEN goals_scored > 0
+                                            THEN round(games_played * duration / goals_scored, 1)
+                                       END,
+                   'points_per_game', round(fantasy_points::numeric / games_played, 1))
+                   ORDER BY year DESC) AS doc,
+               -- (c) best season for goals: the largest sum, ties to the later year.
+               max(scored_goals * 16384 + year) AS k_season
+        FROM years GROUP BY player_id
+    ),
+    -- (h) teammate chemistry: pairs of rows of one match with the same non-NULL
+    -- team; the teammate a non-ringer with is_retired = false (NULL excludes,
+    -- Q-R3); at least 10 distinct shared matches; the mean of the subject's points
+    -- over the pair rows (duplicated rows weigh several times in the mean only).
+    sided AS (
+        SELECT player_id, match_id, team, fp, repeat_row
+        FROM ordered WHERE team IS NOT NULL AND match_date IS NOT NULL
+    ),
+    mates AS (
+        SELECT player_id, name::text AS name FROM players
+        WHERE tenant_id = target_tenant_id AND NOT is_ringer AND is_retired = false
+    ),
+    -- A shared match is counted on the first row of each player in the match.
+    -- That counts it once unless a player has rows on two teams of one match;
+    -- such matches (none in app-made data; any match with a team other than A/B
+    -- is treated as one, to be safe) are counted by distinct match instead.
+    two_team_matches AS (
+        SELECT DISTINCT match_id FROM ordered
+        WHERE maybe_two_teams AND match_date IS NOT NULL
+    ),
+    simple_pairs AS (
+        SELECT p.player_id, t.player_id AS mate_id, count(*) AS pair_rows,
+               sum(p.fp) AS points,
+               count(*) FILTER (WHERE NOT p.repeat_row AND NOT t.repeat_row) AS shared
+        FROM sided p
+        JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+                    AND t.player_id <> p.player_id
+        WHERE t.player_id IN (SELECT player_id FROM mates)
+          AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
+        GROUP BY p.player_id, t.player_id
+    ),
+    mixed_pairs AS (
+        SELECT player_id, mate_id, sum(pair_rows) AS pair_rows, sum(points) AS points,
+               count(*) AS shared
+        FROM (SELECT p.player_id, t.player_id AS mate_id, p.match_id,
+                     count(*) AS pair_rows, sum(p.fp) AS points
+              FROM sided p
+              JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+                          AND t.player_id <> p.player_id
+              WHERE t.player_id IN (SELECT player_id FROM mates)
+                AND p.match_id IN (SELECT match_id FROM two_team_matches)
+              GROUP BY p.player_id, t.player_id, p.match_id) x
+        GROUP BY player_id, mate_id
+    ),
+    pairs AS (
+        SELECT player_id, mate_id,
+               COALESCE(s.shared, 0) + COALESCE(x.shared, 0) AS games_with,
+               (COALESCE(s.points, 0) + COALESCE(x.points, 0))::numeric
+                   / (COALESCE(s.pair_rows, 0) + COALESCE(x.pair_rows, 0)) AS average
+        FROM simple_pairs s FULL JOIN mixed_pairs x USING (player_id, mate_id)
+    ),
+    chemistry AS (
+        SELECT pr.player_id,
+               json_agg(json_build_object(
+                   'player_id', pr.mate_id,
+                   'name', m.name,
+                   'games_played_with', pr.games_with,
+                   'average_fantasy_points_with', round(pr.average, 2))
+                   ORDER BY pr.average DESC, pr.mate_id) AS doc
+        FROM pairs pr JOIN mates m ON m.player_id = pr.mate_id
+        WHERE pr.games_with >= 10
+        GROUP BY pr.player_id
+    )
+    SELECT s.player_id, target_tenant_id, s.name,
+           COALESCE(b.games_played, 0), COALESCE(b.fantasy_points, 0),
+           (b.k_game / 1048576)::int, capo_profile_day_text(b.k_game % 1048576),
+           (y.k_season / 16384)::int, (y.k_season % 16384)::text,
+           COALESCE((b.k_win / 1099511627776)::int, 0), capo_profile_run_dates(b.k_win),
+           COALESCE((b.k_loss / 1099511627776)::int, 0), capo_profile_run_dates(b.k_loss),
+           COALESCE((b.k_undefeated / 1099511627776)::int, 0),
+           capo_profile_run_dates(b.k_undefeated),
+           COALESCE((b.k_winless / 1099511627776)::int, 0), capo_profile_run_dates(b.k_winless),
+           COALESCE((b.k_attendance / 1099511627776)::int, 0),
+           capo_profile_run_dates(b.k_attendance),
+           COALESCE((b.k_scoring / 1099511627776)::int, 0), capo_profile_run_dates(b.k_scoring),
+           s.selected_club,
+           COALESCE(y.doc, '[]'::jsonb),
+           COALESCE(c.doc, '[]'::json)
+    FROM players s
+    LEFT JOIN best b USING (player_id)
+    LEFT JOIN yearly y USING (player_id)
+    LEFT JOIN chemistry c USING (player_id)
+    WHERE s.tenant_id = target_tenant_id AND NOT s.is_ringer;
+    GET DIAGNOSTICS written = ROW_COUNT;
+
+    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+    VALUES (target_tenant_id, 'player_profile_stats', now(), 'player_profile_stats')
+    ON CONFLICT (tenant_id, cache_key) DO UPDATE
+        SET last_invalidated = EXCLUDED.last_invalidated,
+            dependency_type = EXCLUDED.dependency_type;
+
+    IF written = 0 THEN
+        RETURN jsonb_build_object('rows', 0, 'note', 'no non-ringer players: the table is empty');
+    END IF;
+    RETURN jsonb_build_object('rows', written);
+END;
+$fn$;

@@ -1,0 +1,336 @@
+-- update_aggregated_season_honours_and_records (spec 30-records-stats §1), cache tag honour_roll.
+--
+-- Season honours: for every finished calendar year, the top three non-ringers by
+-- fantasy points and by goals, among players with at least min_games_for_honours
+-- games that year. Places are never shared: ties go alphabetically (Q-H1).
+-- League records: one all-time document (most goals in a game, biggest victory,
+-- scoring streak, result streaks, attendance streak), read by the match report.
+--
+-- Write mode, within the tenant: delete all honours and records, insert one honours
+-- row per eligible past year and exactly one records row. Errors are re-raised as
+-- "Error in update_aggregated_season_honours_and_records: <message>".
+
+DROP FUNCTION IF EXISTS update_aggregated_season_honours_and_records();
+DROP FUNCTION IF EXISTS update_aggregated_season_honours_and_records(uuid);
+
+-- Helper of this function: a day number (days since 0001-01-01, as packed in
+-- the run keys below) as YYYY-MM-DD text.
+CREATE OR REPLACE FUNCTION capo_records_day_text(day bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
+$$;
+
+CREATE FUNCTION update_aggregated_season_honours_and_records(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    fs              record;
+    min_games       int;
+    min_streak      int;
+    year_start      date;
+    honours_rows    int := 0;
+    has_matches     boolean;
+    records_doc     jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_honours_and_records'),
+                                  hashtext(target_tenant_id::text));
+    BEGIN
+        -- Configuration, read once. The honours function reads these keys itself
+        -- (spec 10-inputs §4): a value that is not an integer fails the call, even
+        -- for the keys whose values are never used (hall_of_fame_limit, and the
+        -- fantasy keys with this function's own absolute defaults; Q-H6). The
+        -- points themselves come from the helper's settings (relative defaults).
+        min_games  := get_config_value('min_games_for_honours', '10', target_tenant_id)::int;
+        min_streak := get_config_value('min_streak_length', '3', target_tenant_id)::int;
+        PERFORM get_config_value('hall_of_fame_limit', '3', target_tenant_id)::int,
+                get_config_value('fantasy_win_points', '20', target_tenant_id)::int,
+                get_config_value('fantasy_draw_points', '10', target_tenant_id)::int,
+                get_config_value('fantasy_loss_points', '-10', target_tenant_id)::int,
+                get_config_value('fantasy_heavy_win_points', '30', target_tenant_id)::int,
+                get_config_value('fantasy_clean_sheet_win_points', '30', target_tenant_id)::int,
+                get_config_value('fantasy_heavy_clean_sheet_win_points', '40',
+                                 target_tenant_id)::int,
+                get_config_value('fantasy_clean_sheet_draw_points', '20', target_tenant_id)::int,
+                get_config_value('fantasy_heavy_loss_points', '-20', target_tenant_id)::int;
+        SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
+        year_start := make_date(extract(year FROM capo_today())::int, 1, 1);
+
+        DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+
+        -- One statement builds the honours (inserted) and the records document, so
+        -- the games are read once.
+        WITH match_seq AS (
+            SELECT match_id, match_date, team_a_score, team_b_score,
+                   row_number() OVER (ORDER BY match_date, match_id) AS seq
+            FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
+        -- 2 loss, 3 draw or any other text.
+        games AS MATERIALIZED (
+            SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
+                   COALESCE(pm.goals, 0) AS goals,
+                   CASE WHEN pm.result IS NULL THEN 0
+                        WHEN pm.result = 'win' THEN 1
+                        WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
+                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                       pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
+                                       fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
+                   m.match_date, m.seq, m.team_a_score, m.team_b_score
+            FROM player_matches pm
+            JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+            JOIN match_seq m ON m.match_id = pm.match_id
+            WHERE pm.tenant_id = target_tenant_id
+              AND NOT pl.is_ringer
+        ),
+        names AS (
+            SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
+        ),
+        -- Season honours: finished years only (Q-H10); players with at least
+        -- min_games_for_honours games that year; places never shared, ties by name.
+        per_year AS (
+            SELECT n.name, y.year, y.points, y.goals
+            FROM (SELECT player_id, extract(year FROM match_date)::int AS year,
+                         sum(points) AS points, sum(goals) AS goals
+                  FROM games
+                  WHERE match_date < year_start
+                  GROUP BY player_id, extract(year FROM match_date)
+                  HAVING count(*) >= min_games) y
+            JOIN names n USING (player_id)
+        ),
+        ranked AS (
+            SELECT name, year, points, goals,
+                   row_number() OVER (PARTITION BY year
+                                      ORDER BY points DESC, name COLLATE "C") AS points_place,
+                   row_number() OVER (PARTITION BY year
+                                      ORDER BY goals DESC, name COLLATE "C") AS goals_place
+            FROM per_year
+        ),
+        honours AS (
+            INSERT INTO aggregated_season_honours (tenant_id, year, season_winners, top_scorers)
+            SELECT target_tenant_id, year,
+                   jsonb_build_object(
+                       'winners', COALESCE(jsonb_agg(jsonb_build_object(
+                                      'name', name, 'points', points))
+                                      FILTER (WHERE points_place = 1), '[]'::jsonb),
+                       'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
+                                         'name', name, 'points', points))
+                                         FILTER (WHERE points_place = 2), '[]'::jsonb),
+                       'third_place', COALESCE(jsonb_agg(jsonb_build_object(
+                                          'name', name, 'points', points))
+                                          FILTER (WHERE points_place = 3), '[]'::jsonb)),
+                   jsonb_build_object(
+                       'winners', COALESCE(jsonb_agg(jsonb_build_object(
+                                      'name', name, 'goals', goals))
+                                      FILTER (WHERE goals_place = 1), '[]'::jsonb),
+                       'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
+                                         'name', name, 'goals', goals))
+                                         FILTER (WHERE goals_place = 2), '[]'::jsonb),
+                       'third_place', COALESCE(jsonb_agg(jsonb_build_object(
+                                          'name', name, 'goals', goals))
+                                          FILTER (WHERE goals_place = 3), '[]'::jsonb))
+            FROM ranked
+            WHERE points_place <= 3 OR goals_place <= 3
+            GROUP BY year
+            RETURNING 1
+        ),
+        -- Records: all years, today's and later ones included.
+        -- (a) most goals in a game: the top value, on its latest date only (Q-H3).
+        goal_top AS (
+            SELECT goals, match_date FROM games WHERE goals > 0
+            ORDER BY goals DESC, match_date DESC LIMIT 1
+        ),
+        most_goals AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', n.name, 'goals', g.goals,
+                       'date', to_char(g.match_date, 'YYYY-MM-DD'),
+                       'score', CASE WHEN g.team = 'A'
+                                     THEN g.team_a_score || '-' || g.team_b_score
+                                     ELSE g.team_b_score || '-' || g.team_a_score END)
+                   ORDER BY n.name COLLATE "C", g.match_id) AS doc
+            FROM games g
+            JOIN goal_top t ON g.goals = t.goals AND g.match_date = t.match_date
+            JOIN names n ON n.player_id = g.player_id
+        ),
+        -- (b) biggest victory: matches with a non-ringer; largest margin, latest date.
+        victory_top AS (
+            SELECT abs(team_a_score - team_b_score) AS margin, match_date FROM games
+            ORDER BY abs(team_a_score - team_b_score) DESC, match_date DESC LIMIT 1
+        ),
+        victory_sides AS (
+            -- "Name (goals)" lists of the match's non-ringers of team A and team B
+            -- (NULL when a side has none).
+            SELECT g.match_id, g.match_date, g.team_a_score, g.team_b_score,
+                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
+                                             ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
+                       AS team_a_players,
+                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
+                                             ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
+                       AS team_b_players
+            FROM games g
+            JOIN victory_top t ON abs(g.team_a_score - g.team_b_score) = t.margin
+                              AND g.match_date = t.match_date
+            JOIN names n ON n.player_id = g.player_id
+            GROUP BY g.match_id, g.match_date, g.team_a_score, g.team_b_score
+        ),
+        victories AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'team_a_score', team_a_score, 'team_b_score', team_b_score,
+                       'team_a_players', team_a_players, 'team_b_players', team_b_players,
+                       'date', to_char(match_date, 'YYYY-MM-DD'))
+                   ORDER BY match_id) AS doc
+            FROM victory_sides
+        ),
+        -- (c, d, e) runs, per player in match order, from one sort:
+        -- * result runs: a run of condition C starts at a game meeting C when the
+        --   previous game did not; attendance runs start at a game whose match does
+        --   not directly follow the previous game's match in the league's match order
+        --   (a duplicated row starts a new run, Q-X3). Level 2 carries the start of
+        --   the current run as rn * 2^20 + its first day (days since 0001-01-01);
+        --   level 3 gives the length so far and the start day.
+        -- * scoring runs put a date's goalless games before its scoring ones (spec
+        --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
+        --   or before its date (a RANGE frame over the date takes in its peers).
+        runs AS MATERIALIZED (
+            SELECT player_id, day, goals, grp_scoring,
+                   CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
+                   s_win % 1048576 AS start_win,
+                   CASE WHEN r = 2 THEN rn - s_loss / 1048576 + 1 END AS len_loss,
+                   s_loss % 1048576 AS start_loss,
+                   CASE WHEN r IN (1, 3) THEN rn - s_undefeated / 1048576 + 1 END
+                       AS len_undefeated,
+                   s_undefeated % 1048576 AS start_undefeated,
+                   CASE WHEN r IN (2, 3) THEN rn - s_winless / 1048576 + 1 END AS len_winless,
+                   s_winless % 1048576 AS start_winless,
+                   rn - s_attendance / 1048576 + 1 AS len_attendance,
+                   s_attendance % 1048576 AS start_attendance
+            FROM (SELECT o.*,
+                         max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
+                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
+                         max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
+                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
+                         max(CASE WHEN o.r IN (1, 3)
+                                       AND (o.prev IS NULL OR o.prev % 4 IN (0, 2))
+                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
+                         max(CASE WHEN o.r IN (2, 3)
+                                       AND (o.prev IS NULL OR o.prev % 4 IN (0, 1))
+                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
+                         max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
+                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
+                  FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id,
+                               g.r, g.seq, g.goals,
+                               (g.match_date - DATE '0001-01-01')::bigint AS day,
+                               row_number() OVER w AS rn,
+                               -- the previous game: seq * 4 + result code
+                               lag(g.seq * 4 + g.r) OVER w AS prev,
+                               count(*) FILTER (WHERE g.goals <= 0) OVER (
+                                   PARTITION BY g.player_id ORDER BY g.match_date
+                                   RANGE UNBOUNDED PRECEDING) AS grp_scoring
+                        FROM games g
+                        WINDOW w AS (PARTITION BY g.player_id
+                                     ORDER BY g.match_date, g.match_id, g.player_match_id)) o
+                  WINDOW w AS (PARTITION BY o.player_id
+                               ORDER BY o.match_date, o.match_id, o.player_match_id
+                               ROWS UNBOUNDED PRECEDING)) x
+        ),
+        scoring_runs AS (
+            SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day
+            FROM runs WHERE goals > 0
+            GROUP BY player_id, grp_scoring
+        ),
+        scoring_doc AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', n.name, 'streak', r.streak,
+                       'start_date', capo_records_day_text(r.start_day),
+                       'end_date', capo_records_day_text(r.end_day))
+                   ORDER BY r.end_day DESC, n.name COLLATE "C", r.start_day DESC) AS doc
+            FROM scoring_runs r JOIN names n USING (player_id)
+            WHERE r.streak = (SELECT max(streak) FROM scoring_runs)
+        ),
+        longest AS (
+            SELECT max(len_win) AS win, max(len_loss) AS loss,
+                   max(len_undefeated) AS undefeated, max(len_winless) AS winless,
+                   max(len_attendance) AS attendance
+            FROM runs
+        ),
+        -- A game whose run so far has the longest length ends a longest run; every
+        -- such run is a holder (one player may hold a record twice, Q-H4).
+        result_holders AS (
+            SELECT k.kind, r.player_id, k.streak, k.start_day, r.day AS end_day
+            FROM runs r
+            CROSS JOIN longest l
+            CROSS JOIN LATERAL (VALUES
+                ('Win Streak', r.len_win, r.start_win, l.win),
+                ('Losing Streak', r.len_loss, r.start_loss, l.loss),
+                ('Undefeated Streak', r.len_undefeated, r.start_undefeated, l.undefeated),
+                ('Winless Streak', r.len_winless, r.start_winless, l.winless)
+            ) AS k(kind, streak, start_day, longest)
+            WHERE (r.len_win = l.win OR r.len_loss = l.loss
+                   OR r.len_undefeated = l.undefeated OR r.len_winless = l.winless)
+              AND k.streak = k.longest
+        ),
+        result_doc AS (
+            -- A kind with no run at all is absent; no games at all give {}.
+            SELECT COALESCE(jsonb_object_agg(kind, jsonb_build_object('holders', holders)),
+                            '{}'::jsonb) AS doc
+            FROM (SELECT h.kind,
+                         jsonb_agg(jsonb_build_object(
+                             'name', n.name, 'streak', h.streak,
+                             'start_date', capo_records_day_text(h.start_day),
+                             'end_date', capo_records_day_text(h.end_day))
+                         ORDER BY h.end_day DESC, n.name COLLATE "C", h.start_day DESC)
+                             AS holders
+                  FROM result_holders h JOIN names n USING (player_id)
+                  GROUP BY h.kind) k
+        ),
+        -- (e) attendance: the players whose best run (of at least min_streak_length
+        -- matches) is the longest, one element each, with their latest such run.
+        attendance_holders AS (
+            SELECT DISTINCT ON (r.player_id) r.player_id, r.len_attendance AS streak,
+                   r.start_attendance AS start_day, r.day AS end_day
+            FROM runs r CROSS JOIN longest l
+            WHERE r.len_attendance = l.attendance AND l.attendance >= min_streak
+            ORDER BY r.player_id, r.day DESC
+        ),
+        attendance_doc AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', n.name, 'streak', h.streak,
+                       'start_date', capo_records_day_text(h.start_day),
+                       'end_date', capo_records_day_text(h.end_day))
+                   ORDER BY h.end_day DESC, n.name COLLATE "C") AS doc
+            FROM attendance_holders h JOIN names n USING (player_id)
+        )
+        SELECT jsonb_build_object(
+                   'most_goals_in_game', COALESCE((SELECT doc FROM most_goals), '[]'::jsonb),
+                   'biggest_victory', COALESCE((SELECT doc FROM victories), '[]'::jsonb),
+                   'consecutive_goals_streak', COALESCE((SELECT doc FROM scoring_doc), '[]'::jsonb),
+                   'streaks', (SELECT doc FROM result_doc),
+                   'attendance_streak', COALESCE((SELECT doc FROM attendance_doc), '[]'::jsonb)),
+               (SELECT count(*) FROM honours)
+        INTO records_doc, honours_rows;
+
+        DELETE FROM aggregated_records WHERE tenant_id = target_tenant_id;
+        INSERT INTO aggregated_records (tenant_id, records) VALUES (target_tenant_id, records_doc);
+
+        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+        VALUES (target_tenant_id, 'honour_roll', now(), 'honour_roll')
+        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+
+        has_matches := EXISTS (SELECT 1 FROM matches WHERE tenant_id = target_tenant_id);
+    EXCEPTION WHEN OTHERS THEN
+        -- The reference's message; the original SQLSTATE is kept (e.g. 22P02 for a
+        -- setting that does not parse), as in the other stats functions.
+        RAISE EXCEPTION 'Error in update_aggregated_season_honours_and_records: %', SQLERRM
+            USING ERRCODE = SQLSTATE;
+    END;
+
+    IF NOT has_matches THEN
+        RETURN jsonb_build_object(
+            'rows', honours_rows + 1,
+            'note', 'no matches: no honours, and one records row holding the empty document');
+    END IF;
+    RETURN jsonb_build_object('rows', honours_rows + 1);
+END;
+$fn$;

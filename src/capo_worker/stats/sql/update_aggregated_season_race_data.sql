@@ -1,0 +1,130 @@
+-- update_aggregated_season_race_data (spec 30-records-stats §3), cache tag season_race_data.
+--
+-- The season-race chart: cumulative fantasy points (result NULL counted as a loss),
+-- game by game, of the top five non-ringers of the current calendar year Y
+-- (whole_season) and of the current half of it (current_half). Matches dated after
+-- today but in Y count (Q-S4); players with a total <= 0 are never shown.
+--
+-- Write mode, within the tenant: delete year Y's rows, insert exactly two rows.
+-- Earlier years' rows are never touched again (Q-S3). Errors are re-raised as
+-- "Error in update_aggregated_season_race_data: <message>".
+
+DROP FUNCTION IF EXISTS update_aggregated_season_race_data();
+DROP FUNCTION IF EXISTS update_aggregated_season_race_data(uuid);
+
+CREATE FUNCTION update_aggregated_season_race_data(
+    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    fs          record;
+    today       date;
+    year_y      int;
+    year_start  date;
+    year_end    date;
+    half_start  date;
+    half_end    date;
+    season_rows int := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_race_data'),
+                                  hashtext(target_tenant_id::text));
+    BEGIN
+        SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
+        today      := capo_today();
+        year_y     := extract(year FROM today)::int;
+        year_start := make_date(year_y, 1, 1);
+        year_end   := make_date(year_y, 12, 31);
+        IF today <= make_date(year_y, 6, 30) THEN
+            half_start := year_start;
+            half_end   := make_date(year_y, 6, 30);
+        ELSE
+            half_start := make_date(year_y, 7, 1);
+            half_end   := year_end;
+        END IF;
+
+        DELETE FROM aggregated_season_race_data
+        WHERE tenant_id = target_tenant_id AND season_year = year_y;
+
+        WITH season AS MATERIALIZED (
+            SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
+                   pm.player_match_id,
+                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
+                                       pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
+                                       fs.hcw) AS points
+            FROM player_matches pm
+            JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+            JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
+            WHERE pm.tenant_id = target_tenant_id
+              AND NOT pl.is_ringer
+              AND m.match_date BETWEEN year_start AND year_end
+        ),
+        periods (period_type, anchor, first_day, last_day) AS (
+            VALUES ('whole_season', year_start, year_start, year_end),
+                   ('current_half', half_start, half_start, half_end)
+        ),
+        period_games AS (
+            SELECT p.period_type, p.anchor, s.*
+            FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
+        ),
+        leaders AS (
+            SELECT period_type, player_id
+            FROM (SELECT period_type, player_id,
+                         row_number() OVER (PARTITION BY period_type
+                                            ORDER BY sum(points) DESC,
+                                                     min(name) COLLATE "C") AS place
+                  FROM period_games
+                  GROUP BY period_type, player_id
+                  HAVING sum(points) > 0) r
+            WHERE place <= 5
+        ),
+        running AS (
+            SELECT g.period_type, g.anchor, g.player_id, g.name, g.match_date, g.match_id,
+                   g.player_match_id,
+                   sum(g.points) OVER (PARTITION BY g.period_type, g.player_id
+                                       ORDER BY g.match_date, g.match_id, g.player_match_id
+                                       ROWS UNBOUNDED PRECEDING) AS total
+            FROM period_games g JOIN leaders l USING (period_type, player_id)
+        ),
+        curves AS (
+            -- The zero-point anchor first, then one point per game in match order.
+            SELECT period_type, player_id,
+                   jsonb_build_object(
+                       'player_id', player_id, 'name', min(name),
+                       'cumulative_data',
+                       jsonb_build_array(jsonb_build_object(
+                           'date', to_char(min(anchor), 'YYYY-MM-DD'), 'points', 0))
+                       || jsonb_agg(jsonb_build_object('date', to_char(match_date, 'YYYY-MM-DD'),
+                                                       'points', total)
+                                    ORDER BY match_date, match_id, player_match_id)) AS curve
+            FROM running
+            GROUP BY period_type, player_id
+        )
+        INSERT INTO aggregated_season_race_data (tenant_id, season_year, player_data, period_type)
+        SELECT target_tenant_id, year_y,
+               COALESCE((SELECT jsonb_agg(c.curve ORDER BY c.player_id)
+                         FROM curves c WHERE c.period_type = p.period_type), '[]'::jsonb),
+               p.period_type
+        FROM periods p;
+
+        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+        VALUES (target_tenant_id, 'season_race_data', now(), 'season_race_data')
+        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+
+        season_rows := (SELECT count(*) FROM aggregated_season_race_data
+                        WHERE tenant_id = target_tenant_id AND season_year = year_y
+                          AND player_data <> '[]'::jsonb);
+    EXCEPTION WHEN OTHERS THEN
+        -- The reference's message; the original SQLSTATE is kept (e.g. 22P02 for a
+        -- setting that does not parse), as in the other stats functions.
+        RAISE EXCEPTION 'Error in update_aggregated_season_race_data: %', SQLERRM
+            USING ERRCODE = SQLSTATE;
+    END;
+
+    IF season_rows = 0 THEN
+        RETURN jsonb_build_object(
+            'rows', 2,
+            'note', format('no player with points in %s yet: both rows hold []', year_y));
+    END IF;
+    RETURN jsonb_build_object('rows', 2);
+END;
+$fn$;
