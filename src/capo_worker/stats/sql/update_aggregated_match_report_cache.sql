@@ -12,7 +12,7 @@
 -- match, upserts cache_metadata (tenant, 'match_report'). Returns
 -- {"rows": n} and, when it handled a case where the reference fails, "note".
 --
--- Decisions (docs/stats-match-report.md lists every quirk kept):
+-- Decisions (docs/stats.md, match report part, lists every quirk kept):
 -- * No match at all: the reference raises "No matches found in the
 --   database". Here the tenant's old report row is deleted, none is written,
 --   cache_metadata is still upserted (the report changed: it is gone) and the
