@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,11 +21,14 @@ from rich.table import Table
 
 from capo_worker import queue
 from capo_worker.config import ConfigError, Settings, load_settings
-from capo_worker.league.model import LeagueFileError
+from capo_worker.league.model import League, LeagueFileError
 from capo_worker.logs import setup_logging
 from capo_worker.runtime import DatabaseUnavailableError, open_runtime
 from capo_worker.stats.cli_run import StatsRunUsageError
 from capo_worker.tenants import UnknownTenantError
+
+if TYPE_CHECKING:
+    from capo_worker.league.importer import ImportSummary
 
 app = typer.Typer(
     help="Keeps a football league's statistics current: job queue, worker, stats, admin page.",
@@ -63,7 +66,11 @@ def settings_from_env(*, service: bool = False) -> Settings:
     """
     settings = load_settings()
     quiet = not service and "log_level" not in settings.model_fields_set
-    setup_logging("WARNING" if quiet else settings.log_level, settings.log_format)
+    setup_logging(
+        "WARNING" if quiet else settings.log_level,
+        settings.log_format,
+        secrets=settings.secret_values(),
+    )
     return settings
 
 
@@ -110,6 +117,39 @@ def worker(
             await build_worker(rt, modules).run(stop)
 
     run_async(go)
+
+
+@app.command()
+def run(
+    handler_module: Annotated[
+        list[str] | None,
+        typer.Option(help="Import MODULE and register its extra job handlers (repeatable)."),
+    ] = None,
+) -> None:
+    """HTTP service and worker in one process, until SIGTERM or SIGINT."""
+    from capo_worker.web.server import run_service
+
+    settings = settings_from_env(service=True)
+    modules = [*settings.job_handler_modules, *(handler_module or [])]
+    run_async(lambda: run_service(settings, with_worker=True, handler_modules=modules))
+
+
+@app.command()
+def web() -> None:
+    """The HTTP service alone (API, admin page, league pages), until SIGTERM or SIGINT."""
+    from capo_worker.web.server import run_service
+
+    settings = settings_from_env(service=True)
+    run_async(lambda: run_service(settings, with_worker=False))
+
+
+@app.command()
+def demo() -> None:
+    """Embedded PostgreSQL, a demo league, an admin job, worker and web; prints the address."""
+    from capo_worker.web.demo import run_demo
+
+    settings = settings_from_env(service=True)
+    run_async(lambda: run_demo(settings, lambda line: out.print(line, markup=False)))
 
 
 @app.command("check-config")
@@ -354,37 +394,124 @@ def jobs_prune(
 
 @league_app.command("import")
 def league_import(
-    file: Annotated[Path, typer.Argument(help="A league file in the capo-league/1 JSON format.")],
+    file: Annotated[
+        Path, typer.Argument(help="A league file in the capo-league/1 JSON format (or .json.gz).")
+    ],
     tenant: Annotated[
         str | None, typer.Option(help="Tenant name or id; a new name creates the tenant.")
     ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace the tenant's existing league.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse the file if it has consistency warnings."),
+    ] = False,
+    renumber: Annotated[
+        bool,
+        typer.Option("--renumber", help="Give the league new ids if another tenant uses its ids."),
+    ] = False,
 ) -> None:
-    """Validate a league file, then load it in one transaction."""
-    from capo_worker.league.importer import import_league
+    """Validate a league file, then load it in one transaction (nothing is written on error)."""
+    from capo_worker.league.checks import check_league
     from capo_worker.league.model import load_league_file
-    from capo_worker.tenants import resolve_tenant
 
     settings = settings_from_env()
     league = load_league_file(file)
+    _print_league_warnings(check_league(league, strict=strict, source=str(file)))
+    summary = run_async(lambda: _import_into_tenant(settings, league, tenant, replace, renumber))
+    _print_import_summary(summary)
 
-    async def go() -> Any:
-        async with (
-            open_runtime(settings, migrate=True) as rt,
-            rt.pool.connection() as conn,
-            conn.transaction(),
-        ):
-            tenant_id = await resolve_tenant(conn, tenant, create=True)
-            return await import_league(conn, league, tenant_id, replace=replace)
 
-    summary = run_async(go)
+@league_app.command("demo")
+def league_demo(
+    size: Annotated[str, typer.Option(help="tiny, small, capo or large.")] = "small",
+    seed: Annotated[int, typer.Option(help="The same seed gives the same league.")] = 1,
+    as_of: Annotated[
+        str | None, typer.Option(help="Last day of the league (YYYY-MM-DD); default today.")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant name or id; a new name creates the tenant.")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the tenant's existing league.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the league JSON to this file ('-' for stdout) instead."),
+    ] = None,
+) -> None:
+    """Generate a realistic demo league and load it (or write it with --output)."""
+    from capo_worker.league.demo import SIZES, generate_league
+    from capo_worker.league.model import dump_league
+
+    if size not in SIZES:
+        raise typer.BadParameter(f"use one of {', '.join(SIZES)}", param_hint="--size")
+    try:
+        end = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of"
+        ) from None
+    league = generate_league(size=size, seed=seed, as_of=end)
+    if output is not None:
+        text = dump_league(league)
+        if str(output) == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                output.write_text(text, "utf-8")
+            except OSError as exc:
+                raise LeagueFileError(f"cannot write {output}: {exc.strerror or exc}") from None
+            err.print(
+                f"Wrote the {size} demo league (seed {seed}, {len(league.players)} players, "
+                f"{len(league.matches)} matches) to {output}."
+            )
+        return
+    settings = settings_from_env()
+    # Demo ids mean nothing: move them if another tenant already uses them.
+    summary = run_async(lambda: _import_into_tenant(settings, league, tenant, replace, True))
+    _print_import_summary(summary)
+    out.print("Compute its statistics with: capo-worker stats run" + _tenant_flag(tenant))
+
+
+def _tenant_flag(tenant: str | None) -> str:
+    return f" --tenant {tenant}" if tenant else ""
+
+
+async def _import_into_tenant(
+    settings: Settings, league: League, tenant: str | None, replace: bool, renumber: bool
+) -> ImportSummary:
+    from capo_worker.league.importer import import_league
+    from capo_worker.tenants import resolve_tenant
+
+    async with (
+        open_runtime(settings, migrate=True) as rt,
+        rt.pool.connection() as conn,
+        conn.transaction(),
+    ):
+        tenant_id = await resolve_tenant(conn, tenant, create=True)
+        return await import_league(conn, league, tenant_id, replace=replace, renumber=renumber)
+
+
+def _print_league_warnings(warnings: list[str], shown: int = 10) -> None:
+    for warning in warnings[:shown]:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if len(warnings) > shown:
+        err.print(f"warning: ... and {len(warnings) - shown} more (--strict refuses them)")
+
+
+def _print_import_summary(summary: ImportSummary) -> None:
     out.print(
         f"Imported {summary.players} players, {summary.matches} matches, "
         f"{summary.player_matches} player_matches and {summary.app_config} config keys "
-        f"into tenant {summary.tenant_id}."
+        f"into tenant {summary.tenant_id}.",
+        markup=False,
+        highlight=False,
     )
+    if summary.id_shift:
+        shifts = ", ".join(f"{table} +{n}" for table, n in summary.id_shift.items())
+        out.print(f"Ids were in use by another tenant and were shifted: {shifts}.")
 
 
 @stats_app.command("run")

@@ -278,6 +278,15 @@ class Settings(BaseSettings):
                 shown[name] = str(value)
         return shown
 
+    def secret_values(self) -> list[str]:
+        """What logs must never show: the API keys and the database password."""
+        from capo_worker.db import dsn_passwords
+
+        values = [getattr(self, name) or "" for name in sorted(_SECRET_FIELDS)]
+        if self.database_url:
+            values += dsn_passwords(self.database_url)
+        return [str(v) for v in values if v]
+
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None

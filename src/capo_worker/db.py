@@ -7,6 +7,7 @@ counts its users and the last one to exit stops the server.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import ConfigError, Settings
@@ -34,6 +36,16 @@ def redact_dsn(dsn: str) -> str:
         query = re.sub(r"(password=)[^&]*", r"\1***", parts.query)
         return urlunsplit(parts._replace(query=query))
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn)
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """The password of a connection string, as written and as decoded (a URL may escape it)."""
+    found = []
+    if "://" in dsn:
+        found.append(urlsplit(dsn).password or "")
+    with contextlib.suppress(psycopg.Error):
+        found.append(str(conninfo_to_dict(dsn).get("password") or ""))
+    return [p for p in dict.fromkeys(found) if p]
 
 
 class EmbeddedPostgres:

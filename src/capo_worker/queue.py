@@ -243,7 +243,9 @@ WITH next AS (
     SELECT id FROM background_job_status
     WHERE status = 'queued' AND queue_name = %(queue_name)s
       AND job_type = ANY(%(job_types)s) AND run_after <= now()
-    ORDER BY priority DESC NULLS LAST, created_at, id
+    -- Exactly the claim index's order (no tie-breaker on id): the scan stops
+    -- after `limit` rows instead of sorting the whole backlog on every claim.
+    ORDER BY priority DESC NULLS LAST, created_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
@@ -288,26 +290,61 @@ async def heartbeat(
     if not job_ids:
         return set()
     cur = await conn.execute(
-        """UPDATE background_job_status
+        """WITH mine AS (
+               SELECT id FROM background_job_status
+               WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
+               ORDER BY id
+               FOR UPDATE  -- in id order, like complete_many: the two cannot deadlock
+           )
+           UPDATE background_job_status b
            SET lease_expires_at = now() + make_interval(secs => %s), heartbeat_at = now()
-           WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
-           RETURNING id::text""",
-        (lease_seconds, job_ids, worker_id),
+           FROM mine WHERE b.id = mine.id
+           RETURNING b.id::text""",
+        (job_ids, worker_id, lease_seconds),
     )
     return {str(r[0]) for r in await cur.fetchall()}
 
 
 async def complete(conn: Conn, *, job_id: str, worker_id: str, results: dict[str, Any]) -> bool:
     """Mark our job completed; False if the job is no longer ours."""
+    return bool(await complete_many(conn, worker_id=worker_id, results={job_id: results}))
+
+
+_COMPLETE_MANY = """
+WITH mine AS (
+    SELECT id FROM background_job_status
+    WHERE id = ANY(%(ids)s::uuid[]) AND locked_by = %(worker_id)s AND status = 'processing'
+    ORDER BY id
+    FOR UPDATE  -- in id order, like heartbeat: the two cannot deadlock
+)
+UPDATE background_job_status b
+SET status = 'completed', completed_at = now(), results = done.results, error_message = NULL,
+    locked_by = NULL, lease_expires_at = NULL
+FROM mine, unnest(%(ids)s::uuid[], %(results)s::jsonb[]) AS done(id, results)
+WHERE b.id = mine.id AND done.id = mine.id
+RETURNING b.id::text
+"""
+
+
+async def complete_many(
+    conn: Conn, *, worker_id: str, results: dict[str, dict[str, Any]]
+) -> set[str]:
+    """Mark several of our jobs completed in one statement (job id -> results).
+
+    Returns the ids that were still ours and are now completed; the others
+    are left as they are, exactly as `complete` leaves them.
+    """
+    if not results:
+        return set()
     cur = await conn.execute(
-        """UPDATE background_job_status
-           SET status = 'completed', completed_at = now(), results = %s, error_message = NULL,
-               locked_by = NULL, lease_expires_at = NULL
-           WHERE id = %s AND locked_by = %s AND status = 'processing'
-           RETURNING id""",
-        (Jsonb(results), job_id, worker_id),
+        _COMPLETE_MANY,
+        {
+            "ids": list(results),
+            "results": [Jsonb(r) for r in results.values()],
+            "worker_id": worker_id,
+        },
     )
-    return await cur.fetchone() is not None
+    return {str(r[0]) for r in await cur.fetchall()}
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,54 @@ class PeriodicTask:
     run: Callable[[], Awaitable[None]]
 
 
+class CompletionBatcher:
+    """Records successful outcomes, many jobs per statement.
+
+    A job's task waits here until its completion is recorded. Whatever
+    finished while one statement ran goes into the next: one job per
+    statement when the worker is quiet, a batch under load, and no added
+    wait either way. Per-job results and the guard on locked_by are those of
+    `queue.complete`.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, worker_id: str) -> None:
+        self.pool = pool
+        self.worker_id = worker_id
+        self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def complete(self, job_id: str, results: dict[str, Any]) -> bool:
+        """True once the job is recorded completed; False if it is no longer ours."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[job_id] = (results, done)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="complete-jobs")
+        return await done  # a database error is raised here, for the caller to retry
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                async with self.pool.connection() as conn:
+                    ours = await queue.complete_many(
+                        conn,
+                        worker_id=self.worker_id,
+                        results={job_id: results for job_id, (results, _) in batch.items()},
+                    )
+            except Exception as exc:
+                for _, done in batch.values():
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            except asyncio.CancelledError:
+                for _, done in [*batch.values(), *self._pending.values()]:
+                    done.cancel()
+                raise
+            for job_id, (_, done) in batch.items():
+                if not done.done():  # cancelled meanwhile: shutdown or a lost lease
+                    done.set_result(job_id in ours)
+
+
 class Worker:
     def __init__(
         self,
@@ -70,6 +118,7 @@ class Worker:
             *(periodic or []),
         ]
         self.running: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
+        self._completions = CompletionBatcher(pool, self.worker_id)
         self.listening = False
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -234,20 +283,18 @@ class Worker:
         backoff = Backoff()
         while True:
             try:
+                if outcome.ok:
+                    if await self._completions.complete(job.id, results):
+                        log.info(
+                            "Job %s completed in %d ms",
+                            job.id,
+                            elapsed_ms,
+                            extra={"job_id": job.id, "duration_ms": elapsed_ms},
+                        )
+                    else:
+                        self._log_lost(job)
+                    return
                 async with self.pool.connection() as conn:
-                    if outcome.ok:
-                        if await queue.complete(
-                            conn, job_id=job.id, worker_id=self.worker_id, results=results
-                        ):
-                            log.info(
-                                "Job %s completed in %d ms",
-                                job.id,
-                                elapsed_ms,
-                                extra={"job_id": job.id, "duration_ms": elapsed_ms},
-                            )
-                        else:
-                            self._log_lost(job)
-                        return
                     failed = await queue.fail(
                         conn,
                         job_id=job.id,

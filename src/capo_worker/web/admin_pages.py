@@ -1,0 +1,220 @@
+"""The admin pages: sign-in, and /admin/info with the live job table.
+
+The page is rendered on the server. Its script polls /admin/info/jobs.json
+(every 2 s while any job is queued or processing, every 30 s otherwise),
+which answers with the table rows and the summary cards rendered by the same
+templates, and calls the JSON API for "Update stats" and "Retry".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from capo_worker import queue
+from capo_worker.config import DEFAULT_TENANT_ID, Settings
+from capo_worker.queue import STATUSES, TRIGGERS
+from capo_worker.web.admin_queries import Tenant, cache_stamps, list_tenants
+from capo_worker.web.context import WebContext, web_context
+from capo_worker.web.errors import error_response
+from capo_worker.web.job_view import job_view
+from capo_worker.web.security import (
+    SESSION_COOKIE,
+    SESSION_TTL_SECONDS,
+    Access,
+    issue_session,
+    keys_match,
+    page_access,
+)
+from capo_worker.web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+JOBS_SHOWN = 25
+ACTIVE_POLL_MS = 2000
+IDLE_POLL_MS = 30000
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this site: no scheme, no host, no '//'."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/admin/info"
+
+
+def _signin_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/admin/signin?next={quote(target)}", status_code=303)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/admin/info", status_code=303)
+
+
+@router.get("/admin")
+async def admin_home() -> RedirectResponse:
+    return RedirectResponse("/admin/info", status_code=303)
+
+
+@router.get("/admin/signin", response_class=HTMLResponse)
+async def signin_form(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    next_path: Annotated[str | None, Query(alias="next")] = None,
+) -> Response:
+    if page_access(request, ctx.settings) is not None:
+        return RedirectResponse(_safe_next(next_path), status_code=303)
+    return templates.TemplateResponse(
+        request, "signin.html", {"next": _safe_next(next_path), "error": None, "access": None}
+    )
+
+
+@router.post("/admin/signin", response_class=HTMLResponse)
+async def signin(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    key: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form(alias="next")] = "/admin/info",
+) -> Response:
+    admin_key = ctx.settings.admin_api_key
+    target = _safe_next(next_path)
+    if admin_key is None:
+        return RedirectResponse(target, status_code=303)
+    if not keys_match(key, admin_key):
+        client = request.client.host if request.client else "unknown client"
+        log.warning("Admin sign-in with a wrong key from %s", client)
+        return templates.TemplateResponse(
+            request,
+            "signin.html",
+            {"next": target, "error": "That key is not right.", "access": None},
+            status_code=401,
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issue_session(admin_key),
+        max_age=SESSION_TTL_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/admin/signout")
+async def signout() -> RedirectResponse:
+    response = RedirectResponse("/admin/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _filters(status: str | None, trigger: str | None) -> tuple[str | None, str | None]:
+    return (status if status in STATUSES else None, trigger if trigger in TRIGGERS else None)
+
+
+async def _jobs_context(ctx: WebContext, status: str | None, trigger: str | None) -> dict[str, Any]:
+    async with ctx.pool.connection() as conn:
+        jobs = await queue.list_jobs(conn, status=status, trigger=trigger, limit=JOBS_SHOWN)
+        stats = await queue.queue_stats(conn)
+        heartbeat = await queue.last_worker_heartbeat_age(conn)
+    now = dt.datetime.now(dt.UTC)
+    active = stats.counts.get("queued", 0) + stats.counts.get("processing", 0) > 0
+    return {
+        "jobs": [job_view(j, now) for j in jobs],
+        "stats": stats,
+        "heartbeat_age": heartbeat,
+        "active": active,
+        "now": now,
+    }
+
+
+def _tenant_id(tenants: list[Tenant], wanted: str | None) -> str:
+    chosen = next((t for t in tenants if wanted in (t.id, t.name)), None)
+    return chosen.id if chosen else DEFAULT_TENANT_ID
+
+
+def _flags(settings: Settings) -> list[tuple[str, bool]]:
+    return [
+        ("global", settings.use_bg_jobs_global),
+        ("admin", settings.background_jobs_enabled("admin")),
+        ("cron", settings.background_jobs_enabled("cron")),
+        ("post-match", settings.background_jobs_enabled("post-match")),
+    ]
+
+
+@router.get("/admin/info", response_class=HTMLResponse)
+async def admin_info(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    status: str | None = None,
+    trigger: str | None = None,
+    tenant: str | None = None,
+) -> Response:
+    access = page_access(request, ctx.settings)
+    if access is None:
+        return _signin_redirect(request)
+    status, trigger = _filters(status, trigger)
+    page = await _jobs_context(ctx, status, trigger)
+    async with ctx.pool.connection() as conn:
+        tenants = await list_tenants(conn)
+        tenant_id = _tenant_id(tenants, tenant)
+        stamps = await cache_stamps(conn, tenant_id)
+    return templates.TemplateResponse(
+        request,
+        "admin_info.html",
+        {
+            **page,
+            "access": access,
+            "status_filter": status,
+            "trigger_filter": trigger,
+            "statuses": STATUSES,
+            "triggers": TRIGGERS,
+            "tenants": tenants,
+            "tenant_id": tenant_id,
+            "stamps": stamps,
+            "flags": _flags(ctx.settings),
+            "admin_jobs_in_background": ctx.settings.background_jobs_enabled("admin"),
+            "active_poll_ms": ACTIVE_POLL_MS,
+            "idle_poll_ms": IDLE_POLL_MS,
+            "jobs_shown": JOBS_SHOWN,
+        },
+    )
+
+
+@router.get("/admin/info/jobs.json")
+async def admin_jobs_json(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    status: Annotated[str | None, Query()] = None,
+    trigger: Annotated[str | None, Query()] = None,
+    tenant: Annotated[str | None, Query()] = None,
+) -> Response:
+    access: Access | None = page_access(request, ctx.settings)
+    if access is None:
+        return error_response(401, "Sign in again", "Unauthorized")
+    status, trigger = _filters(status, trigger)
+    page = await _jobs_context(ctx, status, trigger)
+    async with ctx.pool.connection() as conn:
+        page["stamps"] = await cache_stamps(conn, _tenant_id(await list_tenants(conn), tenant))
+    rows = templates.get_template("_job_rows.html").render(page)
+    summary = templates.get_template("_queue_summary.html").render(page)
+    stamps = templates.get_template("_cache_stamps.html").render(page)
+    return JSONResponse(
+        {
+            "active": page["active"],
+            "count": len(page["jobs"]),
+            "rows_html": rows,
+            "summary_html": summary,
+            "stamps_html": stamps,
+            "generated_at": page["now"].isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,81 @@
+"""`/stats`: a tenant's league tables, hall of fame, form, match report and season race.
+
+Public like the reference app's stats pages: read-only data, no key needed.
+`?tenant=` takes a tenant name or id (default tenant otherwise); `?season=`
+picks the year of the season table.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.web import league_queries as q
+from capo_worker.web.admin_queries import list_tenants
+from capo_worker.web.context import WebContext, web_context
+from capo_worker.web.race_chart import render_race_chart
+from capo_worker.web.security import page_access
+from capo_worker.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+PERIODS = {"whole_season": "Whole season", "current_half": "Current half-season"}
+
+
+@router.get("/stats", response_class=HTMLResponse)
+async def stats_page(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    tenant: str | None = None,
+    season: str | None = None,
+) -> Response:
+    async with ctx.pool.connection() as conn:
+        tenants = await list_tenants(conn)
+        chosen = next((t for t in tenants if tenant in (t.id, t.name)), None)
+        if tenant and chosen is None:
+            return templates.TemplateResponse(
+                request,
+                "not_found.html",
+                {"what": f"No tenant named {tenant!r}.", "tenants": tenants, "access": None},
+                status_code=404,
+            )
+        if chosen is None:
+            chosen = next((t for t in tenants if t.id == DEFAULT_TENANT_ID), None)
+        tenant_id = chosen.id if chosen else DEFAULT_TENANT_ID
+        years = await q.seasons(conn, tenant_id)
+        year = int(season) if season and season.isdigit() and int(season) in years else None
+        year = year or (years[0] if years else None)
+        page: dict[str, Any] = {
+            "tenants": tenants,
+            "tenant": chosen,
+            "years": years,
+            "year": year,
+            "season_rows": await q.season_table(conn, tenant_id, year) if year else [],
+            "half_rows": await q.half_season_table(conn, tenant_id),
+            "half_window": await q.half_season_window(conn),
+            "all_time_rows": await q.all_time_table(conn, tenant_id),
+            "hall_of_fame": await q.hall_of_fame(conn, tenant_id),
+            "hof_labels": q.HALL_OF_FAME_CATEGORIES,
+            "form_rows": await q.recent_form(conn, tenant_id),
+            "report": await q.latest_match_report(conn, tenant_id),
+            "last_updated": await q.last_updated(conn, tenant_id),
+        }
+        race_year, race = await q.season_race(conn, tenant_id)
+    page["race_year"] = race_year
+    page["race_charts"] = [
+        (
+            period,
+            label,
+            render_race_chart(
+                race.get(period, []),
+                title=f"Season race {race_year}, {label.lower()}",
+                chart_id=f"race-{period}",
+            ),
+        )
+        for period, label in PERIODS.items()
+    ]
+    page["access"] = page_access(request, ctx.settings)
+    return templates.TemplateResponse(request, "stats.html", page)

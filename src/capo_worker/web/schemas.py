@@ -1,0 +1,167 @@
+"""Pydantic models of the API's bodies: they make /openapi.json and shape the answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from capo_worker.queue import Job
+
+Trigger = Literal["post-match", "admin", "cron"]
+Status = Literal["queued", "processing", "completed", "failed"]
+
+
+class ErrorBody(BaseModel):
+    success: Literal[False] = False
+    error: str = Field(description="What went wrong, naming the field when one is at fault.")
+    message: str = Field(description="A short summary, as in the reference.")
+    field: str | None = Field(default=None, description="The offending field or parameter.")
+
+
+class EnqueueBody(BaseModel):
+    """The enqueue request. Stored as the job's payload as sent (unknown keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    triggeredBy: Trigger
+    requestId: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="Idempotency key: the same requestId always answers with the same job.",
+    )
+    matchId: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    userId: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
+    retryOf: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "uuid"},
+                    {"type": "string", "maxLength": 0},
+                    {"type": "null"},
+                ],
+                "description": "The failed job this request retries (a job id).",
+            }
+        ),
+    ] = None
+    timestamp: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date-time"},
+                    {"type": "string", "maxLength": 0},
+                    {"type": "null"},
+                ],
+                "description": "ISO-8601; absent, null or empty: the server's time "
+                "(UTC, milliseconds), as in the seed.",
+            }
+        ),
+    ] = None
+    tenantId: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[^\x00]*$",
+        description="Tenant name or id; the default tenant when absent.",
+    )
+
+
+class EnqueueAccepted(BaseModel):
+    success: bool
+    jobId: str | None = Field(
+        description="The job serving the request; null when the stats ran synchronously."
+    )
+    message: str
+    deduplicated: bool = Field(
+        description="True when the requestId was seen before or the request joined a queued job."
+    )
+    mode: Literal["background", "synchronous"]
+    results: dict[str, Any] | None = Field(
+        default=None, description="Synchronous runs only: each function's outcome."
+    )
+
+
+class SynchronousFailure(ErrorBody):
+    mode: Literal["synchronous"] = "synchronous"
+    results: dict[str, Any]
+
+
+class EnqueueHealth(BaseModel):
+    status: Literal["healthy"]
+    endpoint: Literal["enqueue-stats-job"]
+    timestamp: str
+    supportedTriggers: list[Trigger]
+    backgroundJobs: dict[str, bool] = Field(
+        description="Per trigger: true when requests are queued, false when run synchronously."
+    )
+
+
+class JobOut(BaseModel):
+    id: str
+    job_type: str
+    job_payload: dict[str, Any]
+    status: Status
+    trigger: str | None
+    priority: int | None
+    tenant_id: str | None
+    queue_name: str
+    attempts: int
+    max_attempts: int
+    retry_count: int
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    run_after: dt.datetime | None
+    locked_by: str | None
+    lease_expires_at: dt.datetime | None
+    error_message: str | None
+    results: dict[str, Any] | None
+    attempt_errors: list[dict[str, Any]]
+    duration_ms: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
+        payload = job.job_payload if isinstance(job.job_payload, dict) else {}
+        results = job.results if isinstance(job.results, dict) else None
+        return cls(
+            **{**fields, "job_payload": payload, "results": results},
+            trigger=job.trigger,
+            duration_ms=job.duration_ms,
+        )
+
+
+class JobList(BaseModel):
+    success: Literal[True] = True
+    count: int
+    jobs: list[JobOut]
+
+
+class JobDetail(BaseModel):
+    success: Literal[True] = True
+    job: JobOut
+
+
+class RetryAccepted(BaseModel):
+    success: Literal[True] = True
+    jobId: str
+    message: str
+    job: JobOut
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, Check]

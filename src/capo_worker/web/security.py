@@ -1,0 +1,165 @@
+"""Access control: ADMIN_API_KEY for the API (Bearer) and the pages (signed cookie).
+
+- Without ADMIN_API_KEY the admin routes are open, and the server refuses to
+  listen on anything but a loopback address (`check_listen_allowed`).
+- With it, the API wants `Authorization: Bearer <key>`; the pages have a
+  sign-in form that sets a session cookie signed with a key derived from
+  ADMIN_API_KEY (HMAC-SHA256, so changing the key signs everyone out). The
+  page's scripts call the API with that cookie, and every cookie-authenticated
+  request that changes something must carry the CSRF token the page was given.
+- Keys and tokens are compared with `hmac.compare_digest` and never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from capo_worker.config import ConfigError, Settings
+from capo_worker.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "capo_admin_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL_SECONDS = 12 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Documents the Bearer scheme in OpenAPI; the check itself is `require_admin`.
+bearer_scheme = HTTPBearer(auto_error=False, description="ADMIN_API_KEY, when the server has one")
+
+
+def keys_match(given: str, expected: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII input."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _signing_key(admin_key: str) -> bytes:
+    return hashlib.sha256(b"capo-worker admin session\x00" + admin_key.encode("utf-8")).digest()
+
+
+def _sign(admin_key: str, purpose: str, value: str) -> str:
+    message = f"{purpose}\x00{value}".encode()
+    return hmac.new(_signing_key(admin_key), message, hashlib.sha256).hexdigest()
+
+
+def issue_session(admin_key: str, now: float | None = None) -> str:
+    """A session token: expiry, a random nonce and their signature."""
+    expires = int((time.time() if now is None else now) + SESSION_TTL_SECONDS)
+    body = f"{expires}.{secrets.token_urlsafe(16)}"
+    return f"{body}.{_sign(admin_key, 'session', body)}"
+
+
+def session_valid(admin_key: str, token: str | None, now: float | None = None) -> bool:
+    if not token or token.count(".") != 2:
+        return False
+    body, _, signature = token.rpartition(".")
+    if not keys_match(signature, _sign(admin_key, "session", body)):
+        return False
+    expires = body.split(".", 1)[0]
+    return expires.isdigit() and int(expires) > (time.time() if now is None else now)
+
+
+def csrf_token(admin_key: str, session: str) -> str:
+    return _sign(admin_key, "csrf", session)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is asking: nobody needs to sign in, or a key holder by header or cookie."""
+
+    open: bool  # no ADMIN_API_KEY: everything is allowed
+    via: str  # "open", "bearer" or "session"
+    csrf: str | None = None  # the token pages embed for their scripts
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def page_access(request: Request, settings: Settings) -> Access | None:
+    """The admin pages: open, or a valid session cookie; None means 'sign in first'."""
+    key = settings.admin_api_key
+    if key is None:
+        return Access(open=True, via="open")
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is not None and session_valid(key, session):
+        return Access(open=False, via="session", csrf=csrf_token(key, session))
+    return None
+
+
+def require_admin(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Access:
+    """FastAPI dependency of every /api/admin route (the Bearer scheme is for OpenAPI)."""
+    settings: Settings = request.app.state.web.settings
+    key = settings.admin_api_key
+    if key is None:
+        return Access(open=True, via="open")
+    token = _bearer_token(request)
+    if token is not None:
+        if keys_match(token, key):
+            return Access(open=False, via="bearer")
+        log.warning("Rejected an API request with a wrong key from %s", _client(request))
+        raise _unauthorized("Invalid API key")
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is not None and session_valid(key, session):
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not keys_match(sent, csrf_token(key, session)):
+                raise ApiError(
+                    403,
+                    f"Missing or invalid {CSRF_HEADER} header: reload the admin page",
+                    "Forbidden",
+                    field=CSRF_HEADER,
+                )
+        return Access(open=False, via="session")
+    raise _unauthorized("Missing API key")
+
+
+def _unauthorized(what: str) -> ApiError:
+    return ApiError(
+        401,
+        f"{what}: send the header Authorization: Bearer <ADMIN_API_KEY>",
+        "Unauthorized",
+        field="Authorization",
+        headers={"WWW-Authenticate": 'Bearer realm="capo-worker"'},
+    )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown client"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen_allowed(settings: Settings) -> None:
+    """Refuse to serve an unprotected admin API beyond this machine."""
+    if settings.admin_api_key is None and not is_loopback(settings.host):
+        raise ConfigError(
+            f"Configuration error: HOST={settings.host!r} would expose the admin API and pages "
+            "without a key. Fix: set ADMIN_API_KEY to a long random secret (for example the "
+            "output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set "
+            "HOST=127.0.0.1 to serve this machine only."
+        )

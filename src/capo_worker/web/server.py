@@ -1,0 +1,137 @@
+"""Serving HTTP, alone (`capo-worker web`) or with the worker (`run`, `demo`).
+
+One process, one event loop: uvicorn's server and the worker run as two
+tasks. SIGTERM or SIGINT sets one stop event that ends both: uvicorn stops
+accepting and finishes open requests, the worker claims nothing more and
+lets its jobs finish within SHUTDOWN_GRACE_SECONDS (then releases them).
+The socket is bound before anything else starts, so a busy port or a wrong
+HOST ends the command with one clear line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterable, Iterator
+
+import uvicorn
+
+from capo_worker.config import ConfigError, Settings
+from capo_worker.runtime import Runtime, open_runtime
+from capo_worker.web.app import create_app
+from capo_worker.web.security import check_listen_allowed
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: our stop event drives shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def base_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound socket for HOST:PORT, or ConfigError saying why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"Configuration error: HOST={host!r} is not an address of this machine "
+            f"({exc.strerror}). Fix: set HOST to 127.0.0.1, 0.0.0.0 or one of its addresses."
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Configuration error: cannot listen on {host}:{port} ({exc.strerror}). "
+            "Fix: set PORT to a free port, or stop the program using it."
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings, runtime.pool),
+        lifespan="off",
+        log_config=None,  # our logging setup (text or JSON) handles uvicorn's loggers
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+        # Trusting X-Forwarded-* only from the local proxy (uvicorn's default).
+        proxy_headers=True,
+    )
+
+
+async def serve(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    *,
+    with_worker: bool,
+    handler_modules: Iterable[str] = (),
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until `stop` is set (or the server fails), then shut everything down."""
+    settings = runtime.settings
+    check_listen_allowed(settings)
+    sock = bind_socket(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    server = _Server(_uvicorn_config(settings, runtime))
+    tasks = [asyncio.create_task(server.serve(sockets=[sock]), name="http")]
+    if with_worker:
+        from capo_worker.service import build_worker
+
+        worker = build_worker(runtime, handler_modules)
+        tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
+    url = base_url(settings.host, port)
+    log.info(
+        "Serving HTTP on %s (admin page %s/admin/info, API %s/openapi.json)%s",
+        url,
+        url,
+        url,
+        "" if settings.admin_api_key else "; no ADMIN_API_KEY: open to this machine only",
+    )
+    if on_listening is not None:
+        on_listening(url)
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    try:
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                log.error("%s stopped: %s", task.get_name(), task.exception())
+    finally:
+        stop.set()
+        server.should_exit = True
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        stopper.cancel()
+        sock.close()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+
+
+async def run_service(
+    settings: Settings, *, with_worker: bool, handler_modules: Iterable[str] = ()
+) -> None:
+    """`capo-worker run` and `capo-worker web`: open the database, serve until a signal."""
+    from capo_worker.service import stop_on_signals
+
+    check_listen_allowed(settings)  # before starting any database
+    async with open_runtime(settings, migrate=True, wait=True) as runtime:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(runtime, stop, with_worker=with_worker, handler_modules=handler_modules)

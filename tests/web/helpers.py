@@ -1,0 +1,158 @@
+"""Shared helpers of the web tests: an app over a test database, and database probes."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from capo_worker.config import Settings
+from capo_worker.db import make_pool
+from capo_worker.web import create_app
+
+ADMIN_KEY = "test-admin-key-7f3a9c2e1b"
+TENANT_B = "00000000-0000-0000-0000-0000000000b2"
+
+
+def settings_for(db_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: our database, no key, every flag on, unless overridden."""
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "admin_api_key": None,
+        "use_bg_jobs_global": True,
+        "use_bg_jobs_admin": True,
+        "use_bg_jobs_cron": True,
+        "use_bg_jobs_match": True,
+        "next_public_app_url": None,
+        "cache_invalidation_url": None,
+        "supabase_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def app_client(
+    db_url: str, settings: Settings | None = None, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in this event loop, over a pool on `db_url`."""
+    settings = settings or settings_for(db_url, **overrides)
+    pool: AsyncConnectionPool = make_pool(db_url, max_size=6)
+    await pool.open(wait=True)
+    try:
+        app = create_app(settings, pool)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await pool.close()
+
+
+def query(db_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return conn.execute(sql.encode(), params or None).fetchall()
+
+
+def execute(db_url: str, sql: str, *params: Any) -> None:
+    """Run SQL; without params, '%' in it is taken literally (SQL files)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.encode(), params or None)
+
+
+def job_rows(db_url: str) -> int:
+    """Jobs plus recorded request ids: zero means the API wrote nothing."""
+    jobs = query(db_url, "SELECT count(*) FROM background_job_status")[0][0]
+    requests = query(db_url, "SELECT count(*) FROM background_job_requests")[0][0]
+    return int(jobs) + int(requests)
+
+
+def insert_job(
+    db_url: str,
+    *,
+    status: str,
+    trigger: str = "admin",
+    attempts: int = 0,
+    error: str | None = None,
+    results: str | None = None,
+    age_seconds: int = 0,
+) -> str:
+    started = "now() - interval '2 seconds'" if status != "queued" else "NULL"
+    completed = "now()" if status in ("completed", "failed") else "NULL"
+    rows = query(
+        db_url,
+        f"""INSERT INTO background_job_status
+               (job_payload, status, attempts, max_attempts, error_message, results,
+                created_at, started_at, completed_at)
+            VALUES (jsonb_build_object('triggeredBy', %s::text, 'requestId', gen_random_uuid()),
+                    %s, %s, 3, %s, %s::jsonb, now() - make_interval(secs => %s),
+                    {started}, {completed})
+            RETURNING id::text""",
+        trigger,
+        status,
+        attempts,
+        error,
+        results,
+        age_seconds,
+    )
+    return str(rows[0][0])
+
+
+def pin_today(db_url: str, day: str) -> None:
+    """Every later session of this database computes stats as if today were `day`."""
+    name = query(db_url, "SELECT current_database()")[0][0]
+    execute(db_url, f"ALTER DATABASE \"{name}\" SET capo.as_of = '{day}'")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def break_function(db_url: str, name: str, message: str) -> None:
+    """Replace a stats function by one that raises `message` (same signature)."""
+    rows = query(
+        db_url,
+        """SELECT pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.proname = %s AND n.nspname = current_schema()""",
+        name,
+    )
+    assert len(rows) == 1, f"{name}: expected one function, found {len(rows)}"
+    arguments, result = rows[0]
+    execute(
+        db_url,
+        f"""CREATE OR REPLACE FUNCTION {name}({arguments}) RETURNS {result}
+            LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$""",
+    )
+
+
+def restore_function(db_url: str, name: str) -> None:
+    """Re-install a stats function from its SQL file."""
+    from importlib import resources
+
+    sql = resources.files("capo_worker.stats.sql").joinpath(f"{name}.sql").read_text("utf-8")
+    execute(db_url, sql)

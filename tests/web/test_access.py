@@ -1,0 +1,201 @@
+"""ADMIN_API_KEY: Bearer for the API, a signed session for the pages, CSRF, no leaks."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+
+from capo_worker.config import ConfigError
+from capo_worker.web.security import (
+    SESSION_COOKIE,
+    check_listen_allowed,
+    csrf_token,
+    is_loopback,
+    issue_session,
+    session_valid,
+)
+from tests.web.helpers import ADMIN_KEY, app_client, insert_job, job_rows, settings_for
+
+ENQUEUE = "/api/admin/enqueue-stats-job"
+JOBS = "/api/admin/background-jobs"
+
+
+def admin_routes(job_id: str) -> list[tuple[str, str]]:
+    return [
+        ("POST", ENQUEUE),
+        ("GET", ENQUEUE),
+        ("GET", JOBS),
+        ("GET", f"{JOBS}/{job_id}"),
+        ("POST", f"{JOBS}/{job_id}/retry"),
+    ]
+
+
+def enqueue_body() -> dict[str, str]:
+    return {"triggeredBy": "admin", "requestId": str(uuid.uuid4())}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-key", f"Basic {ADMIN_KEY}", "Bearer", f"Bearer {ADMIN_KEY}x"],
+)
+async def test_every_admin_route_wants_the_key(db_url: str, authorization: str | None) -> None:
+    job_id = insert_job(db_url, status="failed")
+    headers = {"Authorization": authorization} if authorization else {}
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        for method, url in admin_routes(job_id):
+            response = await client.request(method, url, headers=headers, json=enqueue_body())
+            assert response.status_code == 401, (method, url)
+            data = response.json()
+            assert data["success"] is False
+            assert data["message"] == "Unauthorized"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    assert job_rows(db_url) == 1  # only the job inserted above: nothing enqueued
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        job = (
+            await client.get(f"{JOBS}/{job_id}", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        ).json()["job"]
+    assert job["status"] == "failed"  # and it was not retried
+
+
+async def test_the_right_key_opens_every_admin_route(db_url: str) -> None:
+    job_id = insert_job(db_url, status="failed")
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        for method, url in admin_routes(job_id):
+            response = await client.request(method, url, headers=headers, json=enqueue_body())
+            assert response.status_code == 200, (method, url, response.text)
+
+
+async def test_probes_and_league_pages_need_no_key(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        for url in ("/healthz", "/metrics", "/stats", "/openapi.json"):
+            assert (await client.get(url)).status_code == 200, url
+        assert (await client.get("/readyz")).status_code in (200, 503)
+
+
+async def test_pages_redirect_to_sign_in_and_a_session_opens_them(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        first = await client.get("/admin/info?status=failed")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/admin/signin?next=/admin/info%3Fstatus%3Dfailed"
+        assert (await client.get("/admin/info/jobs.json")).status_code == 401
+        form = await client.get("/admin/signin")
+        assert 'type="password"' in form.text
+
+        wrong = await client.post("/admin/signin", data={"key": "guess", "next": "/admin/info"})
+        assert wrong.status_code == 401
+        assert "not right" in wrong.text
+        assert SESSION_COOKIE not in wrong.cookies
+
+        signed = await client.post(
+            "/admin/signin", data={"key": ADMIN_KEY, "next": "/admin/info?status=failed"}
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/admin/info?status=failed"
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        page = await client.get("/admin/info")
+        assert page.status_code == 200
+        assert "Background Job Status" in page.text
+        assert 'name="csrf-token"' in page.text
+        assert ADMIN_KEY not in page.text
+        assert (await client.get("/admin/info/jobs.json")).status_code == 200
+
+        out = await client.post("/admin/signout")
+        assert out.status_code == 303
+        client.cookies.clear()  # the browser drops the expired cookie
+        assert (await client.get("/admin/info")).status_code == 303
+
+
+async def test_signed_in_pages_call_the_api_with_the_csrf_token(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        await client.post("/admin/signin", data={"key": ADMIN_KEY})
+        session = client.cookies[SESSION_COOKIE]
+        assert (await client.get(JOBS)).status_code == 200  # reading needs no token
+        without = await client.post(ENQUEUE, json=enqueue_body())
+        forged = await client.post(ENQUEUE, json=enqueue_body(), headers={"X-CSRF-Token": "0" * 64})
+        assert (without.status_code, forged.status_code) == (403, 403)
+        assert job_rows(db_url) == 0
+        good = await client.post(
+            ENQUEUE,
+            json=enqueue_body(),
+            headers={"X-CSRF-Token": csrf_token(ADMIN_KEY, session)},
+        )
+        assert good.status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil"])
+async def test_sign_in_never_redirects_off_site(db_url: str, target: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        response = await client.post("/admin/signin", data={"key": ADMIN_KEY, "next": target})
+    assert response.headers["location"] == "/admin/info"
+
+
+async def test_without_a_key_pages_and_api_are_open(db_url: str) -> None:
+    async with app_client(db_url) as client:
+        assert (await client.get("/admin/info")).status_code == 200
+        assert (await client.get(JOBS)).status_code == 200
+        assert (await client.post(ENQUEUE, json=enqueue_body())).status_code == 200
+
+
+async def test_the_key_never_reaches_logs_or_pages(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
+        await client.post("/admin/signin", data={"key": ADMIN_KEY + "-typo"})
+        await client.get(JOBS, headers={"Authorization": f"Bearer {ADMIN_KEY}-typo"})
+        await client.post("/admin/signin", data={"key": ADMIN_KEY})
+        pages = [await client.get(url) for url in ("/admin/info", "/stats", "/openapi.json")]
+        pages.append(await client.get("/admin/info/jobs.json"))
+    assert "wrong key" in caplog.text  # the attempts are logged...
+    assert ADMIN_KEY not in caplog.text  # ...without the key
+    for page in pages:
+        assert ADMIN_KEY not in page.text
+
+
+async def test_pages_carry_security_headers(db_url: str) -> None:
+    async with app_client(db_url) as client:
+        response = await client.get("/admin/info")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_session_tokens_are_signed_and_expire() -> None:
+    token = issue_session(ADMIN_KEY, now=1000.0)
+    assert session_valid(ADMIN_KEY, token, now=1001.0)
+    assert not session_valid(ADMIN_KEY, token, now=1000.0 + 13 * 3600)  # expired
+    assert not session_valid("another-key", token, now=1001.0)  # key changed
+    expires, nonce, signature = token.split(".")
+    assert not session_valid(ADMIN_KEY, f"{int(expires) + 9999}.{nonce}.{signature}", now=1001.0)
+    assert not session_valid(ADMIN_KEY, "garbage", now=1001.0)
+    assert not session_valid(ADMIN_KEY, "", now=time.time())
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
+def test_without_a_key_only_loopback_is_allowed(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    open_settings = settings_for("postgresql://x/y", host=host)
+    if loopback:
+        check_listen_allowed(open_settings)
+    else:
+        with pytest.raises(ConfigError, match="ADMIN_API_KEY"):
+            check_listen_allowed(open_settings)
+    check_listen_allowed(settings_for("postgresql://x/y", host=host, admin_api_key=ADMIN_KEY))
