@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from capo_worker.config import DEFAULT_TENANT_ID
+from tests.league_rows import add_match, add_player, add_row, set_config
 from tests.leagues import load_fixture
 
 TODAY = "2026-11-28"
@@ -71,60 +72,6 @@ def run_mine(
     return {fn: call(conn, fn, tenant=tenant, as_of=as_of) for fn in MINE}
 
 
-def add_player(
-    conn: psycopg.Connection[Any],
-    player_id: int,
-    name: str,
-    *,
-    ringer: bool = False,
-    retired: bool | None = False,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    conn.execute(
-        """INSERT INTO players (player_id, name, is_ringer, is_retired, tenant_id)
-           VALUES (%s, %s, %s, %s, %s)""",
-        (player_id, name, ringer, retired, tenant),
-    )
-
-
-def add_match(
-    conn: psycopg.Connection[Any],
-    match_id: int,
-    date: str,
-    score_a: int,
-    score_b: int,
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    conn.execute(
-        """INSERT INTO matches (match_id, match_date, team_a_score, team_b_score, tenant_id)
-           VALUES (%s, %s, %s, %s, %s)""",
-        (match_id, date, score_a, score_b, tenant),
-    )
-
-
-def add_row(
-    conn: psycopg.Connection[Any],
-    player_id: int,
-    match_id: int | None,
-    team: str | None,
-    goals: int | None,
-    result: str | None,
-    heavy_win: bool | None = False,
-    heavy_loss: bool | None = False,
-    clean_sheet: bool | None = False,
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    """One player_matches row exactly as given (NULLs included)."""
-    conn.execute(
-        """INSERT INTO player_matches (player_id, match_id, team, goals, result, heavy_win,
-                                       heavy_loss, clean_sheet, tenant_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (player_id, match_id, team, goals, result, heavy_win, heavy_loss, clean_sheet, tenant),
-    )
-
-
 def add_game(
     conn: psycopg.Connection[Any],
     match_id: int,
@@ -158,17 +105,6 @@ def add_game(
                 opp == 0,
                 tenant=tenant,
             )
-
-
-def set_config(
-    conn: psycopg.Connection[Any], key: str, value: str, *, tenant: str = DEFAULT_TENANT_ID
-) -> None:
-    conn.execute(
-        """INSERT INTO app_config (config_key, config_value, tenant_id) VALUES (%s, %s, %s)
-           ON CONFLICT (tenant_id, config_key)
-           DO UPDATE SET config_value = EXCLUDED.config_value""",
-        (key, value, tenant),
-    )
 
 
 def records(conn: psycopg.Connection[Any], tenant: str = DEFAULT_TENANT_ID) -> dict[str, Any]:
