@@ -84,6 +84,11 @@ def _print_json(data: Any) -> None:
 
 # --- database and worker --------------------------------------------------------
 
+HandlerModules = Annotated[
+    list[str] | None,
+    typer.Option(help="Import MODULE and register its extra job handlers (repeatable)."),
+]
+
 
 @app.command()
 def migrate() -> None:
@@ -99,10 +104,7 @@ def migrate() -> None:
 
 @app.command()
 def worker(
-    handler_module: Annotated[
-        list[str] | None,
-        typer.Option(help="Import MODULE and register its extra job handlers (repeatable)."),
-    ] = None,
+    handler_module: HandlerModules = None,
 ) -> None:
     """Run the worker alone: claim and process jobs until SIGTERM or SIGINT."""
     from capo_worker.service import build_worker, stop_on_signals
@@ -121,10 +123,7 @@ def worker(
 
 @app.command()
 def run(
-    handler_module: Annotated[
-        list[str] | None,
-        typer.Option(help="Import MODULE and register its extra job handlers (repeatable)."),
-    ] = None,
+    handler_module: HandlerModules = None,
 ) -> None:
     """HTTP service and worker in one process, until SIGTERM or SIGINT."""
     from capo_worker.web.server import run_service

@@ -32,6 +32,10 @@ async def seasons(conn: Conn, tenant_id: str) -> list[int]:
     return [int(r["year"]) for r in rows]
 
 
+# A league table row: the player's totals and his form (last five games).
+_TABLE_COLUMNS = """p.player_id, p.name, s.games_played, s.wins, s.draws, s.losses, s.goals,
+    s.heavy_wins, s.heavy_losses, s.clean_sheets, s.win_percentage, s.fantasy_points,
+    s.points_per_game, COALESCE(r.last_5_games, '[]'::jsonb) AS last_5_games, r.last_5_goals"""
 _FORM = """LEFT JOIN aggregated_recent_performance r
                ON r.player_id = s.player_id AND r.tenant_id = s.tenant_id"""
 
@@ -39,10 +43,7 @@ _FORM = """LEFT JOIN aggregated_recent_performance r
 async def season_table(conn: Conn, tenant_id: str, year: int) -> list[Row]:
     return await _rows(
         conn,
-        f"""SELECT p.player_id, p.name, s.games_played, s.wins, s.draws, s.losses, s.goals,
-                   s.heavy_wins, s.heavy_losses, s.clean_sheets, s.win_percentage,
-                   s.fantasy_points, s.points_per_game,
-                   COALESCE(r.last_5_games, '[]'::jsonb) AS last_5_games, r.last_5_goals
+        f"""SELECT {_TABLE_COLUMNS}
             FROM aggregated_season_stats s
             JOIN players p ON p.player_id = s.player_id
             {_FORM}
@@ -56,10 +57,7 @@ async def season_table(conn: Conn, tenant_id: str, year: int) -> list[Row]:
 async def half_season_table(conn: Conn, tenant_id: str) -> list[Row]:
     return await _rows(
         conn,
-        f"""SELECT p.player_id, p.name, s.games_played, s.wins, s.draws, s.losses, s.goals,
-                   s.heavy_wins, s.heavy_losses, s.clean_sheets, s.win_percentage,
-                   s.fantasy_points, s.points_per_game,
-                   COALESCE(r.last_5_games, '[]'::jsonb) AS last_5_games, r.last_5_goals
+        f"""SELECT {_TABLE_COLUMNS}
             FROM aggregated_half_season_stats s
             JOIN players p ON p.player_id = s.player_id
             {_FORM}
