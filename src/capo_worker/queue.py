@@ -217,13 +217,11 @@ async def enqueue(
         "unique_key": unique_key,
     }
     async with conn.transaction():
+        # Request lock first, then tenant lock, always in this order (one round trip).
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('capo_enqueue_request'), hashtext(%s))",
-            (request_id,),
-        )
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('capo_enqueue_tenant'), hashtext(%s))",
-            (f"{queue_name}/{tenant_id}",),
+            """SELECT pg_advisory_xact_lock(hashtext('capo_enqueue_request'), hashtext(%s)),
+                      pg_advisory_xact_lock(hashtext('capo_enqueue_tenant'), hashtext(%s))""",
+            (request_id, f"{queue_name}/{tenant_id}"),
         )
         cur = await conn.cursor(row_factory=dict_row).execute(_ENQUEUE, params)
         row = await cur.fetchone()

@@ -99,8 +99,9 @@ async def test_not_ready_and_metrics_still_answer_when_the_database_is_gone(
     assert jobs.status_code == 503
     assert jobs.json()["success"] is False
     assert jobs.json()["error"].startswith("Database unavailable")
-    assert enqueue.status_code == 500  # the seed's answer to an insert that failed
+    assert enqueue.status_code == 503  # unavailable, like every route; an insert error is 500
     assert enqueue.json()["message"] == "Failed to enqueue job"
+    assert enqueue.json()["error"].startswith("Database unavailable")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"]["ok"] is False
     assert scrape.status_code == 200

@@ -54,6 +54,7 @@ _REQUEST_BODY = {
         **_AUTH_ERRORS,
         400: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit"},
         413: {"model": ErrorBody, "description": "Body over MAX_REQUEST_BODY_BYTES"},
+        503: {"model": ErrorBody, "description": "The database cannot be reached"},
         500: {
             "model": SynchronousFailure | ErrorBody,
             "description": "Database error, or a synchronous run with failed functions",
@@ -92,6 +93,10 @@ async def enqueue_stats_job(
             "Invalid request payload",
             field="tenantId",
         ) from None
+    except psycopg.OperationalError as exc:
+        log.error("Enqueue failed, database unavailable: %s", " ".join(str(exc).split()))
+        error = f"Database unavailable: {_db_message(exc)}"
+        raise ApiError(503, error, "Failed to enqueue job") from None
     except psycopg.Error as exc:
         log.error("Enqueue failed: %s", " ".join(str(exc).split()))
         error = f"Database error: {_db_message(exc)}"

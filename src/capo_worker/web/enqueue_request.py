@@ -126,15 +126,21 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
+MAX_MATCH_ID = 2**31 - 1  # matches.match_id is a PostgreSQL integer
+
+
 def _check_match_id(value: Any) -> None:
-    """An integer (1.0 counts, as in JSON Schema) in PostgreSQL's bigint range, or absent."""
+    """A match id: a positive integer (1.0 counts, as in JSON Schema) that fits PostgreSQL's
+    integer, or absent."""
     if value is None:
         return
     integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not integral:
         raise InvalidEnqueueRequest("matchId", f"matchId must be an integer, got {_kind(value)}")
-    if abs(value) >= 2**63:
-        raise InvalidEnqueueRequest("matchId", "matchId is out of range")
+    if not 1 <= value <= MAX_MATCH_ID:
+        raise InvalidEnqueueRequest(
+            "matchId", f"matchId is out of range: match ids run from 1 to {MAX_MATCH_ID}"
+        )
 
 
 # RFC 3339 date-time (what JSON Schema's "date-time" means), besides what Python parses.

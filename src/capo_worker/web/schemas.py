@@ -32,7 +32,7 @@ class EnqueueBody(BaseModel):
         pattern=r"^[^\x00]+$",
         description="Idempotency key: the same requestId always answers with the same job.",
     )
-    matchId: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    matchId: int | None = Field(default=None, ge=1, le=2**31 - 1)
     userId: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     retryOf: Annotated[
         str | None,
