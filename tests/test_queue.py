@@ -348,3 +348,21 @@ async def test_queue_stats_counts_by_status(conn: Conn) -> None:
     stats = await queue.queue_stats(conn)
     assert stats.counts == {"queued": 1, "processing": 1, "completed": 0, "failed": 0}
     assert stats.ready == 1 and stats.oldest_queued_age_seconds is not None
+
+
+async def test_complete_many_completes_only_the_jobs_still_ours(conn: Conn) -> None:
+    for i in range(3):
+        await queue.enqueue(conn, payload=payload(), request_id=f"m{i}", coalesce=False)
+    mine = [await claim_one(conn, WORKER) for _ in range(2)]
+    theirs = await claim_one(conn, "other-worker")
+    assert all(mine) and theirs is not None
+    ids = {j.id: {"n": i} for i, j in enumerate(mine) if j}
+    ids[theirs.id] = {"n": 99}
+    done = await queue.complete_many(conn, worker_id=WORKER, results=ids)
+    assert done == {j.id for j in mine if j}
+    for i, job in enumerate(mine):
+        assert job is not None
+        stored = await queue.get_job(conn, job.id)
+        assert stored is not None and stored.status == "completed" and stored.results == {"n": i}
+    untouched = await queue.get_job(conn, theirs.id)
+    assert untouched is not None and untouched.status == "processing" and untouched.results is None
