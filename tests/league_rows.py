@@ -1,12 +1,16 @@
-"""Rows for hand-built test leagues: players, matches, player_matches, config."""
+"""Hand-built test leagues: rows of players, matches, player_matches and config, and a
+stats function called at a pinned date."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from capo_worker.config import DEFAULT_TENANT_ID
+
+TODAY = "2026-11-28"
 
 
 def add_player(
@@ -72,3 +76,17 @@ def set_config(
            DO UPDATE SET config_value = EXCLUDED.config_value""",
         (key, value, tenant),
     )
+
+
+def call(
+    conn: psycopg.Connection[Any], fn: str, *, tenant: str = DEFAULT_TENANT_ID, as_of: str = TODAY
+) -> dict[str, Any]:
+    """Run one stats function in its own transaction at `as_of`; its jsonb summary."""
+    with conn.transaction():
+        conn.execute("SELECT set_config('capo.as_of', %s, true)", (as_of,))
+        row = conn.execute(
+            sql.SQL("SELECT {}(%s::uuid)").format(sql.Identifier(fn)), (tenant,)
+        ).fetchone()
+    assert row is not None
+    summary: dict[str, Any] = row[0]
+    return summary

@@ -20,7 +20,7 @@ from psycopg import sql
 from capo_worker.config import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
 from tests.golden import Golden, compare_table, fetch_rows, report
-from tests.league_rows import add_match, add_player, add_row, set_config
+from tests.league_rows import add_match, add_player, add_row, call, set_config
 from tests.leagues import golden_dir, league_path, load_fixture, load_league
 
 TODAY = "2026-11-28"
@@ -60,24 +60,6 @@ VOLATILE = {"id", "last_updated", "updated_at"}
 def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
-
-
-def call(
-    conn: psycopg.Connection[Any],
-    fn: str,
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-    as_of: str = TODAY,
-) -> dict[str, Any]:
-    """Run one stats function in its own transaction at `as_of`; its jsonb summary."""
-    with conn.transaction():
-        conn.execute("SELECT set_config('capo.as_of', %s, true)", (as_of,))
-        row = conn.execute(
-            sql.SQL("SELECT {}(%s::uuid)").format(sql.Identifier(fn)), (tenant,)
-        ).fetchone()
-    assert row is not None
-    result: dict[str, Any] = row[0]
-    return result
 
 
 def run_core(

@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from capo_worker.config import DEFAULT_TENANT_ID
-from tests.league_rows import add_match, add_player, add_row, set_config
+from tests.league_rows import add_match, add_player, add_row, call, set_config
 from tests.leagues import load_fixture
 
 TODAY = "2026-11-28"
@@ -50,20 +50,6 @@ EMPTY_RECORDS = {
 def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
-
-
-def call(
-    conn: psycopg.Connection[Any], fn: str, *, tenant: str = DEFAULT_TENANT_ID, as_of: str = TODAY
-) -> dict[str, Any]:
-    """Run one stats function in its own transaction at `as_of`; its jsonb summary."""
-    with conn.transaction():
-        conn.execute("SELECT set_config('capo.as_of', %s, true)", (as_of,))
-        row = conn.execute(
-            sql.SQL("SELECT {}(%s::uuid)").format(sql.Identifier(fn)), (tenant,)
-        ).fetchone()
-    assert row is not None
-    summary: dict[str, Any] = row[0]
-    return summary
 
 
 def run_mine(
