@@ -781,3 +781,26 @@ def test_runs_for_one_tenant_serialise(db_url: str, fn: str) -> None:
             # Another tenant: not blocked.
             assert call(second, fn, tenant=OTHER_TENANT)["rows"] == 0
         assert "rows" in call(second, fn)  # free again once the first run committed
+
+
+def test_cache_metadata_keeps_or_rewrites_the_dependency_type(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # Existing rows: only personal bests, profiles and power ratings rewrite the type.
+    for key in ("all_time_stats", "player_power_rating"):
+        conn.execute(
+            "INSERT INTO cache_metadata (cache_key, last_invalidated, dependency_type) "
+            "VALUES (%s, now() - interval '1 day', 'set_by_hand')",
+            (key,),
+        )
+    call(conn, "update_aggregated_all_time_stats")
+    call(conn, "update_power_ratings")
+    fresh = dict(
+        rows(
+            conn,
+            "SELECT cache_key, dependency_type FROM cache_metadata "
+            "WHERE last_invalidated > now() - interval '1 hour'",
+        )
+    )
+    assert fresh["all_time_stats"] == "set_by_hand"
+    assert fresh["player_power_rating"] == "function_execution"

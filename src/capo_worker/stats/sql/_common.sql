@@ -99,3 +99,21 @@ LANGUAGE sql STABLE AS $$
                                f.w, f.d, f.l, f.hw, f.hl, f.cw, f.cd, f.hcw)
     FROM capo_fantasy_settings() f
 $$;
+
+-- Each stats function's last write: its cache key was refreshed now (the
+-- transaction's start). A new row gets `dependency`; an existing row keeps its
+-- dependency_type unless `rewrite_dependency_type` (personal bests, profiles
+-- and power ratings rewrite it, as in the reference).
+CREATE OR REPLACE FUNCTION capo_touch_cache_metadata(
+    target_tenant_id uuid, key text, dependency text,
+    rewrite_dependency_type boolean DEFAULT false
+) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
+    VALUES (target_tenant_id, key, now(), dependency)
+    ON CONFLICT (tenant_id, cache_key) DO UPDATE
+    SET last_invalidated = EXCLUDED.last_invalidated,
+        dependency_type = CASE WHEN rewrite_dependency_type
+                               THEN EXCLUDED.dependency_type
+                               ELSE cache_metadata.dependency_type END
+$$;

@@ -62,9 +62,7 @@ BEGIN
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_rows := v_rows + v_n;
 
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'hall_of_fame', now(), 'match_result')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'hall_of_fame', 'match_result');
 
         RETURN jsonb_build_object('rows', v_rows);
     EXCEPTION WHEN OTHERS THEN

@@ -135,9 +135,7 @@ BEGIN
     IF NOT FOUND THEN
         -- The reference raises "No matches found in the database" here.
         DELETE FROM aggregated_match_report WHERE tenant_id = target_tenant_id;
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'match_report', now(), 'match_report')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = now();
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'match_report', 'match_report');
         RETURN jsonb_build_object(
             'rows', 0,
             'note', 'no matches: report row removed and none written '
@@ -241,9 +239,7 @@ BEGIN
                                'goal_milestone_threshold', c_goal_ms),
             now(), '{}'::jsonb, '{}'::jsonb, '{}'::jsonb, '{}'::jsonb,
             v_on_fire, v_grim_reaper);
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'match_report', now(), 'match_report')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = now();
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'match_report', 'match_report');
         RETURN jsonb_build_object('rows', 1);
     END IF;
 
@@ -577,9 +573,7 @@ BEGIN
         now(), v_half_goal, v_half_fantasy, v_season_goal, v_season_fantasy,
         v_on_fire, v_grim_reaper, v_feats, v_streaks, v_goal_streaks);
 
-    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-    VALUES (target_tenant_id, 'match_report', now(), 'match_report')
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = now();
+    PERFORM capo_touch_cache_metadata(target_tenant_id, 'match_report', 'match_report');
 
     RETURN jsonb_build_object('rows', 1);
 EXCEPTION WHEN OTHERS THEN

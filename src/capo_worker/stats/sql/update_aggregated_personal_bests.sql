@@ -144,11 +144,7 @@ BEGIN
     ON CONFLICT (match_id) DO UPDATE
         SET broken_pbs_data = EXCLUDED.broken_pbs_data, updated_at = now();
 
-    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-    VALUES (target_tenant_id, 'personal_bests', now(), 'personal_bests')
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE
-        SET last_invalidated = EXCLUDED.last_invalidated,
-            dependency_type = EXCLUDED.dependency_type;
+    PERFORM capo_touch_cache_metadata(target_tenant_id, 'personal_bests', 'personal_bests', true);
 
     RETURN jsonb_build_object('rows', 1);
 END;

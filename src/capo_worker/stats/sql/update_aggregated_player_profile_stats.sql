@@ -275,11 +275,7 @@ BEGIN
     WHERE s.tenant_id = target_tenant_id AND NOT s.is_ringer;
     GET DIAGNOSTICS written = ROW_COUNT;
 
-    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-    VALUES (target_tenant_id, 'player_profile_stats', now(), 'player_profile_stats')
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE
-        SET last_invalidated = EXCLUDED.last_invalidated,
-            dependency_type = EXCLUDED.dependency_type;
+    PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);
 
     IF written = 0 THEN
         RETURN jsonb_build_object('rows', 0, 'note', 'no non-ringer players: the table is empty');

@@ -74,9 +74,7 @@ BEGIN
         ORDER BY p.player_id;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'recent_performance', now(), 'recent_performance')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'recent_performance', 'recent_performance');
 
         RETURN jsonb_build_object('rows', v_rows);
     EXCEPTION WHEN OTHERS THEN

@@ -314,9 +314,7 @@ BEGIN
         DELETE FROM aggregated_records WHERE tenant_id = target_tenant_id;
         INSERT INTO aggregated_records (tenant_id, records) VALUES (target_tenant_id, records_doc);
 
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'honour_roll', now(), 'honour_roll')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'honour_roll', 'honour_roll');
 
         has_matches := EXISTS (SELECT 1 FROM matches WHERE tenant_id = target_tenant_id);
     EXCEPTION WHEN OTHERS THEN

@@ -106,9 +106,7 @@ BEGIN
                p.period_type
         FROM periods p;
 
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'season_race_data', now(), 'season_race_data')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'season_race_data', 'season_race_data');
 
         season_rows := (SELECT count(*) FROM aggregated_season_race_data
                         WHERE tenant_id = target_tenant_id AND season_year = year_y

@@ -131,10 +131,8 @@ BEGIN
         ORDER BY a.y, a.player_id;
         GET DIAGNOSTICS v_season_rows = ROW_COUNT;
 
-        INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-        VALUES (target_tenant_id, 'season_stats', now(), 'season_stats'),
-               (target_tenant_id, 'half_season_stats', now(), 'half_season_stats')
-        ON CONFLICT (tenant_id, cache_key) DO UPDATE SET last_invalidated = EXCLUDED.last_invalidated;
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'season_stats', 'season_stats');
+        PERFORM capo_touch_cache_metadata(target_tenant_id, 'half_season_stats', 'half_season_stats');
 
         RETURN jsonb_build_object(
             'rows', v_half_rows + v_season_rows,

@@ -175,11 +175,7 @@ BEGIN
            (SELECT count(*) FROM upserted)
     INTO v_weighted_matches, v_rated, v_has_mean, v_rows;
 
-    INSERT INTO cache_metadata (tenant_id, cache_key, last_invalidated, dependency_type)
-    VALUES (target_tenant_id, 'player_power_rating', now(), 'function_execution')
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE
-        SET last_invalidated = EXCLUDED.last_invalidated,
-            dependency_type = EXCLUDED.dependency_type;
+    PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_power_rating', 'function_execution', true);
 
     v_result := jsonb_build_object('rows', v_rows);
     IF v_weighted_matches = 0 THEN
