@@ -78,6 +78,53 @@ def set_config(
     )
 
 
+def add_played(
+    conn: psycopg.Connection[Any],
+    player_id: int,
+    match_id: int,
+    team: str,
+    goals: int,
+    score_a: int,
+    score_b: int,
+    *,
+    tenant: str = DEFAULT_TENANT_ID,
+) -> None:
+    """A row with the derived fields set as the app sets them (10-inputs §2.1)."""
+    own, opp = (score_a, score_b) if team == "A" else (score_b, score_a)
+    result = "win" if own > opp else "loss" if own < opp else "draw"
+    heavy = abs(own - opp) >= 4
+    add_row(
+        conn,
+        player_id,
+        match_id,
+        team,
+        goals,
+        result,
+        result == "win" and heavy,
+        result == "loss" and heavy,
+        opp == 0,
+        tenant=tenant,
+    )
+
+
+def add_game(
+    conn: psycopg.Connection[Any],
+    match_id: int,
+    date: str,
+    score_a: int,
+    score_b: int,
+    team_a: dict[int, int],
+    team_b: dict[int, int],
+    *,
+    tenant: str = DEFAULT_TENANT_ID,
+) -> None:
+    """A match and its players' rows; team_a/team_b map player_id -> goals."""
+    add_match(conn, match_id, date, score_a, score_b, tenant=tenant)
+    for team, players in (("A", team_a), ("B", team_b)):
+        for player_id, goals in players.items():
+            add_played(conn, player_id, match_id, team, goals, score_a, score_b, tenant=tenant)
+
+
 def call(
     conn: psycopg.Connection[Any], fn: str, *, tenant: str = DEFAULT_TENANT_ID, as_of: str = TODAY
 ) -> dict[str, Any]:

@@ -20,7 +20,15 @@ from psycopg import sql
 from capo_worker.config import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
 from tests.golden import Golden, compare_table, fetch_rows, report
-from tests.league_rows import add_match, add_player, add_row, call, set_config
+from tests.league_rows import (
+    add_game,
+    add_match,
+    add_played,
+    add_player,
+    add_row,
+    call,
+    set_config,
+)
 from tests.leagues import golden_dir, league_path, load_fixture, load_league
 
 TODAY = "2026-11-28"
@@ -74,53 +82,6 @@ def rows(conn: psycopg.Connection[Any], query: str, *params: Any) -> list[tuple[
 
 def add_tenant(conn: psycopg.Connection[Any], tenant: str, name: str) -> None:
     conn.execute("INSERT INTO tenants (tenant_id, name) VALUES (%s, %s)", (tenant, name))
-
-
-def add_played(
-    conn: psycopg.Connection[Any],
-    player_id: int,
-    match_id: int,
-    team: str,
-    goals: int,
-    score_a: int,
-    score_b: int,
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    """A row with the derived fields set as the app sets them (10-inputs §2.1)."""
-    own, opp = (score_a, score_b) if team == "A" else (score_b, score_a)
-    result = "win" if own > opp else "loss" if own < opp else "draw"
-    heavy = abs(own - opp) >= 4
-    add_row(
-        conn,
-        player_id,
-        match_id,
-        team,
-        goals,
-        result,
-        result == "win" and heavy,
-        result == "loss" and heavy,
-        opp == 0,
-        tenant=tenant,
-    )
-
-
-def add_game(
-    conn: psycopg.Connection[Any],
-    match_id: int,
-    date: str,
-    score_a: int,
-    score_b: int,
-    team_a: dict[int, int],
-    team_b: dict[int, int],
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    """A match and its players' rows; team_a/team_b map player_id -> goals."""
-    add_match(conn, match_id, date, score_a, score_b, tenant=tenant)
-    for team, players in (("A", team_a), ("B", team_b)):
-        for player_id, goals in players.items():
-            add_played(conn, player_id, match_id, team, goals, score_a, score_b, tenant=tenant)
 
 
 def table_snapshot(

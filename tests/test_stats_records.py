@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from capo_worker.config import DEFAULT_TENANT_ID
-from tests.league_rows import add_match, add_player, add_row, call, set_config
+from tests.league_rows import add_game, add_match, add_player, add_row, call, set_config
 from tests.leagues import load_fixture
 
 TODAY = "2026-11-28"
@@ -56,41 +56,6 @@ def run_mine(
     conn: psycopg.Connection[Any], *, tenant: str = DEFAULT_TENANT_ID, as_of: str = TODAY
 ) -> dict[str, dict[str, Any]]:
     return {fn: call(conn, fn, tenant=tenant, as_of=as_of) for fn in MINE}
-
-
-def add_game(
-    conn: psycopg.Connection[Any],
-    match_id: int,
-    date: str,
-    score_a: int,
-    score_b: int,
-    team_a: dict[int, int],
-    team_b: dict[int, int],
-    *,
-    tenant: str = DEFAULT_TENANT_ID,
-) -> None:
-    """A match and its rows, derived fields set as the app sets them (10-inputs §2.1).
-
-    team_a / team_b map player_id -> goals.
-    """
-    add_match(conn, match_id, date, score_a, score_b, tenant=tenant)
-    for team, players in (("A", team_a), ("B", team_b)):
-        own, opp = (score_a, score_b) if team == "A" else (score_b, score_a)
-        result = "win" if own > opp else "loss" if own < opp else "draw"
-        heavy = abs(own - opp) >= 4
-        for player_id, goals in players.items():
-            add_row(
-                conn,
-                player_id,
-                match_id,
-                team,
-                goals,
-                result,
-                result == "win" and heavy,
-                result == "loss" and heavy,
-                opp == 0,
-                tenant=tenant,
-            )
 
 
 def records(conn: psycopg.Connection[Any], tenant: str = DEFAULT_TENANT_ID) -> dict[str, Any]:
