@@ -26,6 +26,7 @@ from capo_worker.logs import setup_logging
 from capo_worker.runtime import DatabaseUnavailableError, open_runtime
 from capo_worker.stats.cli_run import StatsRunUsageError
 from capo_worker.tenants import UnknownTenantError
+from capo_worker.timestamps import iso_utc_ms
 
 if TYPE_CHECKING:
     from capo_worker.league.importer import ImportSummary
@@ -202,9 +203,7 @@ def enqueue(
     payload: dict[str, Any] = {
         "triggeredBy": trigger,
         "requestId": request,
-        "timestamp": dt.datetime.now(dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
+        "timestamp": iso_utc_ms(),
         "userId": "cli",
     }
     if match_id is not None:

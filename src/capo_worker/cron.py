@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import queue
 from capo_worker.config import DEFAULT_QUEUE_NAME, DEFAULT_TENANT_ID, Settings
+from capo_worker.timestamps import iso_utc_ms
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +157,7 @@ class CronScheduler:
         payload: dict[str, object] = {
             "triggeredBy": "cron",
             "requestId": request_id,
-            "timestamp": now.astimezone(dt.UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": iso_utc_ms(now),
             "scheduledFor": iso_z(slot),
         }
         if tenant_id != DEFAULT_TENANT_ID:

@@ -11,7 +11,6 @@ this attempt reused them (`stats_reused`).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from capo_worker.handlers import JobContext, JobOutcome
 from capo_worker.queue import Job
 from capo_worker.stats.registry import StatsFunction
 from capo_worker.stats.runner import RunReport, StatsRunner
+from capo_worker.timestamps import iso_utc_ms
 
 NOT_CONFIGURED = (
     "not configured: set NEXT_PUBLIC_APP_URL or CACHE_INVALIDATION_URL (and INTERNAL_API_KEY)"
@@ -115,7 +115,7 @@ class StatsUpdateHandler:
         report = await self.runner.run(job.effective_tenant_id, job_id=job.id)
         results = report.summary_json()
         results["stats_attempt"] = job.attempts
-        results["stats_computed_at"] = _now_iso()
+        results["stats_computed_at"] = iso_utc_ms()
         results["stats_reused"] = False
         invalidation = await self._invalidate(job, report.successful_tags, results)
         error = failure_message(report, invalidation)
@@ -195,7 +195,3 @@ def _worth_retrying(invalidation: InvalidationResult | None) -> bool:
     """A permanent invalidation failure (wrong key, wrong URL) is not retried automatically:
     fix the configuration, then retry the job by hand (only the invalidation is sent)."""
     return invalidation is None or invalidation.success or not invalidation.permanent
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from capo_worker import queue
 from capo_worker.config import DEFAULT_TENANT_ID, Settings
 from capo_worker.runtime import open_runtime
-from capo_worker.web.enqueue_request import utc_now_iso
+from capo_worker.timestamps import iso_utc_ms
 from capo_worker.web.security import check_listen_allowed
 from capo_worker.web.server import serve
 
@@ -56,7 +56,7 @@ async def enqueue_demo_job(conn: queue.Conn, settings: Settings) -> queue.Enqueu
     payload = {
         "triggeredBy": "admin",
         "requestId": request_id,
-        "timestamp": utc_now_iso(),
+        "timestamp": iso_utc_ms(),
         "userId": "demo",
     }
     return await queue.enqueue(

@@ -12,12 +12,9 @@ from fastapi.responses import JSONResponse
 from capo_worker import queue
 from capo_worker.queue import TRIGGERS
 from capo_worker.tenants import UnknownTenantError, resolve_tenant
+from capo_worker.timestamps import iso_utc_ms
 from capo_worker.web.context import WebContext, web_context
-from capo_worker.web.enqueue_request import (
-    InvalidEnqueueRequest,
-    parse_enqueue_request,
-    utc_now_iso,
-)
+from capo_worker.web.enqueue_request import InvalidEnqueueRequest, parse_enqueue_request
 from capo_worker.web.errors import ApiError, error_body
 from capo_worker.web.schemas import (
     EnqueueAccepted,
@@ -153,7 +150,7 @@ async def enqueue_health(
     return EnqueueHealth(
         status="healthy",
         endpoint="enqueue-stats-job",
-        timestamp=utc_now_iso(),
+        timestamp=iso_utc_ms(),
         supportedTriggers=list(TRIGGERS),  # type: ignore[arg-type]
         backgroundJobs={t: ctx.settings.background_jobs_enabled(t) for t in TRIGGERS},
     )

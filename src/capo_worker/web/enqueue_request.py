@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capo_worker.queue import TRIGGERS
+from capo_worker.timestamps import iso_utc_ms
 
 MAX_TEXT = 200
 MAX_DEPTH = 32
@@ -44,11 +45,6 @@ class EnqueueRequest:
     trigger: str
     request_id: str
     tenant: str | None  # name or id as sent; resolved against the tenants table later
-
-
-def utc_now_iso() -> str:
-    """The seed's server timestamp: ISO-8601 UTC, milliseconds: 2026-11-28T18:49:05.123Z."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _reject_constant(name: str) -> Any:
@@ -175,7 +171,7 @@ def _check_timestamp(body: dict[str, Any]) -> bool:
     return True
 
 
-def parse_enqueue_request(raw: bytes, *, now: Callable[[], str] = utc_now_iso) -> EnqueueRequest:
+def parse_enqueue_request(raw: bytes, *, now: Callable[[], str] = iso_utc_ms) -> EnqueueRequest:
     """Validate the body; raise InvalidEnqueueRequest naming the field at fault."""
     body = _decode(raw)
     if not isinstance(body, dict):
