@@ -102,6 +102,12 @@ class FakeWebApp:
             return 200, {"success": True, "invalidated_tags": [], "failed_tags": []}, True
         if step == "not-json":
             return 200, "OK", False
+        if isinstance(step, str) and step.startswith("error-of-"):
+            return (
+                500,
+                {"success": False, "error": "E" * int(step.removeprefix("error-of-"))},
+                False,
+            )
         if isinstance(step, int):
             body = UNAUTHORIZED if step == 401 else {"success": False, "error": f"boom {step}"}
             return step, body, False
@@ -251,6 +257,25 @@ async def test_three_500s_fail_after_three_attempts(webapp: FakeWebApp) -> None:
     assert len(webapp.received) == 3
     assert outcome.failed_tags == TAGS and outcome.error == "HTTP 500: boom 500"
     assert failures_metric() == before + 1
+
+
+async def test_a_long_error_is_cut_to_a_few_kb_with_its_length(webapp: FakeWebApp) -> None:
+    webapp.plan = ["error-of-20000"] * 3
+    outcome = await send(client(webapp))
+    expected = f"HTTP 500: {'E' * queue.TEXT_LIMIT}... [cut: 20,000 characters in all]"
+    assert outcome.error == expected
+    assert [a.error for a in outcome.attempts] == [expected] * 3
+
+
+async def test_an_answer_too_long_to_read_is_reported_by_its_size(webapp: FakeWebApp) -> None:
+    webapp.plan = ["error-of-5000000"] * 3
+    outcome = await send(client(webapp))
+    size = len(json.dumps({"success": False, "error": ""})) + 5_000_000
+    assert outcome.error is not None and not outcome.permanent  # a 500: retried
+    assert outcome.error.startswith(
+        f'HTTP 500: an answer of {size:,} bytes, too long to read (starts: {{"success": false'
+    )
+    assert len(outcome.error) < 400 and len(outcome.attempts) == 3
 
 
 async def test_a_hung_request_times_out_and_is_retried(webapp: FakeWebApp) -> None:

@@ -179,14 +179,15 @@ async def test_heartbeat_extends_only_our_leases(conn: Conn) -> None:
     await add(conn)
     job = await claim_one(conn, lease=5)
     assert job is not None
-    held = await queue.heartbeat(conn, job_ids=[job.id], worker_id=WORKER, lease_seconds=120)
-    assert held == {job.id}
+    held = await queue.heartbeat(conn, attempts=[job.attempt], worker_id=WORKER, lease_seconds=120)
+    assert held == {job.attempt}
     expires = await scalar(
         conn, "SELECT lease_expires_at - now() FROM background_job_status WHERE id = %s", job.id
     )
     assert expires > dt.timedelta(seconds=100)
     assert (
-        await queue.heartbeat(conn, job_ids=[job.id], worker_id="other", lease_seconds=9) == set()
+        await queue.heartbeat(conn, attempts=[job.attempt], worker_id="other", lease_seconds=9)
+        == set()
     )
 
 
@@ -194,12 +195,12 @@ async def test_complete_records_results_and_clears_the_lease(conn: Conn) -> None
     await add(conn)
     job = await claim_one(conn)
     assert job is not None
-    assert await queue.complete(conn, job_id=job.id, worker_id=WORKER, results={"ok": 1})
+    assert await queue.complete(conn, attempt=job.attempt, worker_id=WORKER, results={"ok": 1})
     done = await queue.get_job(conn, job.id)
     assert done is not None and done.status == "completed" and done.results == {"ok": 1}
     assert done.locked_by is None and done.lease_expires_at is None and done.completed_at
     # A second completion (a worker that lost the job) changes nothing.
-    assert not await queue.complete(conn, job_id=job.id, worker_id=WORKER, results={})
+    assert not await queue.complete(conn, attempt=job.attempt, worker_id=WORKER, results={})
 
 
 async def test_failed_attempts_back_off_then_fail_with_every_error_kept(conn: Conn) -> None:
@@ -209,7 +210,11 @@ async def test_failed_attempts_back_off_then_fail_with_every_error_kept(conn: Co
         job = await claim_one(conn)
         assert job is not None and job.attempts == attempt
         outcome = await queue.fail(
-            conn, job_id=job.id, worker_id=WORKER, error=f"boom {attempt}", backoff_seconds=10
+            conn,
+            attempt=job.attempt,
+            worker_id=WORKER,
+            error=f"boom {attempt}",
+            backoff_seconds=10,
         )
         assert outcome is not None
         if attempt < 3:
@@ -240,7 +245,9 @@ async def test_non_retryable_failure_fails_at_once(conn: Conn) -> None:
     await add(conn)
     job = await claim_one(conn)
     assert job is not None
-    outcome = await queue.fail(conn, job_id=job.id, worker_id=WORKER, error="bad", retryable=False)
+    outcome = await queue.fail(
+        conn, attempt=job.attempt, worker_id=WORKER, error="bad", retryable=False
+    )
     assert outcome is not None and outcome.status == "failed"
 
 
@@ -251,7 +258,7 @@ async def test_manual_retry_requeues_a_failed_job_and_keeps_its_history(conn: Co
     await add(conn, max_attempts=1)
     job = await claim_one(conn)
     assert job is not None
-    await queue.fail(conn, job_id=job.id, worker_id=WORKER, error="first", results={"r": 1})
+    await queue.fail(conn, attempt=job.attempt, worker_id=WORKER, error="first", results={"r": 1})
     retried = await queue.retry(conn, job_id=job.id, extra_attempts=3)
     assert retried is not None and retried.status == "queued" and retried.retry_count == 1
     assert retried.max_attempts == retried.attempts + 3 and retried.completed_at is None
@@ -273,7 +280,7 @@ async def test_release_gives_the_job_back_without_spending_an_attempt(conn: Conn
     await add(conn)
     job = await claim_one(conn)
     assert job is not None
-    assert await queue.release(conn, job_ids=[job.id], worker_id=WORKER) == [job.id]
+    assert await queue.release(conn, attempts=[job.attempt], worker_id=WORKER) == [job.attempt]
     back = await queue.get_job(conn, job.id)
     assert back is not None and back.status == "queued" and back.attempts == 0
     assert back.locked_by is None
@@ -356,13 +363,138 @@ async def test_complete_many_completes_only_the_jobs_still_ours(conn: Conn) -> N
     mine = [await claim_one(conn, WORKER) for _ in range(2)]
     theirs = await claim_one(conn, "other-worker")
     assert all(mine) and theirs is not None
-    ids = {j.id: {"n": i} for i, j in enumerate(mine) if j}
-    ids[theirs.id] = {"n": 99}
+    ids = {j.attempt: {"n": i} for i, j in enumerate(mine) if j}
+    ids[theirs.attempt] = {"n": 99}
     done = await queue.complete_many(conn, worker_id=WORKER, results=ids)
-    assert done == {j.id for j in mine if j}
+    assert done == {j.attempt for j in mine if j}
     for i, job in enumerate(mine):
         assert job is not None
         stored = await queue.get_job(conn, job.id)
         assert stored is not None and stored.status == "completed" and stored.results == {"n": i}
     untouched = await queue.get_job(conn, theirs.id)
     assert untouched is not None and untouched.status == "processing" and untouched.results is None
+
+
+# --- fencing by attempt, rescue of lost attempts, bounded texts ---------------------
+
+
+async def _rescue_and_reclaim(conn: Conn) -> tuple[queue.Job, queue.Job]:
+    """Our attempt 1 loses its lease and is rescued; we claim the job again (attempt 2)."""
+    await add(conn)
+    first = await claim_one(conn)
+    assert first is not None
+    await conn.execute(
+        "UPDATE background_job_status SET lease_expires_at = now() - interval '1 second'"
+    )
+    assert [r.attempt for r in await queue.rescue_expired(conn, lease_seconds=60)] == [
+        first.attempt
+    ]
+    second = await claim_one(conn)
+    assert second is not None and second.id == first.id and second.attempts == 2
+    return first, second
+
+
+async def test_a_lost_attempt_cannot_write_after_its_worker_claimed_the_job_again(
+    conn: Conn,
+) -> None:
+    stale, current = await _rescue_and_reclaim(conn)
+    assert stale.attempt != current.attempt
+    # Same job, same worker: only the attempt tells them apart, and it fences every write.
+    assert await queue.heartbeat(
+        conn, attempts=[stale.attempt, current.attempt], worker_id=WORKER, lease_seconds=60
+    ) == {current.attempt}
+    assert not await queue.complete(
+        conn, attempt=stale.attempt, worker_id=WORKER, results={"from": "stale"}
+    )
+    assert await queue.fail(conn, attempt=stale.attempt, worker_id=WORKER, error="stale") is None
+    assert await queue.release(conn, attempts=[stale.attempt], worker_id=WORKER) == []
+    job = await queue.get_job(conn, current.id)
+    assert job is not None and job.status == "processing" and job.attempts == 2
+    assert job.results is None and job.error_message == "worker lost"
+    assert await queue.complete(
+        conn, attempt=current.attempt, worker_id=WORKER, results={"from": "current"}
+    )
+    done = await queue.get_job(conn, current.id)
+    assert done is not None and done.results == {"from": "current"}
+
+
+async def test_rescue_terminates_the_sessions_of_the_lost_attempt_only(
+    conn: Conn, db_url: str
+) -> None:
+    await add(conn)
+    job = await claim_one(conn)
+    assert job is not None
+    # The lost attempt's stats transaction, open and holding a lock, as a frozen worker leaves it;
+    # and a session of another attempt of the same job, which must be left alone.
+    lost = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    other = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    try:
+        await lost.execute("BEGIN")
+        await lost.execute(
+            "SELECT set_config('application_name', %s, true), pg_advisory_xact_lock(42)",
+            (f"{job.attempt.application_name} update_power_ratings",),
+        )
+        await other.execute(
+            "SELECT set_config('application_name', %s, false)",
+            (f"{queue.Attempt(job.id, job.attempts + 10).application_name} x",),
+        )
+        ended = await queue.terminate_attempts(conn, [job.attempt])
+        assert ended == queue.Termination(1, [])
+        with pytest.raises(psycopg.OperationalError):
+            await lost.execute("COMMIT")
+        assert await scalar(conn, "SELECT pg_try_advisory_lock(42)")  # the lock is free
+        assert (await (await other.execute("SELECT 1")).fetchone()) == (1,)
+    finally:
+        await lost.close()
+        await other.close()
+
+
+async def test_a_processing_row_with_no_time_at_all_is_rescued(conn: Conn) -> None:
+    await conn.execute(
+        """INSERT INTO background_job_status
+               (job_payload, status, created_at, started_at, updated_at)
+           VALUES ('{"requestId": "timeless"}', 'processing', NULL, NULL, NULL)"""
+    )
+    rescued = await queue.rescue_expired(conn, lease_seconds=60)
+    assert [(r.status, r.lost_worker) for r in rescued] == [("queued", None)]
+
+
+async def test_the_oldest_queued_age_counts_only_due_jobs(conn: Conn) -> None:
+    await queue.enqueue(
+        conn,
+        payload=payload(),
+        request_id="tomorrow",
+        run_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+    )
+    await conn.execute("UPDATE background_job_status SET created_at = now() - interval '3 days'")
+    stats = await queue.queue_stats(conn)
+    assert stats.counts["queued"] == 1 and stats.ready == 0
+    assert stats.oldest_queued_age_seconds is None
+    await conn.execute("UPDATE background_job_status SET run_after = now() - interval '1 minute'")
+    stats = await queue.queue_stats(conn)
+    assert stats.oldest_queued_age_seconds is not None
+    assert 59 <= stats.oldest_queued_age_seconds < 3600  # due for a minute, not 3 days
+
+
+async def test_stored_texts_are_cut_with_a_note_of_their_size(conn: Conn) -> None:
+    await add(conn)
+    job = await claim_one(conn)
+    assert job is not None
+    huge = "x" * 1_000_000
+    outcome = await queue.fail(
+        conn,
+        attempt=job.attempt,
+        worker_id=WORKER,
+        error=huge,
+        results={"cache_invalidation": {"error": huge, "attempts": [{"error": huge}]}},
+    )
+    assert outcome is not None
+    stored = await queue.get_job(conn, job.id)
+    assert stored is not None and stored.results is not None
+    note = "... [cut: 1,000,000 characters in all]"
+    assert stored.error_message == "x" * queue.TEXT_LIMIT + note
+    assert stored.attempt_errors[-1]["error"] == stored.error_message
+    cache = stored.results["cache_invalidation"]
+    assert cache["error"] == stored.error_message
+    assert cache["attempts"][0]["error"] == stored.error_message
+    assert queue.bounded_text("short") == "short"

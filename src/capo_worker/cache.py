@@ -11,6 +11,12 @@ timeout. A 207 resends only the tags that failed. 5xx, 408, 429, timeouts and
 connection errors are retried; any other 4xx (401 wrong key, 400, 404) and
 3xx are permanent and end at once. The outcome records every tag's status and
 every attempt.
+
+Bounded: an answer is read up to MAX_ANSWER_BYTES (the app's answers are a
+few hundred bytes); a longer one is not parsed, and the error says its size
+and starts with its first bytes. Every text taken from an answer is cut to a
+few KB with a note of its length, so no answer can grow the worker's memory
+or the job row by more than that.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import httpx
 from capo_worker import metrics
 from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
+from capo_worker.queue import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,7 @@ DEFAULT_BACKOFF_SECONDS = 1.0
 MAX_RETRY_AFTER_SECONDS = 30.0
 RETRYABLE_STATUS = frozenset({408, 429})
 _BODY_EXCERPT = 300
+MAX_ANSWER_BYTES = 64 * 1024
 
 TagStatus = Literal["invalidated", "failed"]
 
@@ -197,16 +205,22 @@ class WebhookInvalidator:
         try:
             # httpx's timeout bounds each phase; this bounds the whole request,
             # so a server that trickles its answer cannot hold the job.
-            async with asyncio.timeout(self.timeout_seconds):
-                response = await client.post(self.url, json=body, headers=headers)
+            async with (
+                asyncio.timeout(self.timeout_seconds),
+                client.stream("POST", self.url, json=body, headers=headers) as response,
+            ):
+                answer = await _read_capped(response)
+                read = _as_read(response, answer.start)
         except (TimeoutError, httpx.TimeoutException):
             return _Reply([], f"no response within {self.timeout_seconds:g}s")
         except httpx.ConnectError as exc:
             return _Reply([], f"cannot connect to {self.url}: {_one_line(exc) or 'refused'}")
         except httpx.HTTPError as exc:
             reason = _one_line(exc) or type(exc).__name__
-            return _Reply([], f"request to {self.url} failed: {reason}")
-        return _read_reply(response, body["tags"])
+            return _Reply([], f"request to {self.url} failed: {bounded_text(reason)}")
+        if answer.oversized is not None:
+            return _oversized_reply(response, answer)
+        return _read_reply(read, body["tags"])
 
     def _log_outcome(self, outcome: Invalidation, request_id: str | None) -> None:
         extra = {"request_id": request_id, "attempts": len(outcome.attempts)}
@@ -228,6 +242,58 @@ class WebhookInvalidator:
         )
 
 
+@dataclass
+class _Answer:
+    oversized: int | None  # the answer's length when it was longer than MAX_ANSWER_BYTES
+    start: bytes  # what was read of it
+
+
+async def _read_capped(response: httpx.Response) -> _Answer:
+    """Read the answer if it is at most MAX_ANSWER_BYTES; else only its start.
+
+    A long one is not read further than the cap, and its length is taken
+    from Content-Length when the server sent one.
+    """
+    declared = response.headers.get("content-length")
+    size = int(declared) if declared and declared.isdigit() else None
+    if size is not None and size > MAX_ANSWER_BYTES:
+        start = b""
+        async for chunk in response.aiter_raw():
+            start += chunk
+            if len(start) >= _BODY_EXCERPT:
+                break
+        return _Answer(size, start)
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) > MAX_ANSWER_BYTES:
+            return _Answer(size if size is not None else len(data), data)
+    return _Answer(None, data)
+
+
+def _as_read(response: httpx.Response, data: bytes) -> httpx.Response:
+    """The streamed answer as a response read in full (`data`, already decoded)."""
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-encoding"]
+    return httpx.Response(
+        response.status_code, headers=headers, content=data, request=response.request
+    )
+
+
+def _oversized_reply(response: httpx.Response, answer: _Answer) -> _Reply:
+    status = response.status_code
+    size = f"{answer.oversized:,} bytes"
+    if response.headers.get("content-length") is None:
+        size = f"more than {MAX_ANSWER_BYTES:,} bytes"
+    start = " ".join(answer.start[:_BODY_EXCERPT].decode("utf-8", "replace").split())
+    retryable = status >= 500 or status in RETRYABLE_STATUS or 200 <= status < 300
+    return _Reply(
+        [],
+        f"HTTP {status}: an answer of {size}, too long to read (starts: {start})",
+        retryable=retryable,
+        status_code=status,
+    )
+
+
 def _read_reply(response: httpx.Response, sent: list[str]) -> _Reply:
     """Interpret one HTTP answer of the invalidation endpoint."""
     status = response.status_code
@@ -244,14 +310,16 @@ def _read_reply(response: httpx.Response, sent: list[str]) -> _Reply:
         error = data.get("error") if isinstance(data.get("error"), str) else None
         return _Reply(
             [t for t in sent if t in done],
-            f"HTTP {status}: {error or 'some tags failed'}",
+            f"HTTP {status}: {bounded_text(error or 'some tags failed')}",
             status_code=status,
         )
     detail = data.get("error") if data is not None else None
-    if not isinstance(detail, str) or not detail:
+    if isinstance(detail, str) and detail:
+        detail = bounded_text(detail)
+    else:
         detail = " ".join(response.text.split())[:_BODY_EXCERPT] or response.reason_phrase
     if 300 <= status < 400:
-        where = response.headers.get("location", "?")
+        where = bounded_text(response.headers.get("location", "?"), _BODY_EXCERPT)
         return _Reply(
             [],
             f"HTTP {status}: redirected to {where}; set CACHE_INVALIDATION_URL to the final URL",

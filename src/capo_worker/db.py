@@ -169,14 +169,78 @@ class Database:
         self.close()
 
 
-def make_pool(url: str, *, max_size: int, name: str = "capo") -> AsyncConnectionPool:
-    """An autocommit connection pool; callers open transactions explicitly."""
+def session_settings(lease_seconds: float) -> dict[str, str]:
+    """Server settings of every pooled session, derived from the job lease.
+
+    A session of a worker that froze or lost its network mid-transaction must
+    not hold its locks much beyond the lease (after which the job is another
+    worker's): an idle transaction is ended after one lease, no lock is waited
+    for longer than one lease (the holder is then a lost attempt, or stuck),
+    and the server probes an idle client's TCP connection within about a
+    third of the lease.
+    """
+    lease_ms = str(int(lease_seconds * 1000))
+    idle, interval = _keepalive_times(lease_seconds)
+    return {
+        "idle_in_transaction_session_timeout": lease_ms,
+        "lock_timeout": lease_ms,
+        "tcp_keepalives_idle": str(idle),
+        "tcp_keepalives_interval": str(interval),
+        "tcp_keepalives_count": "3",
+    }
+
+
+def client_keepalives(url: str, lease_seconds: float) -> dict[str, Any]:
+    """libpq's TCP keepalives and user timeout for a worker connection, from the lease.
+
+    A database that vanished without closing the connection is noticed within
+    about a lease instead of the system default of hours. Values the
+    connection string sets itself are left alone; Unix sockets ignore them.
+    """
+    idle, interval = _keepalive_times(lease_seconds)
+    wanted: dict[str, Any] = {
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": 3,
+        "tcp_user_timeout": int(lease_seconds * 1000),
+    }
+    given = conninfo_to_dict(url)
+    return {k: v for k, v in wanted.items() if k not in given}
+
+
+def _keepalive_times(lease_seconds: float) -> tuple[int, int]:
+    """Seconds idle before the first probe, and between probes (3 probes fit in a lease)."""
+    return max(1, int(lease_seconds / 3)), max(1, int(lease_seconds / 9))
+
+
+def make_pool(
+    url: str, *, max_size: int, name: str = "capo", lease_seconds: float | None = None
+) -> AsyncConnectionPool:
+    """An autocommit connection pool; callers open transactions explicitly.
+
+    With `lease_seconds` (the worker's pools), every connection gets the
+    lease-derived keepalives and session settings (`session_settings`).
+    """
+    kwargs: dict[str, Any] = {"autocommit": True}
+    configure = None
+    if lease_seconds is not None:
+        kwargs.update(client_keepalives(url, lease_seconds))
+        settings = session_settings(lease_seconds)
+
+        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+                [v for item in settings.items() for v in item],
+            )
+
     return AsyncConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": True},
+        kwargs=kwargs,
         name=name,
         open=False,
         check=AsyncConnectionPool.check_connection,
+        configure=configure,
     )

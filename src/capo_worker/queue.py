@@ -1,9 +1,13 @@
 """Every job-table operation, each one SQL statement where it can be.
 
 The table `background_job_status` is the queue, the status record and the
-history at once (migrations/0001_job_queue.sql). Guards on `locked_by` and
-`status` make every transition safe against a worker whose lease has already
-been taken away: its late writes match no row and change nothing.
+history at once (migrations/0001_job_queue.sql). Every write after a claim
+is fenced by the attempt it belongs to: the job id, the worker (`locked_by`)
+and the attempt number (`attempts`) the claim set. A worker whose lease was
+taken away, even one that has since claimed the same job again, cannot
+write for the lost attempt: its late writes match no row and change nothing.
+Texts that came from elsewhere (a webhook's answer, a database error) are
+cut to a few KB before they are stored (`bounded`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import dict_row
@@ -26,6 +30,39 @@ WORKER_LOST = "worker lost"
 MAX_BACKOFF_SECONDS = 3600
 
 Conn = psycopg.AsyncConnection[Any]
+
+# Longest stored text (an error, a remote answer): enough to read, never megabytes.
+TEXT_LIMIT = 4000
+
+
+def bounded_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """`text`, or its start with a note of its full length when it is longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [cut: {len(text):,} characters in all]"
+
+
+def bounded(value: Any, limit: int = TEXT_LIMIT) -> Any:
+    """A JSON value with every string longer than `limit` cut by `bounded_text`."""
+    if isinstance(value, str):
+        return bounded_text(value, limit)
+    if isinstance(value, dict):
+        return {k: bounded(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bounded(v, limit) for v in value]
+    return value
+
+
+class Attempt(NamedTuple):
+    """One claim of a job: the fence of every write made for it after the claim."""
+
+    job_id: str
+    number: int  # the job's `attempts` right after this claim
+
+    @property
+    def application_name(self) -> str:
+        """Prefix of `application_name` on this attempt's stats transactions (< 64 bytes)."""
+        return f"capo-job {self.job_id} #{self.number}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +87,11 @@ class Job:
     error_message: str | None = None
     results: dict[str, Any] | None = None
     attempt_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def attempt(self) -> Attempt:
+        """This claim of the job (meaningful on a job returned by `claim`)."""
+        return Attempt(self.id, self.attempts)
 
     @property
     def trigger(self) -> str | None:
@@ -281,68 +323,86 @@ async def claim(
     return sorted((_job(r) for r in rows), key=lambda j: (-(j.priority or 0), j.created_at))
 
 
+def _fence(attempts: list[Attempt]) -> tuple[list[str], list[int]]:
+    return [a.job_id for a in attempts], [a.number for a in attempts]
+
+
+_HEARTBEAT = """
+WITH mine AS (
+    SELECT id FROM background_job_status
+    WHERE (id, attempts) IN (SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[]))
+      AND locked_by = %(worker_id)s AND status = 'processing'
+    ORDER BY id
+    FOR UPDATE  -- in id order, like complete_many: the two cannot deadlock
+)
+UPDATE background_job_status b
+SET lease_expires_at = now() + make_interval(secs => %(lease)s), heartbeat_at = now()
+FROM mine WHERE b.id = mine.id
+RETURNING b.id::text, b.attempts
+"""
+
+
 async def heartbeat(
-    conn: Conn, *, job_ids: list[str], worker_id: str, lease_seconds: float
-) -> set[str]:
-    """Extend the leases of our running jobs; return the ids we still hold."""
-    if not job_ids:
+    conn: Conn, *, attempts: list[Attempt], worker_id: str, lease_seconds: float
+) -> set[Attempt]:
+    """Extend the leases of our running attempts; return the attempts we still hold."""
+    if not attempts:
         return set()
+    ids, numbers = _fence(attempts)
     cur = await conn.execute(
-        """WITH mine AS (
-               SELECT id FROM background_job_status
-               WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
-               ORDER BY id
-               FOR UPDATE  -- in id order, like complete_many: the two cannot deadlock
-           )
-           UPDATE background_job_status b
-           SET lease_expires_at = now() + make_interval(secs => %s), heartbeat_at = now()
-           FROM mine WHERE b.id = mine.id
-           RETURNING b.id::text""",
-        (job_ids, worker_id, lease_seconds),
+        _HEARTBEAT,
+        {"ids": ids, "numbers": numbers, "worker_id": worker_id, "lease": lease_seconds},
     )
-    return {str(r[0]) for r in await cur.fetchall()}
+    return {Attempt(str(r[0]), int(r[1])) for r in await cur.fetchall()}
 
 
-async def complete(conn: Conn, *, job_id: str, worker_id: str, results: dict[str, Any]) -> bool:
-    """Mark our job completed; False if the job is no longer ours."""
-    return bool(await complete_many(conn, worker_id=worker_id, results={job_id: results}))
+async def complete(
+    conn: Conn, *, attempt: Attempt, worker_id: str, results: dict[str, Any]
+) -> bool:
+    """Mark the job of our attempt completed; False if the attempt is no longer current."""
+    return bool(await complete_many(conn, worker_id=worker_id, results={attempt: results}))
 
 
 _COMPLETE_MANY = """
-WITH mine AS (
-    SELECT id FROM background_job_status
-    WHERE id = ANY(%(ids)s::uuid[]) AND locked_by = %(worker_id)s AND status = 'processing'
-    ORDER BY id
-    FOR UPDATE  -- in id order, like heartbeat: the two cannot deadlock
+WITH done AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[], %(results)s::jsonb[])
+        AS d(id, attempt, results)
+), mine AS (
+    SELECT j.id FROM background_job_status j JOIN done ON done.id = j.id
+    WHERE j.attempts = done.attempt AND j.locked_by = %(worker_id)s AND j.status = 'processing'
+    ORDER BY j.id
+    FOR UPDATE OF j  -- in id order, like heartbeat: the two cannot deadlock
 )
 UPDATE background_job_status b
 SET status = 'completed', completed_at = now(), results = done.results, error_message = NULL,
     locked_by = NULL, lease_expires_at = NULL
-FROM mine, unnest(%(ids)s::uuid[], %(results)s::jsonb[]) AS done(id, results)
+FROM mine, done
 WHERE b.id = mine.id AND done.id = mine.id
-RETURNING b.id::text
+RETURNING b.id::text, b.attempts
 """
 
 
 async def complete_many(
-    conn: Conn, *, worker_id: str, results: dict[str, dict[str, Any]]
-) -> set[str]:
-    """Mark several of our jobs completed in one statement (job id -> results).
+    conn: Conn, *, worker_id: str, results: dict[Attempt, dict[str, Any]]
+) -> set[Attempt]:
+    """Mark the jobs of several of our attempts completed in one statement.
 
-    Returns the ids that were still ours and are now completed; the others
-    are left as they are, exactly as `complete` leaves them.
+    Returns the attempts that were still current and whose jobs are now
+    completed; the others are left as they are, exactly as `complete` leaves them.
     """
     if not results:
         return set()
+    ids, numbers = _fence(list(results))
     cur = await conn.execute(
         _COMPLETE_MANY,
         {
-            "ids": list(results),
-            "results": [Jsonb(r) for r in results.values()],
+            "ids": ids,
+            "numbers": numbers,
+            "results": [Jsonb(bounded(r)) for r in results.values()],
             "worker_id": worker_id,
         },
     )
-    return {str(r[0]) for r in await cur.fetchall()}
+    return {Attempt(str(r[0]), int(r[1])) for r in await cur.fetchall()}
 
 
 @dataclass(frozen=True)
@@ -356,7 +416,8 @@ WITH j AS (
     SELECT id, attempts, max_attempts,
            %(retryable)s AND attempts < max_attempts AS retry
     FROM background_job_status
-    WHERE id = %(job_id)s AND locked_by = %(worker_id)s AND status = 'processing'
+    WHERE id = %(job_id)s AND attempts = %(attempt)s AND locked_by = %(worker_id)s
+      AND status = 'processing'
     FOR UPDATE
 )
 UPDATE background_job_status b
@@ -380,7 +441,7 @@ RETURNING b.status, b.run_after
 async def fail(
     conn: Conn,
     *,
-    job_id: str,
+    attempt: Attempt,
     worker_id: str,
     error: str,
     results: dict[str, Any] | None = None,
@@ -390,15 +451,16 @@ async def fail(
     """Record a failed attempt: back to queued after a backoff, or failed for good.
 
     The delay doubles with each attempt (backoff, 2x, 4x, ... with +-10 %
-    jitter, at most an hour). Returns None if the job is no longer ours.
+    jitter, at most an hour). Returns None if the attempt is no longer current.
     """
     cur = await conn.execute(
         _FAIL,
         {
-            "job_id": job_id,
+            "job_id": attempt.job_id,
+            "attempt": attempt.number,
             "worker_id": worker_id,
-            "error": error,
-            "results": Jsonb(results) if results is not None else None,
+            "error": bounded_text(error),
+            "results": Jsonb(bounded(results)) if results is not None else None,
             "retryable": retryable,
             "backoff": backoff_seconds,
             "max_backoff": MAX_BACKOFF_SECONDS,
@@ -408,19 +470,21 @@ async def fail(
     return FailOutcome(str(row[0]), row[1]) if row else None
 
 
-async def release(conn: Conn, *, job_ids: list[str], worker_id: str) -> list[str]:
+async def release(conn: Conn, *, attempts: list[Attempt], worker_id: str) -> list[Attempt]:
     """Give jobs back to the queue at shutdown; the interrupted attempt is not counted."""
-    if not job_ids:
+    if not attempts:
         return []
+    ids, numbers = _fence(attempts)
     cur = await conn.execute(
         """UPDATE background_job_status
            SET status = 'queued', attempts = GREATEST(attempts - 1, 0), run_after = now(),
                locked_by = NULL, lease_expires_at = NULL, started_at = NULL
-           WHERE id = ANY(%s::uuid[]) AND locked_by = %s AND status = 'processing'
-           RETURNING id::text""",
-        (job_ids, worker_id),
+           WHERE (id, attempts) IN (SELECT * FROM unnest(%s::uuid[], %s::int[]))
+             AND locked_by = %s AND status = 'processing'
+           RETURNING id::text, attempts + 1""",
+        (ids, numbers, worker_id),
     )
-    return [str(r[0]) for r in await cur.fetchall()]
+    return [Attempt(str(r[0]), int(r[1])) for r in await cur.fetchall()]
 
 
 # --- rescue, retry, prune -----------------------------------------------------
@@ -432,6 +496,11 @@ class RescuedJob:
     status: str  # 'queued' or 'failed'
     lost_worker: str | None
     lease_expired_at: dt.datetime | None
+    lost_attempt: int = 0
+
+    @property
+    def attempt(self) -> Attempt:
+        return Attempt(self.id, self.lost_attempt)
 
 
 _RESCUE = """
@@ -440,8 +509,10 @@ WITH lost AS (
     WHERE status = 'processing'
       AND (lease_expires_at < now()
            -- rows left in processing by the reference worker, which had no lease
+           -- (and rows with no time at all, which nothing else would ever pick up)
            OR (lease_expires_at IS NULL
-               AND COALESCE(started_at, updated_at) < now() - make_interval(secs => %(lease)s)))
+               AND COALESCE(started_at, updated_at, created_at, '-infinity')
+                   < now() - make_interval(secs => %(lease)s)))
     FOR UPDATE SKIP LOCKED
 )
 UPDATE background_job_status b
@@ -453,14 +524,51 @@ SET attempt_errors = b.attempt_errors || jsonb_build_array(jsonb_build_object(
     completed_at = CASE WHEN b.attempts < b.max_attempts THEN NULL ELSE now() END,
     run_after = now(), locked_by = NULL, lease_expires_at = NULL
 FROM lost WHERE b.id = lost.id
-RETURNING b.id::text, b.status, lost.locked_by, lost.lease_expires_at
+RETURNING b.id::text, b.status, lost.locked_by, lost.lease_expires_at, b.attempts
 """
 
 
 async def rescue_expired(conn: Conn, *, lease_seconds: float) -> list[RescuedJob]:
-    """Jobs of dead workers (lease expired): back to queued, or failed when attempts are spent."""
+    """Jobs of dead workers (lease expired): back to queued, or failed when attempts are spent.
+
+    Terminating the lost attempts' sessions is `terminate_attempts`, called next.
+    """
     cur = await conn.execute(_RESCUE, {"lease": lease_seconds, "error": WORKER_LOST})
-    return [RescuedJob(str(r[0]), str(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+    return [RescuedJob(str(r[0]), str(r[1]), r[2], r[3], int(r[4])) for r in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Termination:
+    terminated: int  # sessions of the lost attempts that were ended
+    refused: list[str]  # why the others could not be (the role lacks the right)
+
+
+async def terminate_attempts(conn: Conn, attempts: list[Attempt]) -> Termination:
+    """End the database sessions still working for lost attempts (`pg_terminate_backend`).
+
+    A worker that froze or was cut off mid-job leaves its stats transactions
+    open, holding their locks until the lease-derived timeouts end them; the
+    rescue ends them at once, so the job's next attempt does not wait on them.
+    They are found by the `application_name` the stats runner gives them.
+    Ending another role's session needs membership in pg_signal_backend (the
+    same role always may); without it the session is left to the timeouts.
+    """
+    if not attempts:
+        return Termination(0, [])
+    cur = await conn.execute(
+        """SELECT pid FROM pg_stat_activity
+           WHERE pid <> pg_backend_pid() AND application_name LIKE ANY(%s)""",
+        ([f"{a.application_name} %" for a in attempts],),
+    )
+    terminated, refused = 0, []
+    for (pid,) in await cur.fetchall():
+        try:
+            row = await (await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            refused.append(" ".join(str(exc).split()))
+            continue
+        terminated += bool(row and row[0])
+    return Termination(terminated, refused)
 
 
 async def retry(conn: Conn, *, job_id: str, extra_attempts: int = 3) -> Job | None:
@@ -534,14 +642,16 @@ async def list_jobs(
 class QueueStats:
     counts: dict[str, int]  # status -> jobs
     ready: int  # queued and due now
-    oldest_queued_age_seconds: float | None
+    oldest_queued_age_seconds: float | None  # the longest a due job has been waiting
 
 
 async def queue_stats(conn: Conn, *, queue_name: str | None = None) -> QueueStats:
     cur = await conn.execute(
         """SELECT status, count(*),
                   count(*) FILTER (WHERE status = 'queued' AND run_after <= now()),
-                  extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued'))
+                  -- how long the due job that has waited longest has been due
+                  extract(epoch FROM now() - min(GREATEST(created_at, run_after))
+                          FILTER (WHERE status = 'queued' AND run_after <= now()))
            FROM background_job_status
            WHERE %(queue)s::text IS NULL OR queue_name = %(queue)s
            GROUP BY status""",

@@ -79,7 +79,9 @@ async def open_runtime(
                 applied = await apply_migrations(conn)
             if applied:
                 log.info("Database schema updated: %s", ", ".join(applied))
-        pool = make_pool(url, max_size=pool_size(settings))
+        pool = make_pool(
+            url, max_size=pool_size(settings), lease_seconds=settings.job_lease_seconds
+        )
         await pool.open(wait=False)
         try:
             yield Runtime(settings, database, url, pool)

@@ -4,10 +4,15 @@ One asyncio task claims jobs whenever a slot is free and something may be
 waiting: a NOTIFY from the job table, a finished job, or the poll interval
 (the fallback, and the only path when LISTEN is unavailable). Each claimed job
 runs in its own task; a heartbeat task extends the leases of running jobs,
-and every worker periodically rescues jobs whose lease expired. On stop, the
-worker claims nothing more, lets running jobs finish within the grace period
-and gives the rest back to the queue. Database errors never end the loop:
-every database step is retried with backoff.
+and every worker periodically rescues jobs whose lease expired (ending the
+database sessions the lost attempts left behind). Running jobs are keyed by
+their attempt (job id and attempt number), and every write for a job is
+fenced by it, so an attempt whose lease was taken away, even while this
+worker runs the same job again, records nothing. On stop, the worker claims
+nothing more, lets running jobs finish within the grace period and gives the
+rest back to the queue. Database errors never end the loop: every database
+step is retried with backoff, except an outcome the database refuses for good
+(too large, a constraint), which is recorded as a failed attempt instead.
 """
 
 from __future__ import annotations
@@ -29,13 +34,19 @@ from psycopg_pool import AsyncConnectionPool
 from capo_worker import metrics, queue
 from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
+from capo_worker.db import client_keepalives
 from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
-from capo_worker.queue import Job
+from capo_worker.queue import Attempt, Job
 
 log = logging.getLogger("capo_worker.worker")
 
 NOTIFY_CHANNEL = "capo_jobs"
 DB_ERRORS = (psycopg.Error, OSError)
+# SQLSTATE classes of errors that the same statement would meet again: data
+# exceptions, constraint violations, program limits (a value too large),
+# syntax or access rules, features not supported.
+PERMANENT_SQLSTATE_CLASSES = ("22", "23", "54", "42", "0A")
+REFUSAL_REASON_LIMIT = 500
 
 
 @dataclass
@@ -53,46 +64,57 @@ class CompletionBatcher:
     A job's task waits here until its completion is recorded. Whatever
     finished while one statement ran goes into the next: one job per
     statement when the worker is quiet, a batch under load, and no added
-    wait either way. Per-job results and the guard on locked_by are those of
-    `queue.complete`.
+    wait either way. Per-job results and the fence (job, worker, attempt) are
+    those of `queue.complete`. A batch the database refuses for good is tried
+    again one job at a time, so one unstorable outcome fails only its own job.
     """
 
     def __init__(self, pool: AsyncConnectionPool, worker_id: str) -> None:
         self.pool = pool
         self.worker_id = worker_id
-        self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
+        self._pending: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
-    async def complete(self, job_id: str, results: dict[str, Any]) -> bool:
-        """True once the job is recorded completed; False if it is no longer ours."""
+    async def complete(self, attempt: Attempt, results: dict[str, Any]) -> bool:
+        """True once the job is recorded completed; False if the attempt is no longer current."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[job_id] = (results, done)
+        self._pending[attempt] = (results, done)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="complete-jobs")
-        return await done  # a database error is raised here, for the caller to retry
+        return await done  # a database error is raised here, for the caller to handle
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, {}
             try:
-                async with self.pool.connection() as conn:
-                    ours = await queue.complete_many(
-                        conn,
-                        worker_id=self.worker_id,
-                        results={job_id: results for job_id, (results, _) in batch.items()},
-                    )
-            except Exception as exc:
-                for _, done in batch.values():
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
+                await self._record(batch)
             except asyncio.CancelledError:
                 for _, done in [*batch.values(), *self._pending.values()]:
                     done.cancel()
                 raise
-            for job_id, (_, done) in batch.items():
-                if not done.done():  # cancelled meanwhile: shutdown or a lost lease
-                    done.set_result(job_id in ours)
+
+    async def _record(
+        self, batch: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]]
+    ) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                ours = await queue.complete_many(
+                    conn,
+                    worker_id=self.worker_id,
+                    results={attempt: results for attempt, (results, _) in batch.items()},
+                )
+        except Exception as exc:
+            if len(batch) > 1 and is_permanent(exc):
+                for attempt, entry in batch.items():
+                    await self._record({attempt: entry})
+                return
+            for _, done in batch.values():
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for attempt, (_, done) in batch.items():
+            if not done.done():  # cancelled meanwhile: shutdown or a lost lease
+                done.set_result(attempt in ours)
 
 
 class Worker:
@@ -117,7 +139,7 @@ class Worker:
             PeriodicTask("rescue", max(1.0, self.lease_seconds / 4), self.rescue_once),
             *(periodic or []),
         ]
-        self.running: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
+        self.running: dict[Attempt, tuple[asyncio.Task[None], JobContext]] = {}
         self._completions = CompletionBatcher(pool, self.worker_id)
         self.listening = False
         self._wake = asyncio.Event()
@@ -161,14 +183,27 @@ class Worker:
     async def rescue_once(self) -> None:
         async with self.pool.connection() as conn:
             rescued = await queue.rescue_expired(conn, lease_seconds=self.lease_seconds)
-        for job in rescued:
-            log.warning(
-                "Rescued job %s from lost worker %s: now %s",
-                job.id,
-                job.lost_worker or "unknown",
-                job.status,
-                extra={"job_id": job.id},
-            )
+            for job in rescued:
+                # One job at a time, so each log line says what its lost attempt left behind.
+                ended = await queue.terminate_attempts(conn, [job.attempt])
+                log.warning(
+                    "Rescued job %s from lost worker %s: now %s; terminated %d session(s) "
+                    "of its lost attempt",
+                    job.id,
+                    job.lost_worker or "unknown",
+                    job.status,
+                    ended.terminated,
+                    extra={"job_id": job.id},
+                )
+                for reason in ended.refused:
+                    log.warning(
+                        "Could not end a session of the lost attempt of job %s (%s); it ends "
+                        "when it has been idle in its transaction for JOB_LEASE_SECONDS. Fix: "
+                        "run the workers as one database role, or grant pg_signal_backend",
+                        job.id,
+                        reason,
+                        extra={"job_id": job.id},
+                    )
         if rescued:
             self._wake.set()
 
@@ -241,11 +276,12 @@ class Worker:
             extra={"job_id": job.id},
         )
         task = asyncio.create_task(self._process(job, ctx), name=f"job-{job.id}")
-        self.running[job.id] = (task, ctx)
-        task.add_done_callback(lambda _: self._job_done(job.id))
+        attempt = job.attempt
+        self.running[attempt] = (task, ctx)
+        task.add_done_callback(lambda _: self._job_done(attempt))
 
-    def _job_done(self, job_id: str) -> None:
-        self.running.pop(job_id, None)
+    def _job_done(self, attempt: Attempt) -> None:
+        self.running.pop(attempt, None)
         self._wake.set()  # a slot is free
 
     # --- running a job -------------------------------------------------------------
@@ -279,56 +315,41 @@ class Worker:
     async def _finish(
         self, job: Job, outcome: JobOutcome, results: dict[str, Any], elapsed_ms: int
     ) -> None:
-        """Record the outcome; retried until it lands or the job is no longer ours."""
+        """Record the outcome; retried until it lands or the attempt is no longer current.
+
+        An outcome the database refuses for good (too large, a constraint) is
+        recorded instead as a failed attempt saying why; if even that is
+        refused, the job is left to the rescue when its lease expires.
+        """
         backoff = Backoff()
+        refused = False
         while True:
             try:
-                if outcome.ok:
-                    if await self._completions.complete(job.id, results):
-                        log.info(
-                            "Job %s completed in %d ms",
-                            job.id,
-                            elapsed_ms,
-                            extra={"job_id": job.id, "duration_ms": elapsed_ms},
-                        )
-                    else:
-                        self._log_lost(job)
-                    return
-                async with self.pool.connection() as conn:
-                    failed = await queue.fail(
-                        conn,
-                        job_id=job.id,
-                        worker_id=self.worker_id,
-                        error=outcome.error or "failed",
-                        results=results,
-                        retryable=outcome.retryable,
-                        backoff_seconds=self.settings.retry_backoff_seconds,
-                    )
-                if failed is None:
-                    self._log_lost(job)
-                elif failed.status == "queued":
-                    log.warning(
-                        "Job %s failed after %d ms (attempt %d/%d), retrying at %s: %s",
-                        job.id,
-                        elapsed_ms,
-                        job.attempts,
-                        job.max_attempts,
-                        failed.run_after.isoformat() if failed.run_after else "now",
-                        outcome.error,
-                        extra={"job_id": job.id},
-                    )
-                else:
-                    log.error(
-                        "Job %s failed after %d ms (attempt %d/%d): %s",
-                        job.id,
-                        elapsed_ms,
-                        job.attempts,
-                        job.max_attempts,
-                        outcome.error,
-                        extra={"job_id": job.id},
-                    )
+                await self._record(job, outcome, results, elapsed_ms)
                 return
             except DB_ERRORS as exc:
+                if is_permanent(exc):
+                    if refused:
+                        log.error(
+                            "Could not record even the failure of job %s (%s); its lease will "
+                            "expire and the job be rescued",
+                            job.id,
+                            _one_line(exc),
+                            extra={"job_id": job.id},
+                        )
+                        return
+                    refused = True
+                    reason = queue.bounded_text(_one_line(exc), REFUSAL_REASON_LIMIT)
+                    log.error(
+                        "The database refused the outcome of job %s (%s); recording the "
+                        "attempt as failed",
+                        job.id,
+                        reason,
+                        extra={"job_id": job.id},
+                    )
+                    outcome = JobOutcome(False, error=f"Could not record the outcome: {reason}")
+                    results = {k: results[k] for k in ("worker_id", "attempt", "duration_ms")}
+                    continue
                 delay = backoff.next()
                 log.error(
                     "Could not record the outcome of job %s (%s); retrying in %.1fs",
@@ -339,10 +360,60 @@ class Worker:
                 )
                 await asyncio.sleep(delay)
 
+    async def _record(
+        self, job: Job, outcome: JobOutcome, results: dict[str, Any], elapsed_ms: int
+    ) -> None:
+        if outcome.ok:
+            if await self._completions.complete(job.attempt, results):
+                log.info(
+                    "Job %s completed in %d ms",
+                    job.id,
+                    elapsed_ms,
+                    extra={"job_id": job.id, "duration_ms": elapsed_ms},
+                )
+            else:
+                self._log_lost(job)
+            return
+        async with self.pool.connection() as conn:
+            failed = await queue.fail(
+                conn,
+                attempt=job.attempt,
+                worker_id=self.worker_id,
+                error=outcome.error or "failed",
+                results=results,
+                retryable=outcome.retryable,
+                backoff_seconds=self.settings.retry_backoff_seconds,
+            )
+        if failed is None:
+            self._log_lost(job)
+        elif failed.status == "queued":
+            log.warning(
+                "Job %s failed after %d ms (attempt %d/%d), retrying at %s: %s",
+                job.id,
+                elapsed_ms,
+                job.attempts,
+                job.max_attempts,
+                failed.run_after.isoformat() if failed.run_after else "now",
+                queue.bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
+                extra={"job_id": job.id},
+            )
+        else:
+            log.error(
+                "Job %s failed after %d ms (attempt %d/%d): %s",
+                job.id,
+                elapsed_ms,
+                job.attempts,
+                job.max_attempts,
+                queue.bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
+                extra={"job_id": job.id},
+            )
+
     def _log_lost(self, job: Job) -> None:
         log.warning(
-            "Job %s is no longer ours (lease expired and rescued); outcome not recorded",
+            "Job %s is no longer ours (attempt %d lost its lease and was rescued); outcome "
+            "not recorded",
             job.id,
+            job.attempts,
             extra={"job_id": job.id},
         )
 
@@ -352,12 +423,13 @@ class Worker:
         interval = max(0.5, self.lease_seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            ids = list(self.running)
+            attempts = list(self.running)
             try:
-                async with self.pool.connection() as conn:
+                # An answer later than the lease is worthless: the lease is gone by then.
+                async with asyncio.timeout(self.lease_seconds), self.pool.connection() as conn:
                     held = await queue.heartbeat(
                         conn,
-                        job_ids=ids,
+                        attempts=attempts,
                         worker_id=self.worker_id,
                         lease_seconds=self.lease_seconds,
                     )
@@ -365,12 +437,18 @@ class Worker:
             except DB_ERRORS as exc:
                 log.error("Heartbeat failed: %s", _one_line(exc))
                 continue
-            for job_id in ids:
-                entry = self.running.get(job_id)
-                if job_id not in held and entry is not None:
+            except TimeoutError:
+                log.error("Heartbeat got no answer within %.0fs", self.lease_seconds)
+                continue
+            for attempt in attempts:
+                entry = self.running.get(attempt)
+                if attempt not in held and entry is not None:
                     task, ctx = entry
                     log.warning(
-                        "Lost the lease of job %s; stopping it", job_id, extra={"job_id": job_id}
+                        "Lost the lease of job %s (attempt %d); stopping it",
+                        attempt.job_id,
+                        attempt.number,
+                        extra={"job_id": attempt.job_id},
                     )
                     ctx.lease_lost.set()
                     task.cancel()
@@ -395,7 +473,9 @@ class Worker:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.listen_url, autocommit=True
+                    self.listen_url,
+                    autocommit=True,
+                    **client_keepalives(self.listen_url, self.lease_seconds),
                 ) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     if not await self._listen_works(conn):
@@ -451,25 +531,35 @@ class Worker:
         _, pending = await asyncio.wait(tasks, timeout=wait_for)
         if not pending:
             return
-        unfinished = [job_id for job_id, (task, _) in self.running.items() if task in pending]
+        unfinished = [attempt for attempt, (task, _) in self.running.items() if task in pending]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         try:
             async with self.pool.connection(timeout=2.0) as conn:
-                released = await queue.release(conn, job_ids=unfinished, worker_id=self.worker_id)
-            for job_id in released:
-                log.warning("Released job %s back to the queue", job_id, extra={"job_id": job_id})
+                released = await queue.release(conn, attempts=unfinished, worker_id=self.worker_id)
+            for attempt in released:
+                log.warning(
+                    "Released job %s back to the queue",
+                    attempt.job_id,
+                    extra={"job_id": attempt.job_id},
+                )
         except DB_ERRORS as exc:
             log.error(
                 "Could not release %s (%s); their leases will expire and they will be rescued",
-                ", ".join(unfinished),
+                ", ".join(a.job_id for a in unfinished),
                 _one_line(exc),
             )
 
 
 async def _sleep_or_stop(stop_waiter: asyncio.Task[Any], seconds: float) -> None:
     await asyncio.wait({stop_waiter}, timeout=seconds)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A database error that the same statement would meet again: retrying cannot help."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES
 
 
 def _db_problem(exc: BaseException) -> str:

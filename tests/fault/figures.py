@@ -34,6 +34,12 @@ SCENARIOS = {
     "bad-input": "7. Bad input",
     "access": "8. Access",
     "broken-league": "9. Broken league data",
+    "frozen-worker": "10. Frozen worker",
+    "partition": "11. Network partition",
+    "stale-attempt": "12. Stale attempt",
+    "huge-outcome": "13. Huge outcome",
+    "page-load": "14. Page load",
+    "odd-rows": "15. Odd rows",
 }
 RUN_ORDER = ("quick", "long")
 

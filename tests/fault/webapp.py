@@ -1,7 +1,8 @@
 """A stand-in for the web app's cache-invalidation endpoint that can go down and come back.
 
 `POST /api/internal/cache/invalidate` with `Authorization: Bearer <key>`:
-every tag is invalidated (200), a wrong key gets 401. `down()` closes the
+every tag is invalidated (200), a wrong key gets 401; with `error_bytes`
+set, every request gets a 500 whose JSON error is that many bytes long. `down()` closes the
 listening socket, so the worker's requests are refused at the TCP level, as
 when the app is not running; `up()` listens on the same port again.
 """
@@ -29,6 +30,7 @@ class InvalidationEndpoint:
     key: str
     port: int
     received: list[Invalidation] = field(default_factory=list)
+    error_bytes: int = 0
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -77,6 +79,8 @@ def _handler(endpoint: InvalidationEndpoint) -> type[BaseHTTPRequestHandler]:
                 status, answer = 404, {"success": False, "error": "Not found"}
             elif not authorized:
                 status, answer = 401, {"success": False, "error": "Unauthorized"}
+            elif endpoint.error_bytes:
+                status, answer = 500, {"success": False, "error": "E" * endpoint.error_bytes}
             else:
                 status = 200
                 answer = {"success": True, "invalidated_tags": entry.tags, "failed_tags": []}

@@ -112,7 +112,7 @@ class StatsUpdateHandler:
         return await self._run_stats(job)
 
     async def _run_stats(self, job: Job) -> JobOutcome:
-        report = await self.runner.run(job.effective_tenant_id, job_id=job.id)
+        report = await self.runner.run(job.effective_tenant_id, job_id=job.id, attempt=job.attempts)
         results = report.summary_json()
         results["stats_attempt"] = job.attempts
         results["stats_computed_at"] = iso_utc_ms()

@@ -20,6 +20,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import metrics
+from capo_worker.queue import Attempt
 from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,14 @@ class StatsRunner:
         sequential: bool = False,
         on_progress: ProgressCallback | None = None,
         job_id: str | None = None,
+        attempt: int | None = None,
     ) -> RunReport:
         """Run the graph (or the `only` subset, whose dependencies are then assumed met).
 
         `job_id`, when given, is visible to the functions as the setting
-        capo.job_id and in pg_stat_activity's application_name.
+        capo.job_id; with `attempt`, each transaction's application_name names
+        the job, the attempt and the function ("capo-job <id> #<n> <function>"),
+        so that a rescue can find and end the sessions of a lost attempt.
         """
         chosen = only if only is not None else self.functions
         names = {f.name for f in chosen}
@@ -147,7 +151,7 @@ class StatsRunner:
                 async with limit:
                     if on_progress:
                         on_progress(fn, "started", None)
-                    result = await self._call(fn, tenant_id, as_of, job_id)
+                    result = await self._call(fn, tenant_id, as_of, job_id, attempt)
             if on_progress:
                 on_progress(fn, "finished", result)
             done[fn.name].set_result(result)
@@ -168,7 +172,12 @@ class StatsRunner:
         )
 
     async def _call(
-        self, fn: StatsFunction, tenant_id: str, as_of: dt.date | None, job_id: str | None
+        self,
+        fn: StatsFunction,
+        tenant_id: str,
+        as_of: dt.date | None,
+        job_id: str | None,
+        attempt: int | None,
     ) -> FunctionResult:
         started = time.perf_counter()
         try:
@@ -183,7 +192,7 @@ class StatsRunner:
                         str(self.statement_timeout_ms),
                         as_of.isoformat() if as_of else "",
                         job_id or "",
-                        f"capo-worker {fn.name}"[:63],
+                        _application_name(fn, job_id, attempt),
                     ),
                 )
                 cur = await conn.execute(
@@ -200,6 +209,12 @@ class StatsRunner:
             result.duration_ms / 1000
         )
         return result
+
+
+def _application_name(fn: StatsFunction, job_id: str | None, attempt: int | None) -> str:
+    if job_id is not None and attempt is not None:
+        return f"{Attempt(job_id, attempt).application_name} {fn.name}"[:63]
+    return f"capo-worker {fn.name}"[:63]
 
 
 def _elapsed_ms(started: float) -> int:

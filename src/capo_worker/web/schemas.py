@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from capo_worker.queue import Job
+from capo_worker.web.job_view import unreadable_parts
 
 Trigger = Literal["post-match", "admin", "cron"]
 Status = Literal["queued", "processing", "completed", "failed"]
@@ -122,16 +123,28 @@ class JobOut(BaseModel):
     results: dict[str, Any] | None
     attempt_errors: list[dict[str, Any]]
     duration_ms: int | None
+    unreadable: list[str] = Field(
+        default_factory=list,
+        description="Parts of the row of a shape capo-worker does not write (edited by hand, "
+        "or by another program); they are shown empty.",
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
         fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
         payload = job.job_payload if isinstance(job.job_payload, dict) else {}
         results = job.results if isinstance(job.results, dict) else None
+        errors = job.attempt_errors if isinstance(job.attempt_errors, list) else []
         return cls(
-            **{**fields, "job_payload": payload, "results": results},
+            **{
+                **fields,
+                "job_payload": payload,
+                "results": results,
+                "attempt_errors": [e for e in errors if isinstance(e, dict)],
+            },
             trigger=job.trigger,
             duration_ms=job.duration_ms,
+            unreadable=unreadable_parts(job),
         )
 
 

@@ -1,9 +1,11 @@
 """Serving HTTP, alone (`capo-worker web`) or with the worker (`run`, `demo`).
 
-One process, one event loop: uvicorn's server and the worker run as two
-tasks. SIGTERM or SIGINT sets one stop event that ends both: uvicorn stops
-accepting and finishes open requests, the worker claims nothing more and
-lets its jobs finish within SHUTDOWN_GRACE_SECONDS (then releases them).
+One process: uvicorn's server runs on the main event loop, the worker on an
+event loop of its own in another thread (worker_thread.py), so that page
+rendering cannot delay its heartbeats. SIGTERM or SIGINT sets one stop event
+that ends both: uvicorn stops accepting and finishes open requests, the
+worker claims nothing more and lets its jobs finish within
+SHUTDOWN_GRACE_SECONDS (then releases them).
 The socket is bound before anything else starts, so a busy port or a wrong
 HOST ends the command with one clear line.
 """
@@ -93,10 +95,10 @@ async def serve(
     server = _Server(_uvicorn_config(settings, runtime))
     tasks = [asyncio.create_task(server.serve(sockets=[sock]), name="http")]
     if with_worker:
-        from capo_worker.service import build_worker
+        from capo_worker.worker_thread import WorkerThread
 
-        worker = build_worker(runtime, handler_modules)
-        tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
+        worker = WorkerThread(runtime, handler_modules)
+        tasks.append(asyncio.create_task(worker.run_until(stop), name="worker"))
     url = base_url(settings.host, port)
     log.info(
         "Serving HTTP on %s (admin page %s/admin/info, API %s/openapi.json)%s",
