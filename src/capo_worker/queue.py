@@ -642,15 +642,15 @@ async def list_jobs(
 class QueueStats:
     counts: dict[str, int]  # status -> jobs
     ready: int  # queued and due now
-    oldest_queued_age_seconds: float | None  # the longest a due job has been waiting
+    oldest_queued_age_seconds: float | None  # age of the oldest queued job that is due
 
 
 async def queue_stats(conn: Conn, *, queue_name: str | None = None) -> QueueStats:
     cur = await conn.execute(
         """SELECT status, count(*),
                   count(*) FILTER (WHERE status = 'queued' AND run_after <= now()),
-                  -- how long the due job that has waited longest has been due
-                  extract(epoch FROM now() - min(GREATEST(created_at, run_after))
+                  -- jobs waiting for a later run_after (retries in backoff) are not late
+                  extract(epoch FROM now() - min(created_at)
                           FILTER (WHERE status = 'queued' AND run_after <= now()))
            FROM background_job_status
            WHERE %(queue)s::text IS NULL OR queue_name = %(queue)s

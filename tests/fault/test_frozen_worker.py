@@ -85,6 +85,10 @@ def _finished(db_url: str, job_id: str) -> Callable[[], bool]:
     )
 
 
+def _gave_up(proc: Process) -> int:
+    return proc.output.count("is no longer ours") + proc.output.count("Lost the lease of job")
+
+
 @dataclass
 class Round:
     cut_to_completed: float
@@ -160,10 +164,9 @@ def _run_rounds(
         wait_for(_finished(db_url, job_id), 90, f"round {n + 1}'s job to end")
         heal("w1")
         rounds.append(_check_round(db_url, job_id, "w1", "w2", cut_at))
-        # The lost attempt comes back and finds the job is no longer its own.
-        wait_for(
-            lambda n=n: workers["w1"].output.count("is no longer ours") > n, 60, "w1 to give up"
-        )
+        # The lost attempt comes back and finds the job is no longer its own: its heartbeat
+        # stops it, or, when its function's failure comes first, its outcome is refused.
+        wait_for(lambda n=n: _gave_up(workers["w1"]) > n, 60, "w1 to give up")
         after = query(
             db_url,
             "SELECT status, attempts, results ->> 'worker_id' FROM background_job_status "

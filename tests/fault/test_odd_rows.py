@@ -147,7 +147,7 @@ def test_odd_rows_render_as_unreadable_and_a_timeless_row_is_rescued(
             recovery="n/a",
             details={
                 "answers": ", ".join(f"{k} {v}" for k, v in pages.items()),
-                "rows marked unreadable": f"{len(marked)} of {len(listed)} on the admin page",
+                "rows marked unreadable on the admin page": f"{len(marked)} of {len(listed)} rows",
                 "timeless processing row": "rescued as 'worker lost', then completed",
                 "oldest queued age with only a not-yet-due job waiting": "0 s",
             },

@@ -55,7 +55,7 @@ class QueueGauges(Collector):
         yield depth
         oldest = GaugeMetricFamily(
             "capo_queue_oldest_queued_age_seconds",
-            "How long the queued job that has been due longest has waited (0 when none is due).",
+            "Age of the oldest queued job that is due (0 when none is due).",
             labels=["queue"],
         )
         oldest.add_metric(labels, snap.stats.oldest_queued_age_seconds or 0.0)
