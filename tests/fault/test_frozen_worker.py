@@ -85,8 +85,26 @@ def _finished(db_url: str, job_id: str) -> Callable[[], bool]:
     )
 
 
-def _gave_up(proc: Process) -> int:
-    return proc.output.count("is no longer ours") + proc.output.count("Lost the lease of job")
+def _prepare(db_url: str) -> dict[str, object]:
+    """The tiny league with the slowed function; the environment for the figures."""
+    load_fixture(db_url, "tiny")
+    instrument_stats(db_url, {SLOW_FUNCTION: DELAY_MS})
+    return environment(db_url)
+
+
+def _start_workers(start: Callable[..., Process], urls: dict[str, str]) -> dict[str, Process]:
+    """A worker per id, each on its database URL, once all have started."""
+    workers = {w: start_worker(start, url, w, **SETTINGS) for w, url in urls.items()}
+    for worker_id, proc in workers.items():
+        wait_started(proc, worker_id)
+    return workers
+
+
+def _gave_up_more_than(proc: Process, times: int) -> Callable[[], bool]:
+    """Has the worker given up on a lost attempt more than `times` times?"""
+    return lambda: (
+        proc.output.count("is no longer ours") + proc.output.count("Lost the lease of job") > times
+    )
 
 
 @dataclass
@@ -166,7 +184,7 @@ def _run_rounds(
         rounds.append(_check_round(db_url, job_id, "w1", "w2", cut_at))
         # The lost attempt comes back and finds the job is no longer its own: its heartbeat
         # stops it, or, when its function's failure comes first, its outcome is refused.
-        wait_for(lambda n=n: _gave_up(workers["w1"]) > n, 60, "w1 to give up")
+        wait_for(_gave_up_more_than(workers["w1"], n), 60, "w1 to give up")
         after = query(
             db_url,
             "SELECT status, attempts, results ->> 'worker_id' FROM background_job_status "
@@ -232,12 +250,8 @@ def test_a_frozen_worker_cannot_block_its_jobs_rescue(
     record_figures: Callable[[Figures], Path],
     plan: Plan,
 ) -> None:
-    load_fixture(db_url, "tiny")
-    instrument_stats(db_url, {SLOW_FUNCTION: DELAY_MS})
-    env = environment(db_url)
-    workers = {w: start_worker(start, db_url, w, **SETTINGS) for w in ("w1", "w2")}
-    for worker_id, proc in workers.items():
-        wait_started(proc, worker_id)
+    env = _prepare(db_url)
+    workers = _start_workers(start, {"w1": db_url, "w2": db_url})
 
     def freeze(worker_id: str) -> object:
         workers[worker_id].signal(signal.SIGSTOP)
@@ -268,16 +282,9 @@ def test_a_partitioned_worker_cannot_block_its_jobs_rescue(
     record_figures: Callable[[Figures], Path],
     plan: Plan,
 ) -> None:
-    load_fixture(db_url, "tiny")
-    instrument_stats(db_url, {SLOW_FUNCTION: DELAY_MS})
-    env = environment(db_url)
+    env = _prepare(db_url)
     with pausable_proxy(db_url) as proxy:
-        workers = {
-            "w1": start_worker(start, proxy.url, "w1", **SETTINGS),
-            "w2": start_worker(start, db_url, "w2", **SETTINGS),
-        }
-        for worker_id, proc in workers.items():
-            wait_started(proc, worker_id)
+        workers = _start_workers(start, {"w1": proxy.url, "w2": db_url})
 
         def partition(_: str) -> object:
             proxy.pause()
