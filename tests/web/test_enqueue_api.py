@@ -198,8 +198,9 @@ async def test_a_body_over_the_limit_is_413_and_writes_nothing(db_url: str) -> N
             yield big[start : start + 500]
 
     async with app_client(db_url, max_request_body_bytes=1024) as client:
-        declared = await client.post(URL, content=big)
-        streamed = await client.post(URL, content=chunks())  # no Content-Length
+        json_type = {"Content-Type": "application/json"}
+        declared = await client.post(URL, content=big, headers=json_type)
+        streamed = await client.post(URL, content=chunks(), headers=json_type)  # no length
         small = await client.post(URL, json=body())
     for response in (declared, streamed):
         assert response.status_code == 413

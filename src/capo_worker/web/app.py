@@ -15,6 +15,7 @@ from capo_worker.web import admin_pages, enqueue, health, jobs_api, league_pages
 from capo_worker.web.context import WebContext
 from capo_worker.web.errors import install_error_handlers
 from capo_worker.web.middleware import BodySizeLimit, SecurityHeaders
+from capo_worker.web.request_guard import RequestGuard
 from capo_worker.web.templating import STATIC_DIR
 
 DESCRIPTION = """\
@@ -46,7 +47,9 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The last added runs first: headers on every answer, then the guard, then the size limit.
     app.add_middleware(BodySizeLimit, limit=settings.max_request_body_bytes)
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

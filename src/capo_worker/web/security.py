@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import secrets
 import time
@@ -25,6 +24,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from capo_worker.config import ConfigError, Settings
+from capo_worker.hostnames import is_loopback
 from capo_worker.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -143,15 +143,6 @@ def _unauthorized(what: str) -> ApiError:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown client"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_listen_allowed(settings: Settings) -> None:
