@@ -41,7 +41,7 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ({"SHUTDOWN_GRACE_SECONDS": "x"}, "SHUTDOWN_GRACE_SECONDS"),
         ({"LOG_FORMAT": "xml"}, "Fix: set LOG_FORMAT to text or json"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-        ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL='mysql://u:***@h/db'"),
+        ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL='mysql://***"),
         ({"SUPABASE_URL": "https://x.supabase.co"}, "session mode"),
         ({"NEXT_PUBLIC_APP_URL": "http://app:3000"}, "INTERNAL_API_KEY is not"),
         ({"CRON_SCHEDULE": "nightly"}, "CRON_SCHEDULE"),

@@ -203,6 +203,11 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
             raise ValueError("is not a PostgreSQL connection string")
+        from capo_worker.db import dsn_problem
+
+        problem = dsn_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
