@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -17,7 +18,14 @@ from capo_worker.web.security import (
     issue_session,
     session_valid,
 )
-from tests.web.helpers import ADMIN_KEY, app_client, insert_job, job_rows, settings_for
+from tests.web.helpers import (
+    ADMIN_KEY,
+    app_client,
+    from_peer,
+    insert_job,
+    job_rows,
+    settings_for,
+)
 
 ENQUEUE = "/api/admin/enqueue-stats-job"
 JOBS = "/api/admin/background-jobs"
@@ -199,3 +207,76 @@ def test_without_a_key_only_loopback_is_allowed(host: str, loopback: bool) -> No
         with pytest.raises(ConfigError, match="ADMIN_API_KEY"):
             check_listen_allowed(open_settings)
     check_listen_allowed(settings_for("postgresql://x/y", host=host, admin_api_key=ADMIN_KEY))
+
+
+# --- key guessing -------------------------------------------------------------------
+
+
+async def test_wrong_keys_are_throttled_per_address_and_logged_once(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    right = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with app_client(db_url, admin_api_key=ADMIN_KEY, peer="192.0.2.7") as client:
+        guesses = [
+            await client.get(JOBS, headers={"Authorization": f"Bearer guess-{i}"})
+            for i in range(40)
+        ]
+        during = await client.get(JOBS, headers=right)  # even the right key waits now
+        async with from_peer(client, "192.0.2.8") as neighbour:
+            elsewhere = await neighbour.get(JOBS, headers=right)
+    statuses = [g.status_code for g in guesses]
+    assert statuses == [401] * 5 + [429] * 35
+    for answer in (guesses[5], during):
+        assert answer.status_code == 429
+        assert 1 <= int(answer.headers["retry-after"]) <= 60
+        assert answer.json()["message"] == "Too many requests"
+    assert elsewhere.status_code == 200  # another address is not affected
+    about = [r for r in caplog.records if "192.0.2.7" in r.getMessage()]
+    assert len(about) == 2, [r.getMessage() for r in about]  # the first failure, the block
+    assert "5 wrong keys" in about[1].getMessage()
+
+
+async def test_the_sign_in_form_is_throttled_with_the_api(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY, auth_failure_limit=3) as client:
+        await client.get(JOBS, headers={"Authorization": "Bearer guess"})
+        forms = [await client.post("/admin/signin", data={"key": f"guess-{i}"}) for i in range(3)]
+        right = await client.post("/admin/signin", data={"key": ADMIN_KEY})
+    assert [f.status_code for f in forms] == [401, 401, 429]
+    assert right.status_code == 429 and SESSION_COOKIE not in right.cookies
+    assert "Too many wrong keys" in right.text and right.headers["retry-after"].isdigit()
+
+
+async def test_the_wait_ends_with_the_window(db_url: str) -> None:
+    async with app_client(
+        db_url, admin_api_key=ADMIN_KEY, auth_failure_limit=2, auth_failure_window_seconds=1
+    ) as client:
+        for _ in range(3):
+            await client.get(JOBS, headers={"Authorization": "Bearer guess"})
+        blocked = await client.get(JOBS, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        await asyncio.sleep(1.2)
+        later = await client.get(JOBS, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert (blocked.status_code, later.status_code) == (429, 200)
+
+
+async def test_ipv6_neighbours_in_one_64_count_as_one_client(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY, auth_failure_limit=2) as client:
+        answers = []
+        for peer in ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8:0:1::1"):
+            async with from_peer(client, peer) as one:
+                answers.append(
+                    (await one.get(JOBS, headers={"Authorization": "Bearer guess"})).status_code
+                )
+    assert answers == [401, 401, 429, 401]
+
+
+@pytest.mark.parametrize(("host", "refused"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_a_short_key_may_not_guard_a_public_address(host: str, refused: bool) -> None:
+    short = settings_for("postgresql://x/y", host=host, admin_api_key="fifteen-chars!!")
+    if refused:
+        with pytest.raises(ConfigError, match="at least 16 characters"):
+            check_listen_allowed(short)
+    else:
+        check_listen_allowed(short)
+    long_enough = settings_for("postgresql://x/y", host=host, admin_api_key="sixteen-chars!!!")
+    check_listen_allowed(long_enough)

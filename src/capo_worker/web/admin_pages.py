@@ -27,9 +27,10 @@ from capo_worker.web.security import (
     SESSION_COOKIE,
     SESSION_TTL_SECONDS,
     Access,
+    TooManyKeyAttempts,
     issue_session,
-    keys_match,
     page_access,
+    try_key,
 )
 from capo_worker.web.templating import templates
 
@@ -87,9 +88,22 @@ async def signin(
     target = _safe_next(next_path)
     if admin_key is None:
         return RedirectResponse(target, status_code=303)
-    if not keys_match(key, admin_key):
-        client = request.client.host if request.client else "unknown client"
-        log.warning("Admin sign-in with a wrong key from %s", client)
+    try:
+        right = try_key(request, key, admin_key, "sign-in form")
+    except TooManyKeyAttempts as exc:
+        return templates.TemplateResponse(
+            request,
+            "signin.html",
+            {
+                "next": target,
+                "error": f"Too many wrong keys from your address: try again in "
+                f"{exc.retry_after} s.",
+                "access": None,
+            },
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if not right:
         return templates.TemplateResponse(
             request,
             "signin.html",

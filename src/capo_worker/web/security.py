@@ -112,9 +112,16 @@ def require_admin(
         return Access(open=True, via="open")
     token = _bearer_token(request)
     if token is not None:
-        if keys_match(token, key):
-            return Access(open=False, via="bearer")
-        log.warning("Rejected an API request with a wrong key from %s", _client(request))
+        try:
+            if try_key(request, token, key, "API"):
+                return Access(open=False, via="bearer")
+        except TooManyKeyAttempts as exc:
+            raise ApiError(
+                429,
+                f"Too many wrong keys from your address: try again in {exc.retry_after} s",
+                "Too many requests",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
         raise _unauthorized("Invalid API key")
     session = request.cookies.get(SESSION_COOKIE)
     if session is not None and session_valid(key, session):
@@ -131,6 +138,30 @@ def require_admin(
     raise _unauthorized("Missing API key")
 
 
+class TooManyKeyAttempts(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def try_key(request: Request, given: str, key: str, where: str) -> bool:
+    """Compare a key a client sent, counting wrong ones against its address.
+
+    Raises TooManyKeyAttempts, without comparing, while the address must wait.
+    """
+    throttle = request.app.state.web.throttle
+    client = _client(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        raise TooManyKeyAttempts(wait)
+    if keys_match(given, key):
+        return True
+    line = throttle.failed(client, where)
+    if line:
+        log.warning(line)
+    return False
+
+
 def _unauthorized(what: str) -> ApiError:
     return ApiError(
         401,
@@ -145,9 +176,20 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown client"
 
 
+MIN_PUBLIC_KEY_LENGTH = 16
+
+
 def check_listen_allowed(settings: Settings) -> None:
-    """Refuse to serve an unprotected admin API beyond this machine."""
-    if settings.admin_api_key is None and not is_loopback(settings.host):
+    """Refuse to serve an unprotected (or weakly protected) admin API beyond this machine."""
+    key = settings.admin_api_key
+    if key is not None and len(key) < MIN_PUBLIC_KEY_LENGTH and not is_loopback(settings.host):
+        raise ConfigError(
+            f"Configuration error: ADMIN_API_KEY is {len(key)} characters long, too short to "
+            f"guard HOST={settings.host!r}: it must have at least {MIN_PUBLIC_KEY_LENGTH} "
+            "characters. Fix: set ADMIN_API_KEY to a long random secret (for example the output "
+            "of: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    if key is None and not is_loopback(settings.host):
         raise ConfigError(
             f"Configuration error: HOST={settings.host!r} would expose the admin API and pages "
             "without a key. Fix: set ADMIN_API_KEY to a long random secret (for example the "
