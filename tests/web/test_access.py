@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 
+import httpx
 import pytest
 
 from capo_worker.config import ConfigError
@@ -16,11 +17,13 @@ from capo_worker.web.security import (
     csrf_token,
     is_loopback,
     issue_session,
-    session_valid,
+    read_session,
 )
+from capo_worker.web.sessions import Epochs
 from tests.web.helpers import (
     ADMIN_KEY,
     app_client,
+    csrf_of,
     from_peer,
     insert_job,
     job_rows,
@@ -113,7 +116,7 @@ async def test_pages_redirect_to_sign_in_and_a_session_opens_them(db_url: str) -
         assert ADMIN_KEY not in page.text
         assert (await client.get("/admin/info/jobs.json")).status_code == 200
 
-        out = await client.post("/admin/signout")
+        out = await client.post("/admin/signout", data={"csrf": csrf_of(page.text)})
         assert out.status_code == 303
         client.cookies.clear()  # the browser drops the expired cookie
         assert (await client.get("/admin/info")).status_code == 303
@@ -175,14 +178,22 @@ async def test_pages_carry_security_headers(db_url: str) -> None:
 
 
 def test_session_tokens_are_signed_and_expire() -> None:
-    token = issue_session(ADMIN_KEY, now=1000.0)
-    assert session_valid(ADMIN_KEY, token, now=1001.0)
-    assert not session_valid(ADMIN_KEY, token, now=1000.0 + 13 * 3600)  # expired
-    assert not session_valid("another-key", token, now=1001.0)  # key changed
-    expires, nonce, signature = token.split(".")
-    assert not session_valid(ADMIN_KEY, f"{int(expires) + 9999}.{nonce}.{signature}", now=1001.0)
-    assert not session_valid(ADMIN_KEY, "garbage", now=1001.0)
-    assert not session_valid(ADMIN_KEY, "", now=time.time())
+    epochs = Epochs(every_session=3, browser=1)
+    token = issue_session(ADMIN_KEY, "browser-a", epochs, now=1000.0)
+    session = read_session(ADMIN_KEY, token, now=1001.0)
+    assert session is not None and (session.browser, session.epochs) == ("browser-a", epochs)
+    assert read_session(ADMIN_KEY, token, now=1000.0 + 13 * 3600) is None  # expired
+    assert read_session(ADMIN_KEY, token, now=1000.0 + 13 * 3600, expired_too=True)
+    assert read_session("another-key", token, now=1001.0) is None  # key changed
+    expires, browser, every, mine, signature = token.split(".")
+    for forged in (
+        f"{int(expires) + 9999}.{browser}.{every}.{mine}.{signature}",  # longer life
+        f"{expires}.{browser}.{every}.{int(mine) + 1}.{signature}",  # a newer epoch
+        f"{expires}.browser-b.{every}.{mine}.{signature}",  # another browser
+    ):
+        assert read_session(ADMIN_KEY, forged, now=1001.0) is None
+    assert read_session(ADMIN_KEY, "garbage", now=1001.0) is None
+    assert read_session(ADMIN_KEY, "", now=time.time()) is None
 
 
 @pytest.mark.parametrize(
@@ -280,3 +291,80 @@ def test_a_short_key_may_not_guard_a_public_address(host: str, refused: bool) ->
         check_listen_allowed(short)
     long_enough = settings_for("postgresql://x/y", host=host, admin_api_key="sixteen-chars!!!")
     check_listen_allowed(long_enough)
+
+
+# --- signing out ----------------------------------------------------------------------
+
+
+async def sign_in(client: httpx.AsyncClient) -> tuple[str, str]:
+    """Sign in; the session cookie and the CSRF token of the admin page."""
+    signed = await client.post("/admin/signin", data={"key": ADMIN_KEY})
+    assert signed.status_code == 303
+    page = await client.get("/admin/info")
+    assert page.status_code == 200
+    return client.cookies[SESSION_COOKIE], csrf_of(page.text)
+
+
+async def opens(client: httpx.AsyncClient, cookie: str) -> bool:
+    """Whether this cookie still opens the page, the page's feed and the API."""
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, cookie)
+    answers = [
+        (await client.get("/admin/info")).status_code,
+        (await client.get("/admin/info/jobs.json")).status_code,
+        (await client.get(JOBS)).status_code,
+    ]
+    assert answers in ([200, 200, 200], [303, 401, 401]), answers
+    return answers[0] == 200
+
+
+async def test_sign_out_ends_every_session_of_that_browser_copies_included(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as browser:
+        earlier, _ = await sign_in(browser)
+        copied, csrf = await sign_in(browser)  # signed in again: the same browser
+        async with from_peer(browser, "127.0.0.1") as laptop:
+            elsewhere, _ = await sign_in(laptop)
+        out = await browser.post("/admin/signout", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/admin/signin"
+        assert 'capo_admin_session=""' in out.headers["set-cookie"]
+        assert not await opens(browser, copied)  # a copy taken before sign-out
+        assert not await opens(browser, earlier)
+        assert await opens(browser, elsewhere)  # another browser stays signed in
+
+
+async def test_sign_out_everywhere_ends_every_session(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as browser:
+        mine, csrf = await sign_in(browser)
+        async with from_peer(browser, "127.0.0.1") as laptop:
+            theirs, _ = await sign_in(laptop)
+        page = (await browser.get("/admin/info")).text
+        assert 'value="everywhere"' in page and "Sign out everywhere" in page
+        out = await browser.post("/admin/signout", data={"csrf": csrf, "scope": "everywhere"})
+        assert out.status_code == 303
+        assert not await opens(browser, mine)
+        assert not await opens(browser, theirs)
+        browser.cookies.clear()
+        again, _ = await sign_in(browser)  # signing in afterwards works as before
+        assert await opens(browser, again)
+
+
+async def test_sign_out_is_kept_in_the_database_for_every_process(db_url: str) -> None:
+    async with (
+        app_client(db_url, admin_api_key=ADMIN_KEY) as first,
+        app_client(db_url, admin_api_key=ADMIN_KEY) as second,
+    ):
+        cookie, csrf = await sign_in(first)
+        assert await opens(second, cookie)
+        await first.post("/admin/signout", data={"csrf": csrf})
+        assert not await opens(second, cookie)
+
+
+async def test_sign_out_needs_the_pages_csrf_token(db_url: str) -> None:
+    async with app_client(db_url, admin_api_key=ADMIN_KEY) as browser:
+        cookie, _ = await sign_in(browser)
+        for form in ({}, {"csrf": "0" * 64}, {"csrf": "0" * 64, "scope": "everywhere"}):
+            refused = await browser.post("/admin/signout", data=form)
+            assert refused.status_code == 403, form
+        assert await opens(browser, cookie)
+        bad_scope = await browser.post("/admin/signout", data={"csrf": "x", "scope": "all"})
+        assert bad_scope.status_code == 400

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -28,10 +28,15 @@ from capo_worker.web.security import (
     SESSION_TTL_SECONDS,
     Access,
     TooManyKeyAttempts,
+    csrf_token,
     issue_session,
+    keys_match,
+    new_browser_id,
     page_access,
+    read_session,
     try_key,
 )
+from capo_worker.web.sessions import current_epochs, end_sessions
 from capo_worker.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -70,7 +75,7 @@ async def signin_form(
     ctx: Annotated[WebContext, Depends(web_context)],
     next_path: Annotated[str | None, Query(alias="next")] = None,
 ) -> Response:
-    if page_access(request, ctx.settings) is not None:
+    if await page_access(request, ctx) is not None:
         return RedirectResponse(_safe_next(next_path), status_code=303)
     return templates.TemplateResponse(
         request, "signin.html", {"next": _safe_next(next_path), "error": None, "access": None}
@@ -110,23 +115,56 @@ async def signin(
             {"next": target, "error": "That key is not right.", "access": None},
             status_code=401,
         )
+    # The same browser signing in again keeps its id, so its sign-out ends both sessions.
+    earlier = read_session(admin_key, request.cookies.get(SESSION_COOKIE), expired_too=True)
+    browser = earlier.browser if earlier else new_browser_id()
+    async with ctx.pool.connection() as conn:
+        epochs = await current_epochs(conn, browser)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        issue_session(admin_key),
+        issue_session(admin_key, browser, epochs),
         max_age=SESSION_TTL_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
+        **_cookie_attributes(request, ctx.settings),
     )
     return response
 
 
+def _cookie_attributes(request: Request, settings: Settings) -> dict[str, Any]:
+    """Secure whenever the request came over HTTPS or the public address is https://."""
+    public_https = (settings.public_url or "").lower().startswith("https://")
+    return {
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https" or public_https,
+        "path": "/",
+    }
+
+
 @router.post("/admin/signout")
-async def signout() -> RedirectResponse:
+async def signout(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[Literal["browser", "everywhere"], Form()] = "browser",
+) -> Response:
+    """End this browser's sessions, or every session ("Sign out everywhere")."""
+    admin_key = ctx.settings.admin_api_key
+    if admin_key is None:
+        return RedirectResponse("/admin/info", status_code=303)
     response = RedirectResponse("/admin/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, **_cookie_attributes(request, ctx.settings))
+    session = read_session(admin_key, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return response  # nothing to end
+    if not keys_match(csrf, csrf_token(admin_key, session.token)):
+        return error_response(
+            403, "Missing or invalid CSRF token: sign out from the admin page", "Forbidden"
+        )
+    async with ctx.pool.connection() as conn:
+        await end_sessions(conn, None if scope == "everywhere" else session.browser)
+    client = request.client.host if request.client else "unknown client"
+    log.info("Admin signed out (%s) from %s", scope, client)
     return response
 
 
@@ -172,7 +210,7 @@ async def admin_info(
     trigger: str | None = None,
     tenant: str | None = None,
 ) -> Response:
-    access = page_access(request, ctx.settings)
+    access = await page_access(request, ctx)
     if access is None:
         return _signin_redirect(request)
     status, trigger = _filters(status, trigger)
@@ -211,7 +249,7 @@ async def admin_jobs_json(
     trigger: Annotated[str | None, Query()] = None,
     tenant: Annotated[str | None, Query()] = None,
 ) -> Response:
-    access: Access | None = page_access(request, ctx.settings)
+    access: Access | None = await page_access(request, ctx)
     if access is None:
         return error_response(401, "Sign in again", "Unauthorized")
     status, trigger = _filters(status, trigger)

@@ -77,5 +77,5 @@ async def stats_page(
         )
         for period, label in PERIODS.items()
     ]
-    page["access"] = page_access(request, ctx.settings)
+    page["access"] = await page_access(request, ctx)
     return templates.TemplateResponse(request, "stats.html", page)

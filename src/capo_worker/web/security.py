@@ -1,12 +1,18 @@
 """Access control: ADMIN_API_KEY for the API (Bearer) and the pages (signed cookie).
 
 - Without ADMIN_API_KEY the admin routes are open, and the server refuses to
-  listen on anything but a loopback address (`check_listen_allowed`).
+  listen on anything but a loopback address (`check_listen_allowed`); the
+  request guard (request_guard.py) keeps other sites' pages out.
 - With it, the API wants `Authorization: Bearer <key>`; the pages have a
   sign-in form that sets a session cookie signed with a key derived from
   ADMIN_API_KEY (HMAC-SHA256, so changing the key signs everyone out). The
   page's scripts call the API with that cookie, and every cookie-authenticated
-  request that changes something must carry the CSRF token the page was given.
+  request that changes something must carry the CSRF token the page was given
+  (the sign-out form sends it as a field).
+- A session names its browser and the session epochs current when it was
+  issued (sessions.py); sign-out moves an epoch on, so copies of the cookie
+  stop working too.
+- Wrong keys are counted per client address (throttle.py).
 - Keys and tokens are compared with `hmac.compare_digest` and never logged.
 """
 
@@ -25,7 +31,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from capo_worker.config import ConfigError, Settings
 from capo_worker.hostnames import is_loopback
+from capo_worker.web.context import WebContext
 from capo_worker.web.errors import ApiError
+from capo_worker.web.sessions import Epochs, current_epochs
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +60,54 @@ def _sign(admin_key: str, purpose: str, value: str) -> str:
     return hmac.new(_signing_key(admin_key), message, hashlib.sha256).hexdigest()
 
 
-def issue_session(admin_key: str, now: float | None = None) -> str:
-    """A session token: expiry, a random nonce and their signature."""
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires: int
+    browser: str  # random id, kept when the same browser signs in again
+    epochs: Epochs  # current when the session was issued
+
+
+def new_browser_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def issue_session(admin_key: str, browser: str, epochs: Epochs, now: float | None = None) -> str:
+    """A session token: expiry, browser, epochs, and their signature."""
     expires = int((time.time() if now is None else now) + SESSION_TTL_SECONDS)
-    body = f"{expires}.{secrets.token_urlsafe(16)}"
+    body = f"{expires}.{browser}.{epochs.every_session}.{epochs.browser}"
     return f"{body}.{_sign(admin_key, 'session', body)}"
 
 
-def session_valid(admin_key: str, token: str | None, now: float | None = None) -> bool:
-    if not token or token.count(".") != 2:
-        return False
+def read_session(
+    admin_key: str, token: str | None, now: float | None = None, *, expired_too: bool = False
+) -> Session | None:
+    """The session a token holds, if we signed it and (unless `expired_too`) it is unexpired.
+
+    Whether it was signed out since is for `current_session` to say.
+    """
+    if not token or token.count(".") != 4:
+        return None
     body, _, signature = token.rpartition(".")
     if not keys_match(signature, _sign(admin_key, "session", body)):
-        return False
-    expires = body.split(".", 1)[0]
-    return expires.isdigit() and int(expires) > (time.time() if now is None else now)
+        return None
+    expires, browser, every, mine = body.split(".")
+    if not (expires.isdigit() and every.isdigit() and mine.isdigit()):
+        return None
+    if not expired_too and int(expires) <= (time.time() if now is None else now):
+        return None
+    return Session(token, int(expires), browser, Epochs(int(every), int(mine)))
+
+
+async def current_session(request: Request, ctx: WebContext) -> Session | None:
+    """The request's session, if it is signed, unexpired and not signed out."""
+    key = ctx.settings.admin_api_key
+    session = read_session(key, request.cookies.get(SESSION_COOKIE)) if key else None
+    if session is None:
+        return None
+    async with ctx.pool.connection() as conn:
+        epochs = await current_epochs(conn, session.browser)
+    return session if epochs == session.epochs else None
 
 
 def csrf_token(admin_key: str, session: str) -> str:
@@ -79,7 +120,7 @@ class Access:
 
     open: bool  # no ADMIN_API_KEY: everything is allowed
     via: str  # "open", "bearer" or "session"
-    csrf: str | None = None  # the token pages embed for their scripts
+    csrf: str | None = None  # the token pages embed for their scripts and forms
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -90,24 +131,24 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def page_access(request: Request, settings: Settings) -> Access | None:
-    """The admin pages: open, or a valid session cookie; None means 'sign in first'."""
-    key = settings.admin_api_key
+async def page_access(request: Request, ctx: WebContext) -> Access | None:
+    """The admin pages: open, or a current session cookie; None means 'sign in first'."""
+    key = ctx.settings.admin_api_key
     if key is None:
         return Access(open=True, via="open")
-    session = request.cookies.get(SESSION_COOKIE)
-    if session is not None and session_valid(key, session):
-        return Access(open=False, via="session", csrf=csrf_token(key, session))
+    session = await current_session(request, ctx)
+    if session is not None:
+        return Access(open=False, via="session", csrf=csrf_token(key, session.token))
     return None
 
 
-def require_admin(
+async def require_admin(
     request: Request,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Access:
     """FastAPI dependency of every /api/admin route (the Bearer scheme is for OpenAPI)."""
-    settings: Settings = request.app.state.web.settings
-    key = settings.admin_api_key
+    ctx: WebContext = request.app.state.web
+    key = ctx.settings.admin_api_key
     if key is None:
         return Access(open=True, via="open")
     token = _bearer_token(request)
@@ -123,11 +164,11 @@ def require_admin(
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
         raise _unauthorized("Invalid API key")
-    session = request.cookies.get(SESSION_COOKIE)
-    if session is not None and session_valid(key, session):
+    session = await current_session(request, ctx)
+    if session is not None:
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not keys_match(sent, csrf_token(key, session)):
+            if not keys_match(sent, csrf_token(key, session.token)):
                 raise ApiError(
                     403,
                     f"Missing or invalid {CSRF_HEADER} header: reload the admin page",
