@@ -368,3 +368,24 @@ async def test_sign_out_needs_the_pages_csrf_token(db_url: str) -> None:
         assert await opens(browser, cookie)
         bad_scope = await browser.post("/admin/signout", data={"csrf": "x", "scope": "all"})
         assert bad_scope.status_code == 400
+
+
+# --- behind a TLS proxy ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure"),
+    [("https://capo.example.com", True), ("http://capo.example.com", False), (None, False)],
+)
+async def test_the_cookie_is_secure_when_the_public_url_is_https(
+    db_url: str, public_url: str | None, secure: bool
+) -> None:
+    # The proxy's X-Forwarded-Proto is not trusted here: the public URL alone decides.
+    async with app_client(
+        db_url, admin_api_key=ADMIN_KEY, public_url=public_url, allowed_hosts="capo.example.com"
+    ) as client:
+        signed = await client.post(
+            "/admin/signin", data={"key": ADMIN_KEY}, headers={"Host": "capo.example.com"}
+        )
+    cookie = signed.headers["set-cookie"]
+    assert ("Secure" in cookie) is secure, cookie

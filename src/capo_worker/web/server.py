@@ -73,8 +73,9 @@ def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
         log_config=None,  # our logging setup (text or JSON) handles uvicorn's loggers
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
-        # Trusting X-Forwarded-* only from the local proxy (uvicorn's default).
+        # X-Forwarded-For/-Proto are believed only from FORWARDED_ALLOW_IPS (the proxies).
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
