@@ -80,15 +80,12 @@ class RedactSecrets(logging.Filter):
         return path_with_query
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if (
-            record.name == ACCESS_LOGGER
-            and isinstance(record.args, tuple)
-            and len(record.args) == 5
-            and isinstance(record.args[2], str)
-        ):
+        if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
+            # uvicorn's arguments: client, method, path with query, HTTP version, status
             args = list(record.args)
-            args[2] = self._access_path(args[2])
-            record.args = tuple(args)
+            if len(args) == 5 and isinstance(args[2], str):
+                args[2] = self._access_path(args[2])
+                record.args = tuple(args)
         if not self.secrets:
             return True
         message = record.getMessage()
