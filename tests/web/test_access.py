@@ -139,7 +139,9 @@ async def test_signed_in_pages_call_the_api_with_the_csrf_token(db_url: str) -> 
         assert good.status_code == 200
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example/", "\\\\evil", "/\t/evil.example"]
+)
 async def test_sign_in_never_redirects_off_site(db_url: str, target: str) -> None:
     async with app_client(db_url, admin_api_key=ADMIN_KEY) as client:
         response = await client.post("/admin/signin", data={"key": ADMIN_KEY, "next": target})

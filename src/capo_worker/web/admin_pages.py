@@ -13,7 +13,7 @@ import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from capo_worker import queue
@@ -23,6 +23,19 @@ from capo_worker.web.admin_queries import Tenant, cache_stamps, list_tenants
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import error_response
 from capo_worker.web.job_view import job_view
+from capo_worker.web.page_docs import (
+    BAD_PARAMETER,
+    FORM_ERRORS,
+    MAX_NEXT,
+    NOT_SIGNED_IN,
+    SEE_OTHER,
+    SIGN_IN_REFUSED,
+    JobsFeed,
+    NextParam,
+    StatusParam,
+    TenantParam,
+    TriggerParam,
+)
 from capo_worker.web.security import (
     SESSION_COOKIE,
     SESSION_TTL_SECONDS,
@@ -40,16 +53,23 @@ from capo_worker.web.sessions import current_epochs, end_sessions
 from capo_worker.web.templating import templates
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["pages"])
 
 JOBS_SHOWN = 25
 ACTIVE_POLL_MS = 2000
 IDLE_POLL_MS = 30000
+MAX_KEY = 4096  # longer than any ADMIN_API_KEY worth typing
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths of this site: no scheme, no host, no '//'."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only paths of this site: no scheme, no host, no '//', no control characters."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/admin/info"
 
@@ -59,21 +79,26 @@ def _signin_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/admin/signin?next={quote(target)}", status_code=303)
 
 
-@router.get("/")
+@router.get("/", response_class=RedirectResponse, status_code=303, summary="To the admin page")
 async def home() -> RedirectResponse:
     return RedirectResponse("/admin/info", status_code=303)
 
 
-@router.get("/admin")
+@router.get("/admin", response_class=RedirectResponse, status_code=303, summary="To the admin page")
 async def admin_home() -> RedirectResponse:
     return RedirectResponse("/admin/info", status_code=303)
 
 
-@router.get("/admin/signin", response_class=HTMLResponse)
+@router.get(
+    "/admin/signin",
+    response_class=HTMLResponse,
+    summary="The sign-in form (or on to `next` when signed in)",
+    responses={**SEE_OTHER, **BAD_PARAMETER},
+)
 async def signin_form(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    next_path: Annotated[str | None, Query(alias="next")] = None,
+    next_path: NextParam = None,
 ) -> Response:
     if await page_access(request, ctx) is not None:
         return RedirectResponse(_safe_next(next_path), status_code=303)
@@ -82,12 +107,18 @@ async def signin_form(
     )
 
 
-@router.post("/admin/signin", response_class=HTMLResponse)
+@router.post(
+    "/admin/signin",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Sign in with ADMIN_API_KEY: a session cookie, then on to `next`",
+    responses={**SEE_OTHER, **SIGN_IN_REFUSED, **FORM_ERRORS},
+)
 async def signin(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    key: Annotated[str, Form()] = "",
-    next_path: Annotated[str, Form(alias="next")] = "/admin/info",
+    key: Annotated[str, Form(max_length=MAX_KEY)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=MAX_NEXT)] = "/admin/info",
 ) -> Response:
     admin_key = ctx.settings.admin_api_key
     target = _safe_next(next_path)
@@ -141,7 +172,13 @@ def _cookie_attributes(request: Request, settings: Settings) -> dict[str, Any]:
     }
 
 
-@router.post("/admin/signout")
+@router.post(
+    "/admin/signout",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Sign out this browser, or every session (scope=everywhere)",
+    responses={**SEE_OTHER, **FORM_ERRORS},
+)
 async def signout(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
@@ -166,10 +203,6 @@ async def signout(
     client = request.client.host if request.client else "unknown client"
     log.info("Admin signed out (%s) from %s", scope, client)
     return response
-
-
-def _filters(status: str | None, trigger: str | None) -> tuple[str | None, str | None]:
-    return (status if status in STATUSES else None, trigger if trigger in TRIGGERS else None)
 
 
 async def _jobs_context(ctx: WebContext, status: str | None, trigger: str | None) -> dict[str, Any]:
@@ -202,19 +235,23 @@ def _flags(settings: Settings) -> list[tuple[str, bool]]:
     ]
 
 
-@router.get("/admin/info", response_class=HTMLResponse)
+@router.get(
+    "/admin/info",
+    response_class=HTMLResponse,
+    summary="The admin page: jobs, live (or to the sign-in form)",
+    responses={**SEE_OTHER, **BAD_PARAMETER},
+)
 async def admin_info(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    status: str | None = None,
-    trigger: str | None = None,
-    tenant: str | None = None,
+    status: StatusParam = None,
+    trigger: TriggerParam = None,
+    tenant: TenantParam = None,
 ) -> Response:
     access = await page_access(request, ctx)
     if access is None:
         return _signin_redirect(request)
-    status, trigger = _filters(status, trigger)
-    page = await _jobs_context(ctx, status, trigger)
+    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
     async with ctx.pool.connection() as conn:
         tenants = await list_tenants(conn)
         tenant_id = _tenant_id(tenants, tenant)
@@ -241,19 +278,23 @@ async def admin_info(
     )
 
 
-@router.get("/admin/info/jobs.json")
+@router.get(
+    "/admin/info/jobs.json",
+    response_model=JobsFeed,
+    summary="What the admin page polls: its rows and cards, rendered",
+    responses={**NOT_SIGNED_IN, **BAD_PARAMETER},
+)
 async def admin_jobs_json(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    status: Annotated[str | None, Query()] = None,
-    trigger: Annotated[str | None, Query()] = None,
-    tenant: Annotated[str | None, Query()] = None,
+    status: StatusParam = None,
+    trigger: TriggerParam = None,
+    tenant: TenantParam = None,
 ) -> Response:
     access: Access | None = await page_access(request, ctx)
     if access is None:
         return error_response(401, "Sign in again", "Unauthorized")
-    status, trigger = _filters(status, trigger)
-    page = await _jobs_context(ctx, status, trigger)
+    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
     async with ctx.pool.connection() as conn:
         page["stamps"] = await cache_stamps(conn, _tenant_id(await list_tenants(conn), tenant))
     rows = templates.get_template("_job_rows.html").render(page)

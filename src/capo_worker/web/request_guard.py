@@ -157,7 +157,7 @@ class RequestGuard:
         has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
         if declared is None and not has_body:
             return None
-        if method not in SAFE_METHODS and path in FORM_PATHS:
+        if path in FORM_PATHS:  # whatever the method: the route answers 405 to a wrong one
             kind, _ = _media_type(declared or "")
             if kind == FORM:
                 return None
