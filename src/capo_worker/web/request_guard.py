@@ -13,11 +13,11 @@ Three rules, with or without ADMIN_API_KEY, before any route runs:
   or PUBLIC_URL) gets 403; so does one without Origin that a browser marks
   `Sec-Fetch-Site: cross-site` or `same-site`. Programs send no Origin and
   pass.
-- **Content type.** Bodies of the API must be `application/json` (charset
-  utf-8 if one is named), the sign-in and sign-out forms
-  `application/x-www-form-urlencoded`; anything else gets 415. A cross-site
-  page can send neither JSON nor a custom header without a CORS preflight,
-  which this server never grants.
+- **Content type.** The body of a request that changes something must be
+  `application/json` (charset utf-8 if one is named), or for the sign-in and
+  sign-out forms `application/x-www-form-urlencoded`; anything else gets 415.
+  A cross-site page can send neither JSON nor a custom header without a CORS
+  preflight, which this server never grants.
 """
 
 from __future__ import annotations
@@ -127,12 +127,12 @@ class RequestGuard:
                     "ALLOWED_HOSTS (or set PUBLIC_URL) if it is this server's",
                     "Misdirected request",
                 )
-        method: str = scope["method"]
-        if method not in SAFE_METHODS:
-            problem = self._foreign_origin(headers, host)
-            if problem:
-                return 403, problem, "Forbidden"
-        return self._wrong_content_type(headers, path, method)
+        if scope["method"] in SAFE_METHODS:
+            return None
+        problem = self._foreign_origin(headers, host)
+        if problem:
+            return 403, problem, "Forbidden"
+        return self._wrong_content_type(headers, path)
 
     def _foreign_origin(self, headers: Headers, host: tuple[str, int | None] | None) -> str | None:
         given = headers.get("origin")
@@ -150,15 +150,14 @@ class RequestGuard:
         )
 
     @staticmethod
-    def _wrong_content_type(
-        headers: Headers, path: str, method: str
-    ) -> tuple[int, str, str] | None:
+    def _wrong_content_type(headers: Headers, path: str) -> tuple[int, str, str] | None:
+        """Only for requests that change something: GET bodies are ignored by every route."""
         declared = headers.get("content-type")
         has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
         if declared is None and not has_body:
             return None
-        if path in FORM_PATHS:  # whatever the method: the route answers 405 to a wrong one
-            kind, _ = _media_type(declared or "")
+        kind, params = _media_type(declared or "")
+        if path in FORM_PATHS:
             if kind == FORM:
                 return None
             return (
@@ -166,9 +165,6 @@ class RequestGuard:
                 f"The sign-in and sign-out forms take {FORM} bodies, not {kind or 'untyped ones'}",
                 "Unsupported media type",
             )
-        if not has_body and method in SAFE_METHODS:
-            return None
-        kind, params = _media_type(declared or "")
         if kind == JSON and params.get("charset", "utf-8") == "utf-8":
             return None
         return (
