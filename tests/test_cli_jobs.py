@@ -7,28 +7,12 @@ Request ids and error messages are data from outside; rich would read
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+from tests.processes import run_command as capo_worker
 from tests.web.helpers import break_function, execute, query
 
 REQUEST_ID = "rich-[/]-close"
 ERROR = "boom [/] [bold]not bold[/bold] [link=http://x]y[/link] :thumbs_up: \\[escaped]"
-
-
-def capo_worker(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url}
-    env.pop("LOG_LEVEL", None)
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_stored_text_is_printed_literally(db_url: str) -> None:
