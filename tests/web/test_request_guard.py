@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.helpers import ADMIN_KEY, app_client, insert_job, job_rows, query
+from capo_worker.web.request_guard import unnamed_server_warning
+from tests.web.helpers import ADMIN_KEY, app_client, insert_job, job_rows, query, settings_for
 
 ENQUEUE = "/api/admin/enqueue-stats-job"
 JOBS = "/api/admin/background-jobs"
@@ -204,3 +205,23 @@ async def test_the_sign_in_form_takes_a_form_and_nothing_else(db_url: str) -> No
 
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "::"}, True),
+        ({"host": "0.0.0.0", "allowed_hosts": "capo.example.com"}, False),
+        ({"host": "0.0.0.0", "public_url": "https://capo.example.com"}, False),
+        ({"host": "192.0.2.10"}, False),  # HOST itself is a name requests may use
+        ({"host": "127.0.0.1"}, False),
+    ],
+)
+def test_a_server_listening_everywhere_without_a_name_says_so(
+    settings: dict[str, Any], warned: bool
+) -> None:
+    warning = unnamed_server_warning(settings_for("postgresql://x/y", **settings))
+    assert (warning is not None) is warned
+    if warning:
+        assert "ALLOWED_HOSTS" in warning and "421" in warning

@@ -41,6 +41,7 @@ from capo_worker.web.security import (
     SESSION_TTL_SECONDS,
     Access,
     TooManyKeyAttempts,
+    client_address,
     csrf_token,
     issue_session,
     keys_match,
@@ -200,8 +201,7 @@ async def signout(
         )
     async with ctx.pool.connection() as conn:
         await end_sessions(conn, None if scope == "everywhere" else session.browser)
-    client = request.client.host if request.client else "unknown client"
-    log.info("Admin signed out (%s) from %s", scope, client)
+    log.info("Admin signed out (%s) from %s", scope, client_address(request))
     return response
 
 

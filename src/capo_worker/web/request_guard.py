@@ -32,8 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from capo_worker.config import Settings
 from capo_worker.hostnames import is_loopback, is_wildcard, split_host_header
 from capo_worker.web.errors import error_body
+from capo_worker.web.security import SAFE_METHODS
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 FORM_PATHS = frozenset({"/admin/signin", "/admin/signout"})
 JSON = "application/json"
@@ -68,6 +68,17 @@ class HostPolicy:
             or name in self.names
             or any(name == s[1:] or name.endswith(s) for s in self.suffixes)
         )
+
+
+def unnamed_server_warning(settings: Settings) -> str | None:
+    """What to tell an operator whose server listens everywhere but knows no name of its own."""
+    if not is_wildcard(settings.host) or settings.allowed_host_names or settings.public_url:
+        return None
+    return (
+        f"HOST={settings.host} listens on every interface, but neither ALLOWED_HOSTS nor "
+        "PUBLIC_URL names this server: requests that call it by any name but a loopback one "
+        "get 421. Set ALLOWED_HOSTS to the names clients use (or PUBLIC_URL)."
+    )
 
 
 def parse_origin(value: str) -> Origin | None:

@@ -191,7 +191,7 @@ def try_key(request: Request, given: str, key: str, where: str) -> bool:
     Raises TooManyKeyAttempts, without comparing, while the address must wait.
     """
     throttle = request.app.state.web.throttle
-    client = _client(request)
+    client = client_address(request)
     wait = throttle.retry_after(client)
     if wait is not None:
         raise TooManyKeyAttempts(wait)
@@ -213,7 +213,7 @@ def _unauthorized(what: str) -> ApiError:
     )
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown client"
 
 

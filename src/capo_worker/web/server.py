@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Iterator
 import uvicorn
 
 from capo_worker.config import ConfigError, Settings
-from capo_worker.hostnames import is_wildcard
 from capo_worker.runtime import Runtime, open_runtime
 from capo_worker.web.app import create_app
+from capo_worker.web.request_guard import unnamed_server_warning
 from capo_worker.web.security import check_listen_allowed
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,9 @@ async def serve(
     """Serve until `stop` is set (or the server fails), then shut everything down."""
     settings = runtime.settings
     check_listen_allowed(settings)
-    if is_wildcard(settings.host) and not (settings.allowed_host_names or settings.public_url):
-        log.warning(
-            "HOST=%s listens on every interface, but neither ALLOWED_HOSTS nor PUBLIC_URL names "
-            "this server: requests that call it by any name but a loopback one get 421. Set "
-            "ALLOWED_HOSTS to the names clients use (or PUBLIC_URL).",
-            settings.host,
-        )
+    unnamed = unnamed_server_warning(settings)
+    if unnamed:
+        log.warning(unnamed)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     server = _Server(_uvicorn_config(settings, runtime))
