@@ -174,9 +174,21 @@ async def test_the_key_never_reaches_logs_or_pages(
 async def test_pages_carry_security_headers(db_url: str) -> None:
     async with app_client(db_url) as client:
         response = await client.get("/admin/info")
+        api = await client.get(JOBS)
+        stats = await client.get("/stats")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
+    # Admin answers are never kept by a browser or a shared cache; the league pages may be.
+    assert response.headers["cache-control"] == api.headers["cache-control"] == "no-store"
+    assert "cache-control" not in stats.headers
+    assert "strict-transport-security" not in response.headers  # no https public URL
+
+
+async def test_an_https_public_url_asks_browsers_for_https_only(db_url: str) -> None:
+    async with app_client(db_url, public_url="https://capo.example.com") as client:
+        response = await client.get("/stats", headers={"Host": "capo.example.com"})
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_session_tokens_are_signed_and_expire() -> None:

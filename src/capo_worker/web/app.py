@@ -52,7 +52,8 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
     # The last added runs first: headers on every answer, then the guard, then the size limit.
     app.add_middleware(BodySizeLimit, limit=settings.max_request_body_bytes)
     app.add_middleware(RequestGuard, settings=settings)
-    app.add_middleware(SecurityHeaders)
+    https_only = (settings.public_url or "").lower().startswith("https://")
+    app.add_middleware(SecurityHeaders, https_only=https_only)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
