@@ -41,11 +41,17 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ({"SHUTDOWN_GRACE_SECONDS": "x"}, "SHUTDOWN_GRACE_SECONDS"),
         ({"LOG_FORMAT": "xml"}, "Fix: set LOG_FORMAT to text or json"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-        ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL='mysql://u:***@h/db'"),
+        ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL='mysql://***"),
         ({"SUPABASE_URL": "https://x.supabase.co"}, "session mode"),
         ({"NEXT_PUBLIC_APP_URL": "http://app:3000"}, "INTERNAL_API_KEY is not"),
         ({"CRON_SCHEDULE": "nightly"}, "CRON_SCHEDULE"),
         ({"CRON_TIMEZONE": "Mars/Olympus"}, "CRON_TIMEZONE"),
+        ({"ALLOWED_HOSTS": "capo.example.com, bad/name"}, "Fix: set ALLOWED_HOSTS"),
+        ({"PUBLIC_URL": "capo.example.com"}, "Fix: set PUBLIC_URL"),
+        ({"FORWARDED_ALLOW_IPS": "proxy.internal"}, "Fix: set FORWARDED_ALLOW_IPS"),
+        ({"AUTH_FAILURE_LIMIT": "0"}, "Fix: set AUTH_FAILURE_LIMIT"),
+        ({"AUTH_FAILURE_WINDOW_SECONDS": "soon"}, "AUTH_FAILURE_WINDOW_SECONDS"),
+        ({"DATABASE_URL": "postgresql://u:hunter2 x@h/db"}, "DATABASE_URL='postgresql://***"),
     ],
 )
 def test_mistakes_stop_start_up_with_one_line(
@@ -70,3 +76,21 @@ def test_config_error_is_a_single_line_in_process() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env_file=None, worker_concurrency=0)
     assert "\n" not in str(info.value) and "WORKER_CONCURRENCY" in str(info.value)
+
+
+def test_render_names_the_public_url_unless_public_url_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    monkeypatch.setenv("RENDER_EXTERNAL_URL", "https://capo-worker.onrender.com")
+    assert load_settings(env_file=None).public_url == "https://capo-worker.onrender.com"
+    monkeypatch.setenv("PUBLIC_URL", "https://stats.example.com")
+    assert load_settings(env_file=None).public_url == "https://stats.example.com"
+
+
+def test_host_lists_are_read_as_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_HOSTS", " Capo.Example.com , .example.org,")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8, 192.0.2.7")
+    settings = load_settings(env_file=None)
+    assert settings.allowed_host_names == ["capo.example.com", ".example.org"]
+    assert settings.forwarded_allow_ips == "10.0.0.0/8,192.0.2.7"

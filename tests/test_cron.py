@@ -221,8 +221,8 @@ async def test_a_cron_request_joins_a_queued_job_of_its_tenant(
     async with pools[0].connection() as conn:
         jobs = await queue.list_jobs(conn)
     assert [j.id for j in jobs] == [admin.job_id]
-    coalesced = jobs[0].job_payload["coalescedRequests"]
-    assert [r["requestId"] for r in coalesced] == ["cron:2026-11-29T03:00:00Z"]
+    assert jobs[0].job_payload["coalescedRequestIds"] == ["cron:2026-11-29T03:00:00Z"]
+    assert jobs[0].job_payload["coalescedCount"] == 1
 
 
 async def test_the_worker_runs_the_cron_only_when_enabled(db_url: str) -> None:

@@ -83,27 +83,68 @@ async def test_concurrent_duplicate_requests_store_one_job(db_url: str) -> None:
     assert len(set(ids)) == 1
 
 
+async def requests_of(conn: Conn, job_id: str) -> list[tuple[Any, ...]]:
+    cur = await conn.execute(
+        """SELECT request_id, triggered_by, match_id, user_id FROM background_job_requests
+           WHERE job_id = %s ORDER BY received_at, request_id""",
+        (job_id,),
+    )
+    return await cur.fetchall()
+
+
 async def test_requests_coalesce_into_a_queued_job_and_are_recorded(conn: Conn) -> None:
     first = await add(conn, "admin")
-    second = await add(conn, "post-match")
+    body = payload("post-match", matchId=57, userId="coach")
+    second = await queue.enqueue(conn, payload=body, request_id=body["requestId"], priority=2)
     assert second.job_id == first.job_id and second.deduplicated
     job = await queue.get_job(conn, first.job_id)
     assert job is not None
-    assert [r["triggeredBy"] for r in job.job_payload["coalescedRequests"]] == ["post-match"]
+    assert job.job_payload["coalescedCount"] == 1
+    assert job.job_payload["coalescedRequestIds"] == [body["requestId"]]
+    assert "coalescedRequests" not in job.job_payload  # no copies of whole payloads
+    own = job.job_payload["requestId"]
+    assert await requests_of(conn, first.job_id) == [
+        (own, "admin", None, None),
+        (body["requestId"], "post-match", 57, "coach"),
+    ]
     assert job.priority == 2  # the joined post-match request raises the priority
 
 
-async def test_no_coalescing_into_a_started_job_or_across_tenants(conn: Conn) -> None:
-    first = await add(conn)
-    assert await claim_one(conn) is not None
-    after_start = await add(conn)
-    assert after_start.job_id != first.job_id and not after_start.deduplicated
-    other_tenant = await conn.execute(
-        "INSERT INTO tenants (name) VALUES ('second') RETURNING tenant_id::text"
+async def test_coalescing_keeps_the_payload_small_however_many_join(conn: Conn) -> None:
+    first = await add(conn, "admin")
+    joined = []
+    for i in range(200):
+        body = payload("post-match", matchId=i + 1, userId=f"user-{i}", padding="x" * 60_000)
+        result = await queue.enqueue(conn, payload=body, request_id=body["requestId"])
+        assert result.job_id == first.job_id
+        joined.append(body["requestId"])
+    size = await scalar(conn, "SELECT octet_length(job_payload::text) FROM background_job_status")
+    assert size < 2_000, size
+    job = await queue.get_job(conn, first.job_id)
+    assert job is not None
+    assert job.job_payload["coalescedCount"] == 200
+    assert job.job_payload["coalescedRequestIds"] == joined[: queue.MAX_COALESCED_IDS]
+    recorded = await requests_of(conn, first.job_id)
+    assert len(recorded) == 201  # every request, with what it asked for
+    assert recorded[-1] == (joined[-1], "post-match", 200, "user-199")
+
+
+@pytest.mark.parametrize(("count", "after"), [('"many"', 1), ("1e30", 10**15 + 1), ("-4", 1)])
+async def test_odd_payloads_written_by_others_do_not_break_coalescing(
+    conn: Conn, count: str, after: int
+) -> None:
+    await conn.execute(
+        f"""INSERT INTO background_job_status (job_payload, status, created_at)
+            VALUES ('["not", "an object"]', 'queued', now() - interval '1 minute'),
+                   ('{{"triggeredBy": "admin", "coalescedCount": {count},
+                      "coalescedRequestIds": "abc"}}', 'queued', now())""".encode()
     )
-    tenant = (await other_tenant.fetchone())[0]  # type: ignore[index]
-    elsewhere = await add(conn, tenant_id=tenant)
-    assert elsewhere.job_id not in (first.job_id, after_start.job_id)
+    result = await add(conn, "admin")
+    job = await queue.get_job(conn, result.job_id)
+    assert job is not None and result.deduplicated  # joined the job whose payload is an object
+    assert job.job_payload["coalescedCount"] == after
+    request = await scalar(conn, "SELECT request_id FROM background_job_requests")
+    assert job.job_payload["coalescedRequestIds"] == [request]
 
 
 async def test_enqueue_notifies_listeners(db_url: str, conn: Conn) -> None:

@@ -44,9 +44,10 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(league_app, name="league")
 app.add_typer(stats_app, name="stats")
 
-# Piped output is not cut to 80 columns: job ids and errors stay whole.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+# Piped output is not cut to 80 columns: job ids and errors stay whole. What is
+# printed is data (request ids, error messages): no markup and no :emoji: codes.
+out = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+err = Console(stderr=True, markup=False, emoji=False)
 T = TypeVar("T")
 
 # Errors that end a command with a one-line message instead of a traceback.

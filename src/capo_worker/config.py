@@ -17,6 +17,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from capo_worker.hostnames import is_host_name
+
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
 DEFAULT_QUEUE_NAME = "stats-update-queue"
 
@@ -56,6 +58,16 @@ _FIXES: dict[str, str] = {
     "job_retention_days": "set JOB_RETENTION_DAYS to a number of days > 0 (default 7)",
     "port": "set PORT to a TCP port from 1 to 65535 (default 8000)",
     "max_request_body_bytes": "set MAX_REQUEST_BODY_BYTES to a size in bytes >= 1024",
+    "allowed_hosts": "set ALLOWED_HOSTS to the host names clients use for this server, "
+    "comma-separated (such as capo.example.com, or .example.com for it and its subdomains)",
+    "public_url": "set PUBLIC_URL to the address people open this server at, such as "
+    "https://capo-worker.example.com, or unset it",
+    "forwarded_allow_ips": "set FORWARDED_ALLOW_IPS to the addresses or networks of the "
+    "proxies in front of this server, comma-separated (such as 10.0.0.0/8), or * when only "
+    "the proxy can reach it",
+    "auth_failure_limit": "set AUTH_FAILURE_LIMIT to a whole number from 1 to 1000 (default 5)",
+    "auth_failure_window_seconds": "set AUTH_FAILURE_WINDOW_SECONDS to a whole number of "
+    "seconds from 1 to 86400 (default 60)",
     "use_bg_jobs_global": "set USE_BG_JOBS_GLOBAL to true or false",
     "use_bg_jobs_admin": "set USE_BG_JOBS_ADMIN to true or false",
     "use_bg_jobs_cron": "set USE_BG_JOBS_CRON to true or false",
@@ -116,6 +128,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     admin_api_key: str | None = None
     max_request_body_bytes: int = Field(default=65536, ge=1024)
+    # Names (besides loopback ones and HOST) that requests may call this server by.
+    allowed_hosts: str = ""
+    # Where people open this server; Render sets RENDER_EXTERNAL_URL by itself.
+    public_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PUBLIC_URL", "RENDER_EXTERNAL_URL")
+    )
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (its own default).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Wrong keys per client address within the window before it must wait.
+    auth_failure_limit: int = Field(default=5, ge=1, le=1000)
+    auth_failure_window_seconds: int = Field(default=60, ge=1, le=86400)
 
     # Feature flags: background jobs per trigger (off = run the stats synchronously
     # in the enqueue request, the rollback path). Both spellings are accepted.
@@ -164,6 +187,7 @@ class Settings(BaseSettings):
         "node_env",
         "admin_api_key",
         "cache_invalidation_url",
+        "public_url",
         mode="before",
     )
     @classmethod
@@ -179,6 +203,11 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
             raise ValueError("is not a PostgreSQL connection string")
+        from capo_worker.db import dsn_problem
+
+        problem = dsn_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -203,7 +232,32 @@ class Settings(BaseSettings):
             raise ValueError("is not a cron expression such as '0 3 * * *', nor 'off'")
         return value
 
-    @field_validator("next_public_app_url", "cache_invalidation_url")
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: str) -> str:
+        names = [n.strip().lower().rstrip(".") for n in value.split(",") if n.strip()]
+        for name in names:
+            bare = name.removeprefix(".")
+            if not bare or not is_host_name(bare):
+                raise ValueError(f"{name!r} is not a host name or address")
+        return ",".join(names)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address, a network or *") from None
+        return ",".join(entries)
+
+    @field_validator("next_public_app_url", "cache_invalidation_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -245,6 +299,11 @@ class Settings(BaseSettings):
         if self.next_public_app_url:
             return self.next_public_app_url.rstrip("/") + "/api/internal/cache/invalidate"
         return None
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        """ALLOWED_HOSTS as a list; a leading dot stands for the name and its subdomains."""
+        return [n for n in self.allowed_hosts.split(",") if n]
 
     @property
     def job_handler_modules(self) -> list[str]:

@@ -1,9 +1,9 @@
 """Logging as text lines or JSON lines (LOG_FORMAT), one record per line.
 
 Every record passes a filter that replaces the configured secrets (API keys,
-the database password) with `***`, wherever they turn up: a key a client put
-in a URL's query string reaches the access log, an error may quote a
-connection string.
+the database password) with `***`, wherever they turn up, plain or
+percent-encoded: an error may quote a connection string, a client may put a
+key in a URL. The access log shows no query string of the admin paths.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is
 # written as a field of the JSON line.
@@ -37,20 +38,54 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# Paths whose query strings the access log never shows: a key may be sent there,
+# percent-encoded in any way, and nothing in them is worth a log line.
+ADMIN_PATHS = ("/api/admin", "/admin")
+ACCESS_LOGGER = "uvicorn.access"
+HIDDEN = "***"
+
+
+def _is_admin_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ADMIN_PATHS)
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces each secret in a record's message and traceback with ***."""
+    """Replaces each secret in a record's message and traceback with ***.
+
+    Secrets are also looked for as a URL carries them (percent-encoded), and
+    the access log's query strings are hidden for the admin paths, and for
+    any other path whose decoded query holds a secret.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
+        plain = {s for s in secrets if len(s) >= 4}
+        self.plain = sorted(plain, key=len, reverse=True)
+        encoded = {quote(s, safe=safe) for s in plain for safe in ("", "/")}
         # Longest first, so a secret that contains another is hidden whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = sorted(plain | encoded, key=len, reverse=True)
 
     def _scrub(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, "***")
+            text = text.replace(secret, HIDDEN)
         return text
 
+    def _access_path(self, path_with_query: str) -> str:
+        path, mark, query = path_with_query.partition("?")
+        if not mark:
+            return path_with_query
+        decoded = unquote_plus(query)
+        if _is_admin_path(path) or any(s in decoded for s in self.plain):
+            return f"{path}?{HIDDEN}"
+        return path_with_query
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
+            # uvicorn's arguments: client, method, path with query, HTTP version, status
+            args = list(record.args)
+            if len(args) == 5 and isinstance(args[2], str):
+                args[2] = self._access_path(args[2])
+                record.args = tuple(args)
         if not self.secrets:
             return True
         message = record.getMessage()

@@ -28,6 +28,8 @@ TRIGGERS = ("post-match", "admin", "cron")
 STATUSES = ("queued", "processing", "completed", "failed")
 WORKER_LOST = "worker lost"
 MAX_BACKOFF_SECONDS = 3600
+MAX_COALESCED_IDS = 5  # request ids a coalesced job's payload names; the rest are counted
+MAX_RECORDED_TEXT = 200
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -182,21 +184,32 @@ WITH seen AS (
 ), joinable AS (
     -- Coalescing: a queued stats job of the same tenant that no worker has
     -- started yet will recompute everything this request asks for.
-    SELECT id FROM background_job_status
+    SELECT id,
+           -- what joined before (tolerating odd values written by others)
+           CASE WHEN jsonb_typeof(job_payload -> 'coalescedCount') = 'number'
+                THEN LEAST(GREATEST((job_payload ->> 'coalescedCount')::numeric, 0), 1e15)::bigint
+                ELSE 0 END AS count,
+           CASE WHEN jsonb_typeof(job_payload -> 'coalescedRequestIds') = 'array'
+                THEN job_payload -> 'coalescedRequestIds' ELSE '[]'::jsonb END AS ids
+    FROM background_job_status
     WHERE %(coalesce)s AND NOT EXISTS (SELECT 1 FROM seen)
       AND status = 'queued' AND attempts = 0 AND job_type = %(job_type)s
       AND queue_name = %(queue_name)s
       AND COALESCE(tenant_id, %(default_tenant)s::uuid) = %(tenant_id)s::uuid
-      AND run_after <= now()
+      AND run_after <= now() AND jsonb_typeof(job_payload) = 'object'
     ORDER BY created_at
     LIMIT 1
     FOR UPDATE
 ), joined AS (
+    -- The job's payload only counts the joining requests and names the first
+    -- few: it stays small however many join (each is recorded below).
     UPDATE background_job_status j
-    SET job_payload = jsonb_set(
-            j.job_payload, '{coalescedRequests}',
-            COALESCE(j.job_payload -> 'coalescedRequests', '[]'::jsonb)
-                || jsonb_build_array(%(payload)s::jsonb)),
+    SET job_payload = j.job_payload || jsonb_build_object(
+            'coalescedCount', joinable.count + 1,
+            'coalescedRequestIds', CASE
+                WHEN jsonb_array_length(joinable.ids) < %(max_ids)s
+                THEN joinable.ids || to_jsonb(%(request_id)s::text)
+                ELSE joinable.ids END),
         priority = GREATEST(COALESCE(j.priority, 1), %(priority)s)
     FROM joinable WHERE j.id = joinable.id
     RETURNING j.id
@@ -212,8 +225,8 @@ WITH seen AS (
 ), served_by AS (
     SELECT id FROM joined UNION ALL SELECT id FROM inserted
 ), recorded AS (
-    INSERT INTO background_job_requests (request_id, job_id)
-    SELECT %(request_id)s, id FROM served_by
+    INSERT INTO background_job_requests (request_id, job_id, triggered_by, match_id, user_id)
+    SELECT %(request_id)s, id, %(trigger)s, %(match_id)s, %(user_id)s FROM served_by
     ON CONFLICT (request_id) DO NOTHING
 )
 SELECT (SELECT job_id::text FROM seen) AS seen,
@@ -222,6 +235,22 @@ SELECT (SELECT job_id::text FROM seen) AS seen,
        (SELECT id::text FROM background_job_status
          WHERE %(unique_key)s IS NOT NULL AND unique_key = %(unique_key)s) AS same_key
 """
+
+
+def _request_record(payload: dict[str, Any]) -> dict[str, Any]:
+    """What background_job_requests keeps of a request: trigger, match and user."""
+
+    def text(value: Any) -> str | None:
+        return value[:MAX_RECORDED_TEXT] if isinstance(value, str) else None
+
+    match_id = payload.get("matchId")
+    if not isinstance(match_id, int) or isinstance(match_id, bool) or not 0 < match_id < 2**31:
+        match_id = None  # matches.match_id is an integer
+    return {
+        "trigger": text(payload.get("triggeredBy")),
+        "match_id": match_id,
+        "user_id": text(payload.get("userId")),
+    }
 
 
 async def enqueue(
@@ -248,6 +277,8 @@ async def enqueue(
     params = {
         "request_id": request_id,
         "payload": json.dumps(payload),
+        "max_ids": MAX_COALESCED_IDS,
+        **_request_record(payload),
         "tenant_id": tenant_id,
         "default_tenant": DEFAULT_TENANT_ID,
         "job_type": job_type,

@@ -4,15 +4,24 @@ Promise: every admin route (found in /openapi.json, so a new route is
 covered by itself) answers 401 without the key, with a wrong key, and with
 the right key in the wrong place (query string, other headers, another
 scheme, a cookie, the body); the admin pages send a stranger to sign in;
-none of those requests changes the database. ADMIN_API_KEY,
-INTERNAL_API_KEY and the database password never appear in the logs (at
-DEBUG), the pages, the API's answers or the error messages.
+none of those requests changes the database. Guessing the key is throttled
+(429 after a handful of wrong keys from one address, two log lines however
+many guesses). A signed-out session cookie is refused, copies included.
+Other sites' pages can neither write (415 for a non-JSON body, 403 for a
+foreign Origin) nor read through a rebound host name (421), with or without
+a key. ADMIN_API_KEY, INTERNAL_API_KEY and the database password (in a
+keyword DSN with quotes and spaces, a URL with '#' and '?', PGPASSWORD or a
+password file) never appear in the logs (at DEBUG), the pages, the API's
+answers or the error messages.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,13 +48,34 @@ ADMIN_KEY = "Adm1n-key-NEVER-shown-4c9e2b7d"
 INTERNAL_KEY = "Int3rnal-key-NEVER-shown-81f0a6c3"
 
 
+# A password the old redaction cut after its first word: spaces, quotes, '#', '?', '@'.
+DB_PASSWORD = "Db pass 'NEVER' #shown? @5e1d"
+URL_PASSWORD = "Url-pass#NEVER?shown-77c2"  # '#' and '?' stay unescaped in the URL
+ENV_PASSWORD = "Env-pass-NEVER-shown-3a9f"
+PASSFILE_PASSWORD = "File-pass-NEVER-shown-b41e"
+
+
 def with_password(db_url: str) -> tuple[str, str]:
     """`db_url` with a password, and that password (the test server trusts local users)."""
     given = conninfo_to_dict(db_url).get("password")
     if given:
         return db_url, str(given)
-    password = "Db-pass-NEVER-shown-5e1d"
-    return make_conninfo(db_url, password=password), password
+    return make_conninfo(db_url, password=DB_PASSWORD), DB_PASSWORD
+
+
+def as_url(db_url: str, password: str) -> str:
+    """`db_url` as a postgresql:// URL whose password is written as it is, unescaped."""
+    params = {k: str(v) for k, v in conninfo_to_dict(db_url).items() if k != "password"}
+    host = params.pop("host", "")
+    port = params.pop("port", "")
+    netloc = "" if host.startswith("/") else host + (f":{port}" if port else "")
+    query = f"?host={host}" + (f"&port={port}" if port else "") if host.startswith("/") else ""
+    user = params.get("user", "postgres")
+    return f"postgresql://{user}:{password}@{netloc}/{params['dbname']}{query}"
+
+
+def every_byte_escaped(text: str) -> str:
+    return "".join(f"%{b:02X}" for b in text.encode())
 
 
 def disguises() -> dict[str, dict[str, Any]]:
@@ -62,6 +92,7 @@ def disguises() -> dict[str, dict[str, Any]]:
         "key in X-API-Key": {"headers": {"X-API-Key": ADMIN_KEY}},
         "key in apikey (Supabase style)": {"headers": {"apikey": ADMIN_KEY}},
         "key in the query string": {"params": {"key": ADMIN_KEY, "api_key": ADMIN_KEY}},
+        "key percent-encoded in the query": {"query": f"key={every_byte_escaped(ADMIN_KEY)}"},
         "key as the session cookie": {"cookies": {"capo_admin_session": ADMIN_KEY}},
         "key in the body": {"body": {"apiKey": ADMIN_KEY, "adminApiKey": ADMIN_KEY}},
     }
@@ -95,6 +126,8 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
         "INTERNAL_API_KEY": INTERNAL_KEY,
         "CACHE_INVALIDATION_URL": app.url,
         "LOG_LEVEL": "DEBUG",
+        # Every disguise must get its own 401 here: guessing is throttled on its own server below.
+        "AUTH_FAILURE_LIMIT": "1000",
     }
     web, url = start_server(start, secret_url, "web", **settings)
     env = environment(db_url)
@@ -110,9 +143,10 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
                 body = {"triggeredBy": "admin", "requestId": str(uuid.uuid4())}
                 body.update(disguise.get("body", {}))
                 client.cookies = httpx.Cookies(disguise.get("cookies"))
+                query = f"?{disguise['query']}" if "query" in disguise else ""
                 response = client.request(
                     method,
-                    path,
+                    path + query,
                     json=body if method == "POST" else None,
                     headers=disguise.get("headers"),
                     params=disguise.get("params"),
@@ -142,6 +176,8 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
         signin = client.post("/admin/signin", data={"key": "not-the-key"})
         assert signin.status_code == 401 and "not right" in signin.text
         seen.append(signin.text)
+        # Other sites' pages, even with the key: refused before anything runs.
+        wrong += other_sites(client, failed, {"Authorization": f"Bearer {ADMIN_KEY}"})
     assert wrong == [], "\n".join(wrong)
     assert database_dump(db_url) == before, "a refused request changed the database"
 
@@ -162,6 +198,15 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
             response = client.get(page)
             assert response.status_code in (200, 503), (page, response.status_code)
             seen.append(response.text)
+        # Signed out, the cookie is dead, copies included.
+        copy = client.cookies["capo_admin_session"]
+        page = client.get("/admin/info").text
+        csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        assert client.post("/admin/signout", data={"csrf": csrf}).status_code == 303
+        client.cookies = httpx.Cookies({"capo_admin_session": copy})
+        replayed = client.get("/admin/info")
+        assert replayed.status_code == 303 and "/admin/signin" in replayed.headers["location"]
+        assert client.get("/api/admin/background-jobs").status_code == 401
         client.cookies.clear()
         for path in ("/openapi.json", f"/api/admin/background-jobs/{job_id}"):
             seen.append(client.get(path, headers=auth).text)
@@ -170,9 +215,24 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
     app.down()
     assert stop_all([web, worker]) == [0, 0]
 
-    # One-shot commands: the configuration shown, and a database that is not there.
+    guessing = guess_keys(start, secret_url)
+    open_before = database_dump(db_url)
+    opened, open_url = start_server(start, secret_url, "web", name="open")
+    with httpx.Client(base_url=open_url, timeout=30, follow_redirects=False) as client:
+        open_wrong = other_sites(client, failed, {})
+    assert open_wrong == [], "\n".join(open_wrong)
+    assert database_dump(db_url) == open_before, "a refused request changed the database"
+    assert stop_all([opened]) == [0]
+
+    # One-shot commands: the configuration shown (every form of a database password), and a
+    # database that is not there.
     env_all = {**settings, "DATABASE_URL": secret_url}
-    outputs = [web.output, worker.output]
+    plain = make_conninfo(secret_url, password="")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:*:{PASSFILE_PASSWORD}\n")
+    passfile.chmod(0o600)
+    secrets.update(url=URL_PASSWORD, PGPASSWORD=ENV_PASSWORD, passfile=PASSFILE_PASSWORD)
+    outputs = [web.output, worker.output, guessing.pop("output"), opened.output]
     for name, command, extra in (
         ("check-config", ["check-config"], {}),
         (
@@ -180,11 +240,21 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
             ["jobs", "list"],
             {"DATABASE_URL": secret_url.replace("dbname=", "dbname=nx")},
         ),
+        ("url-form", ["check-config"], {"DATABASE_URL": as_url(secret_url, URL_PASSWORD)}),
+        ("pgpassword", ["check-config"], {"DATABASE_URL": plain, "PGPASSWORD": ENV_PASSWORD}),
+        ("passfile", ["check-config"], {"DATABASE_URL": plain, "PGPASSFILE": str(passfile)}),
+        (
+            "unescaped-at",
+            ["check-config"],
+            {"DATABASE_URL": "postgresql://capo:Url-pass@NEVER-shown-77c2@db.example.com/capo"},
+        ),
     ):
         proc = start(command, process_env(None, **{**env_all, **extra}), name)
         proc.wait(60)
         outputs.append(proc.output)
-    assert "(set, hidden)" in outputs[2] and "does not exist" in outputs[3], outputs[3]
+    assert "(set, hidden)" in outputs[4] and "does not exist" in outputs[5], outputs[5]
+    assert all("Database: reachable" in text for text in outputs[6:9]), outputs[6:9]
+    assert "%40" in outputs[9] and "NEVER-shown-77c2" not in outputs[9], outputs[9]
 
     leaks = [
         f"{which} in {where}"
@@ -196,7 +266,8 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
         if secret in text
     ]
     assert leaks == []
-    assert "key=***" in web.output  # the access log did record the request, key hidden
+    # The access log did record the requests, queries hidden.
+    assert '"GET /api/admin/background-jobs?*** HTTP/1.1" 401' in web.output
     record_figures(
         Figures(
             scenario="access",
@@ -204,7 +275,8 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
             load=f"`web` + worker with ADMIN_API_KEY, INTERNAL_API_KEY and a database password; "
             f"{len(operations)} admin operations + 2 admin pages",
             faults=f"{len(disguises())} ways of asking without the key or with it in the wrong "
-            "place",
+            f"place; {guessing['guesses']} guessed keys; other sites' pages (non-JSON bodies, "
+            "foreign Origin, rebound Host) with and without a key; a replayed signed-out cookie",
             jobs_in=1,
             jobs_completed=1,
             lost=0,
@@ -216,9 +288,86 @@ def test_no_way_in_without_the_key_and_no_secret_shows(
                 "sign-in redirect or 401)",
                 "database after the refused requests": "identical (pg_dump before and after)",
                 "secrets found in logs (DEBUG), command output, pages, answers": len(leaks),
+                "guessing": f"{guessing['guesses']} wrong keys in {guessing['seconds']} s: "
+                f"{guessing['refused_401']} x 401, then {guessing['throttled_429']} x 429 "
+                f"(Retry-After {guessing['retry_after']} s, the right key too); "
+                f"{guessing['log_lines']} log lines about them",
+                "other sites' pages": "415 (text/plain, form), 403 (foreign Origin), 421 "
+                "(rebound Host), with and without ADMIN_API_KEY; database identical",
+                "signed-out cookie replayed": "refused (sign-in redirect, 401)",
+                "database password forms": "keyword DSN with quotes/spaces/#/?/@, URL with "
+                "unescaped # and ?, PGPASSWORD, password file; unescaped @ refused at start-up",
                 "answers searched": len(seen),
                 "log and output lines searched": sum(o.count("\n") for o in outputs),
             },
             environment=env,
         )
     )
+
+
+def other_sites(client: httpx.Client, failed: str, auth: dict[str, str]) -> list[str]:
+    """What another site's page (or a rebound host name) can send; what got through."""
+    body = {"triggeredBy": "admin", "requestId": str(uuid.uuid4())}
+    attempts = {
+        "text/plain body": client.post(
+            "/api/admin/enqueue-stats-job",
+            content=json.dumps(body),
+            headers={**auth, "Content-Type": "text/plain"},
+        ),
+        "form body": client.post(
+            f"/api/admin/background-jobs/{failed}/retry",
+            content=b"x=1",
+            headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        "foreign Origin": client.post(
+            "/api/admin/enqueue-stats-job",
+            json=body,
+            headers={**auth, "Origin": "https://attacker.example"},
+        ),
+        "foreign Origin on sign-in": client.post(
+            "/admin/signin", data={"key": ADMIN_KEY}, headers={"Origin": "null"}
+        ),
+        "rebound Host": client.get(
+            "/api/admin/background-jobs", headers={**auth, "Host": "rebind.attacker.example"}
+        ),
+    }
+    wanted = {"text/plain body": 415, "form body": 415, "rebound Host": 421}
+    return [
+        f"{name}: {response.status_code} {response.text[:200]}"
+        for name, response in attempts.items()
+        if response.status_code != wanted.get(name, 403) or failed in response.text
+    ]
+
+
+GUESSES = 1000
+
+
+def guess_keys(start: Callable[..., Process], db_url: str) -> dict[str, Any]:
+    """1,000 wrong keys from one address at a `web` with the default limits, then the right one."""
+    web, url = start_server(start, db_url, "web", name="guessed", ADMIN_API_KEY=ADMIN_KEY)
+    began = time.monotonic()
+    statuses: Counter[int] = Counter()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(GUESSES):
+            response = client.get(
+                "/api/admin/background-jobs", headers={"Authorization": f"Bearer guess-{i}"}
+            )
+            statuses[response.status_code] += 1
+        right = client.get(
+            "/api/admin/background-jobs", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+    seconds = round(time.monotonic() - began, 1)
+    assert stop_all([web]) == [0]
+    log_lines = [line for line in web.output.splitlines() if "wrong key" in line]
+    assert statuses == Counter({401: 5, 429: GUESSES - 5}), statuses
+    assert right.status_code == 429 and 1 <= int(right.headers["retry-after"]) <= 60
+    assert len(log_lines) == 2, log_lines
+    return {
+        "guesses": GUESSES,
+        "seconds": seconds,
+        "refused_401": statuses[401],
+        "throttled_429": statuses[429],
+        "retry_after": right.headers["retry-after"],
+        "log_lines": len(log_lines),
+        "output": web.output,
+    }

@@ -151,6 +151,54 @@ def cases(failed: str, running: str, queued: str, completed: str) -> list[Case]:
         Case("retry of a running job", "POST", f"{JOBS}/{running}/retry", 409, "id", "processing"),
         Case("retry of a queued job", "POST", f"{JOBS}/{queued}/retry", 409, "id", "queued"),
         Case("retry of a completed job", "POST", f"{JOBS}/{completed}/retry", 409, "id"),
+        # Dates that do not exist, and unknown fields too large to be served every 2 s.
+        enqueue("timestamp month 13", good(timestamp="2026-13-45T99:99:99Z"), "timestamp"),
+        enqueue("timestamp 30 February", good(timestamp="2026-02-30T12:00:00Z"), "timestamp"),
+        enqueue(
+            "unknown fields over 1 kB", good(note="n" * 600, pad="p" * 700), "pad", "1024 bytes"
+        ),
+        # Bodies that are not JSON: what a cross-site form sends.
+        Case(
+            "text/plain body",
+            "POST",
+            ENQUEUE,
+            415,
+            None,
+            "application/json",
+            good(),
+            headers={"Content-Type": "text/plain"},
+        ),
+        Case(
+            "form body",
+            "POST",
+            f"{JOBS}/{failed}/retry",
+            415,
+            None,
+            "application/json",
+            b"x=1",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        # Page parameters: 4xx, never a traceback.
+        Case("season ²", "GET", "/stats", 400, "season", params={"season": "\u00b2"}),
+        Case("season 5,000 digits", "GET", "/stats", 400, "season", params={"season": "9" * 5000}),
+        Case("tenant 300 characters", "GET", "/stats", 400, "tenant", params={"tenant": "t" * 300}),
+        Case("admin status unknown", "GET", "/admin/info", 400, "status", params={"status": "x"}),
+        Case(
+            "admin feed trigger unknown",
+            "GET",
+            "/admin/info/jobs.json",
+            400,
+            "trigger",
+            params={"trigger": NASTY},
+        ),
+        Case(
+            "sign-in next too long",
+            "GET",
+            "/admin/signin",
+            400,
+            "next",
+            params={"next": "/" + "n" * 3000},
+        ),
         # Wrong methods on real routes.
         Case("DELETE a job", "DELETE", f"{JOBS}/{failed}", 405, None),
         Case("GET a retry", "GET", f"{JOBS}/{failed}/retry", 405, None),
@@ -207,11 +255,18 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(
         accepted = client.post(ENQUEUE, json=nasty)
         assert accepted.status_code == 200, accepted.text
         job = client.get(f"{JOBS}/{accepted.json()['jobId']}").json()["job"]
-    payload = job["job_payload"]  # its own, or it joined the queued job of its tenant
-    if payload.get("requestId") != NASTY:
-        [payload] = [r for r in payload["coalescedRequests"] if r["requestId"] == NASTY]
-    stored = {k: payload[k] for k in ("requestId", "userId", "note", "matchId")}
-    assert stored == {"requestId": NASTY, "userId": NASTY, "note": NASTY, "matchId": 57}
+    payload = job["job_payload"]
+    if payload.get("requestId") == NASTY:  # a job of its own: the payload as sent
+        stored = {k: payload[k] for k in ("requestId", "userId", "note", "matchId")}
+        assert stored == {"requestId": NASTY, "userId": NASTY, "note": NASTY, "matchId": 57}
+    else:  # it joined the queued job of its tenant, which names it
+        assert NASTY in payload["coalescedRequestIds"]
+    recorded = query(
+        db_url,
+        "SELECT user_id, match_id FROM background_job_requests WHERE request_id = %s",
+        NASTY,
+    )
+    assert recorded == [(NASTY, 57)]
     tables = query(db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
     assert tables[0][0] > 10  # every table is still there
     assert "Traceback" not in web.output
@@ -235,8 +290,9 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(
                 "SQL metacharacters and Unicode in free-text fields": "accepted, stored verbatim",
                 "kinds": "malformed JSON, non-objects, missing fields, wrong types, unknown "
                 "triggers, bodies over 64 kB (declared and streamed), SQL and Unicode in "
-                "checked fields, negative and huge ids and limits, unknown jobs, retries of "
-                "running/queued/completed jobs, wrong methods",
+                "checked fields, negative and huge ids and limits, dates that do not exist, "
+                "unknown fields over 1 kB, bodies that are not JSON, bad page parameters, "
+                "unknown jobs, retries of running/queued/completed jobs, wrong methods",
             },
             environment=env,
         )

@@ -187,20 +187,21 @@ def test_concurrent_enqueues_store_each_request_once(
         1 for a in answers if a.index in repeats and not a.deduplicated
     )  # the repeat was served first
 
-    # Stored once: one request record each, pointing at its job, and the request in exactly one
-    # job's payload (as the job's own request, or among the requests it coalesced).
+    # Stored once: one request record each, pointing at its job; each job's payload is its own
+    # request's and counts the requests that joined it (the records hold them all).
     recorded = dict(query(db_url, "SELECT request_id, job_id::text FROM background_job_requests"))
     assert recorded == {r: next(iter(jobs)) for r, jobs in by_request.items()}
-    stored = query(
+    per_job = query(
         db_url,
-        """SELECT rid, count(*) FROM (
-               SELECT job_payload ->> 'requestId' AS rid FROM background_job_status
-               UNION ALL
-               SELECT c ->> 'requestId' FROM background_job_status,
-                      jsonb_array_elements(job_payload -> 'coalescedRequests') c
-           ) s GROUP BY rid""",
+        """SELECT j.job_payload ->> 'requestId', r.job_id IS NOT NULL AND r.job_id = j.id,
+                  COALESCE((j.job_payload ->> 'coalescedCount')::int, 0),
+                  (SELECT count(*) FROM background_job_requests x WHERE x.job_id = j.id)
+           FROM background_job_status j
+           LEFT JOIN background_job_requests r ON r.request_id = j.job_payload ->> 'requestId'""",
     )
-    assert {str(r): int(n) for r, n in stored} == dict.fromkeys(by_request, 1)
+    assert all(own_recorded for _, own_recorded, _, _ in per_job)
+    assert all(joined == requests - 1 for _, _, joined, requests in per_job)
+    assert sum(int(requests) for *_, requests in per_job) == len(by_request)
     job_ids = sorted(set(recorded.values()))
     wait_for(all_completed(db_url, job_ids), 300, "every job to complete")
     assert stop_all([web, worker]) == [0, 0]

@@ -37,18 +37,29 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+# The app answers only requests that name it by a loopback or configured name.
+BASE_URL = "http://127.0.0.1:8000"
+
+
 @contextlib.asynccontextmanager
 async def app_client(
-    db_url: str, settings: Settings | None = None, **overrides: Any
+    db_url: str,
+    settings: Settings | None = None,
+    *,
+    peer: str = "127.0.0.1",
+    **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in this event loop, over a pool on `db_url`."""
+    """An HTTP client talking to the app in this event loop, over a pool on `db_url`.
+
+    `peer` is the client address the app sees.
+    """
     settings = settings or settings_for(db_url, **overrides)
     pool: AsyncConnectionPool = make_pool(db_url, max_size=6)
     await pool.open(wait=True)
     try:
         app = create_app(settings, pool)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             yield client
     finally:
         await pool.close()
@@ -156,3 +167,19 @@ def restore_function(db_url: str, name: str) -> None:
 
     sql = resources.files("capo_worker.stats.sql").joinpath(f"{name}.sql").read_text("utf-8")
     execute(db_url, sql)
+
+
+def from_peer(client: httpx.AsyncClient, peer: str) -> httpx.AsyncClient:
+    """Another client of the same app, seen by it as coming from address `peer`."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=transport.app, client=(peer, 50000)), base_url=BASE_URL
+    )
+
+
+def csrf_of(page_html: str) -> str:
+    """The CSRF token a signed-in page carries."""
+    marker = 'name="csrf-token" content="'
+    start = page_html.index(marker) + len(marker)
+    return page_html[start : page_html.index('"', start)]

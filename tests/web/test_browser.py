@@ -176,3 +176,19 @@ def test_admin_page_follows_jobs_live_and_retries_and_the_league_page_draws(
     assert names == sorted(names)
     assert first_name  # the table had a leader before sorting
     shot(page, "07-league-stats")
+
+    # Sign out on the phone: its cookie was a copy of the desktop's, so both are signed out.
+    phone.goto(f"{url}/admin/info")
+    phone.click("button[name=scope][value=browser]")
+    phone.wait_for_url("**/admin/signin")
+    page.goto(f"{url}/admin/info")
+    assert "/admin/signin" in page.url
+    # Signed in again, "Sign out everywhere" from the league page ends that session too.
+    page.fill("#key", ADMIN_KEY)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Background Job Status")
+    page.goto(f"{url}/stats")
+    page.click("button[name=scope][value=everywhere]")
+    page.wait_for_url("**/admin/signin")
+    page.goto(f"{url}/admin/info")
+    assert "/admin/signin" in page.url

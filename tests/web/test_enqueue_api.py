@@ -69,6 +69,30 @@ async def test_admin_and_cron_jobs_have_priority_one_and_keep_their_timestamp(
     assert stored(db_url, cron.json()["jobId"])[1] == 1
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-11-28T18:49:05.123Z",
+        "2026-11-28t18:49:05z",
+        "2026-11-28 18:49:05+02:00",
+        "2026-11-28T18:49:05.123456789Z",
+        "2026-11-28",
+    ],
+)
+async def test_a_real_date_time_is_kept_as_sent(db_url: str, timestamp: str) -> None:
+    async with app_client(db_url) as client:
+        response = await client.post(URL, json=body(timestamp=timestamp))
+    assert response.status_code == 200, response.text
+    assert stored(db_url, response.json()["jobId"])[0]["timestamp"] == timestamp
+
+
+async def test_unknown_fields_are_kept_up_to_a_small_size(db_url: str) -> None:
+    async with app_client(db_url) as client:
+        small = await client.post(URL, json=body(note="n" * 900, tags=["a", "b"]))
+    assert small.status_code == 200, small.text
+    assert stored(db_url, small.json()["jobId"])[0]["note"] == "n" * 900
+
+
 async def test_the_same_request_id_answers_with_the_same_job(db_url: str) -> None:
     request = body()
     async with app_client(db_url) as client:
@@ -147,6 +171,15 @@ INVALID = [
     ("infinite", with_(b'"n":1e999'), "n", "finite"),
     ("too deep", _deep(40).encode(), "x", "nested"),
     ("long requestId", json.dumps(body(requestId="r" * 201)).encode(), "requestId", "longer"),
+    ("month 13", with_(b'"timestamp":"2026-13-45T99:99:99Z"'), "timestamp", "ISO"),
+    ("February 30", with_(b'"timestamp":"2026-02-30T10:00:00Z"'), "timestamp", "ISO"),
+    ("hour 24", with_(b'"timestamp":"2026-11-28T24:00:00Z"'), "timestamp", "ISO"),
+    (
+        "unknown fields over 1 kB",
+        with_(b'"note":"' + b"n" * 600 + b'","pad":"' + b"p" * 700 + b'"'),
+        "pad",
+        "1024 bytes",
+    ),
 ]
 
 
@@ -198,8 +231,9 @@ async def test_a_body_over_the_limit_is_413_and_writes_nothing(db_url: str) -> N
             yield big[start : start + 500]
 
     async with app_client(db_url, max_request_body_bytes=1024) as client:
-        declared = await client.post(URL, content=big)
-        streamed = await client.post(URL, content=chunks())  # no Content-Length
+        json_type = {"Content-Type": "application/json"}
+        declared = await client.post(URL, content=big, headers=json_type)
+        streamed = await client.post(URL, content=chunks(), headers=json_type)  # no length
         small = await client.post(URL, json=body())
     for response in (declared, streamed):
         assert response.status_code == 413

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import metrics
 from capo_worker.web import create_app, health
-from tests.web.helpers import app_client, execute, insert_job, settings_for
+from tests.web.helpers import BASE_URL, app_client, execute, insert_job, settings_for
 
 
 def register_worker(db_url: str, seen_seconds_ago: int = 0) -> None:
@@ -77,7 +77,7 @@ async def unreachable_database() -> AsyncIterator[httpx.AsyncClient]:
     try:
         app = create_app(settings_for(url), pool)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL
         ) as client:
             yield client
     finally:

@@ -119,3 +119,26 @@ def test_demo_starts_everything_and_prints_the_address(
     assert "already has a league; keeping it" in again.output
     again.signal(signal.SIGINT)
     assert again.wait(30) == 0
+
+
+@pytest.mark.parametrize(
+    ("trusted", "proxied"),
+    [("192.0.2.1", False), ("127.0.0.1", True)],
+    ids=["another-proxy", "this-proxy"],
+)
+def test_forwarded_headers_count_only_from_forwarded_allow_ips_in_dotenv(
+    db_url: str, start: Callable[..., Process], tmp_path: Path, trusted: str, proxied: bool
+) -> None:
+    # The setting comes from .env like every other one (uvicorn alone reads only the environment).
+    (tmp_path / ".env").write_text(f"FORWARDED_ALLOW_IPS={trusted}\n")
+    proc, url = serve(start, db_url, "web", ADMIN_API_KEY=ADMIN_KEY)
+    signed = httpx.post(
+        f"{url}/admin/signin",
+        data={"key": ADMIN_KEY},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert signed.status_code == 303
+    assert ("Secure" in signed.headers["set-cookie"]) is proxied
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert ('203.0.113.9:0 - "POST /admin/signin' in proc.output) is proxied, proc.output

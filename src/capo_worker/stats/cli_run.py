@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from capo_worker.config import Settings
 from capo_worker.runtime import open_runtime
@@ -92,7 +93,7 @@ async def run_stats_command(
             if r.details:
                 detail = (detail + " " + json.dumps(r.details)).strip()
             table.add_row(
-                r.function.name, f"[{_STYLE[r.status]}]{r.status}[/]", str(r.duration_ms), detail
+                r.function.name, Text(r.status, style=_STYLE[r.status]), str(r.duration_ms), detail
             )
         console.print(table)
         mode = "sequential" if sequential else f"graph, {settings.stats_parallelism} at a time"

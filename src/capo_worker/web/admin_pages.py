@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from capo_worker import queue
@@ -23,27 +23,54 @@ from capo_worker.web.admin_queries import Tenant, cache_stamps, list_tenants
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import error_response
 from capo_worker.web.job_view import job_view
+from capo_worker.web.page_docs import (
+    BAD_PARAMETER,
+    FORM_ERRORS,
+    MAX_NEXT,
+    NOT_SIGNED_IN,
+    SEE_OTHER,
+    SIGN_IN_REFUSED,
+    JobsFeed,
+    NextParam,
+    StatusParam,
+    TenantParam,
+    TriggerParam,
+)
 from capo_worker.web.security import (
     SESSION_COOKIE,
     SESSION_TTL_SECONDS,
     Access,
+    TooManyKeyAttempts,
+    client_address,
+    csrf_token,
     issue_session,
     keys_match,
+    new_browser_id,
     page_access,
+    read_session,
+    try_key,
 )
+from capo_worker.web.sessions import current_epochs, end_sessions
 from capo_worker.web.templating import templates
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["pages"])
 
 JOBS_SHOWN = 25
 ACTIVE_POLL_MS = 2000
 IDLE_POLL_MS = 30000
+MAX_KEY = 4096  # longer than any ADMIN_API_KEY worth typing
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths of this site: no scheme, no host, no '//'."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only paths of this site: no scheme, no host, no '//', no control characters."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/admin/info"
 
@@ -53,71 +80,129 @@ def _signin_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/admin/signin?next={quote(target)}", status_code=303)
 
 
-@router.get("/")
+@router.get("/", response_class=RedirectResponse, status_code=303, summary="To the admin page")
 async def home() -> RedirectResponse:
     return RedirectResponse("/admin/info", status_code=303)
 
 
-@router.get("/admin")
+@router.get("/admin", response_class=RedirectResponse, status_code=303, summary="To the admin page")
 async def admin_home() -> RedirectResponse:
     return RedirectResponse("/admin/info", status_code=303)
 
 
-@router.get("/admin/signin", response_class=HTMLResponse)
+@router.get(
+    "/admin/signin",
+    response_class=HTMLResponse,
+    summary="The sign-in form (or on to `next` when signed in)",
+    responses={**SEE_OTHER, **BAD_PARAMETER},
+)
 async def signin_form(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    next_path: Annotated[str | None, Query(alias="next")] = None,
+    next_path: NextParam = None,
 ) -> Response:
-    if page_access(request, ctx.settings) is not None:
+    if await page_access(request, ctx) is not None:
         return RedirectResponse(_safe_next(next_path), status_code=303)
     return templates.TemplateResponse(
         request, "signin.html", {"next": _safe_next(next_path), "error": None, "access": None}
     )
 
 
-@router.post("/admin/signin", response_class=HTMLResponse)
+@router.post(
+    "/admin/signin",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Sign in with ADMIN_API_KEY: a session cookie, then on to `next`",
+    responses={**SEE_OTHER, **SIGN_IN_REFUSED, **FORM_ERRORS},
+)
 async def signin(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    key: Annotated[str, Form()] = "",
-    next_path: Annotated[str, Form(alias="next")] = "/admin/info",
+    key: Annotated[str, Form(max_length=MAX_KEY)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=MAX_NEXT)] = "/admin/info",
 ) -> Response:
     admin_key = ctx.settings.admin_api_key
     target = _safe_next(next_path)
     if admin_key is None:
         return RedirectResponse(target, status_code=303)
-    if not keys_match(key, admin_key):
-        client = request.client.host if request.client else "unknown client"
-        log.warning("Admin sign-in with a wrong key from %s", client)
+    try:
+        right = try_key(request, key, admin_key, "sign-in form")
+    except TooManyKeyAttempts as exc:
+        return templates.TemplateResponse(
+            request,
+            "signin.html",
+            {
+                "next": target,
+                "error": f"Too many wrong keys from your address: try again in "
+                f"{exc.retry_after} s.",
+                "access": None,
+            },
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if not right:
         return templates.TemplateResponse(
             request,
             "signin.html",
             {"next": target, "error": "That key is not right.", "access": None},
             status_code=401,
         )
+    # The same browser signing in again keeps its id, so its sign-out ends both sessions.
+    earlier = read_session(admin_key, request.cookies.get(SESSION_COOKIE), expired_too=True)
+    browser = earlier.browser if earlier else new_browser_id()
+    async with ctx.pool.connection() as conn:
+        epochs = await current_epochs(conn, browser)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        issue_session(admin_key),
+        issue_session(admin_key, browser, epochs),
         max_age=SESSION_TTL_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
+        **_cookie_attributes(request, ctx.settings),
     )
     return response
 
 
-@router.post("/admin/signout")
-async def signout() -> RedirectResponse:
+def _cookie_attributes(request: Request, settings: Settings) -> dict[str, Any]:
+    """Secure whenever the request came over HTTPS or the public address is https://."""
+    public_https = (settings.public_url or "").lower().startswith("https://")
+    return {
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https" or public_https,
+        "path": "/",
+    }
+
+
+@router.post(
+    "/admin/signout",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Sign out this browser, or every session (scope=everywhere)",
+    responses={**SEE_OTHER, **FORM_ERRORS},
+)
+async def signout(
+    request: Request,
+    ctx: Annotated[WebContext, Depends(web_context)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[Literal["browser", "everywhere"], Form()] = "browser",
+) -> Response:
+    """End this browser's sessions, or every session ("Sign out everywhere")."""
+    admin_key = ctx.settings.admin_api_key
+    if admin_key is None:
+        return RedirectResponse("/admin/info", status_code=303)
     response = RedirectResponse("/admin/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, **_cookie_attributes(request, ctx.settings))
+    session = read_session(admin_key, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return response  # nothing to end
+    if not keys_match(csrf, csrf_token(admin_key, session.token)):
+        return error_response(
+            403, "Missing or invalid CSRF token: sign out from the admin page", "Forbidden"
+        )
+    async with ctx.pool.connection() as conn:
+        await end_sessions(conn, None if scope == "everywhere" else session.browser)
+    log.info("Admin signed out (%s) from %s", scope, client_address(request))
     return response
-
-
-def _filters(status: str | None, trigger: str | None) -> tuple[str | None, str | None]:
-    return (status if status in STATUSES else None, trigger if trigger in TRIGGERS else None)
 
 
 async def _jobs_context(ctx: WebContext, status: str | None, trigger: str | None) -> dict[str, Any]:
@@ -150,19 +235,23 @@ def _flags(settings: Settings) -> list[tuple[str, bool]]:
     ]
 
 
-@router.get("/admin/info", response_class=HTMLResponse)
+@router.get(
+    "/admin/info",
+    response_class=HTMLResponse,
+    summary="The admin page: jobs, live (or to the sign-in form)",
+    responses={**SEE_OTHER, **BAD_PARAMETER},
+)
 async def admin_info(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    status: str | None = None,
-    trigger: str | None = None,
-    tenant: str | None = None,
+    status: StatusParam = None,
+    trigger: TriggerParam = None,
+    tenant: TenantParam = None,
 ) -> Response:
-    access = page_access(request, ctx.settings)
+    access = await page_access(request, ctx)
     if access is None:
         return _signin_redirect(request)
-    status, trigger = _filters(status, trigger)
-    page = await _jobs_context(ctx, status, trigger)
+    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
     async with ctx.pool.connection() as conn:
         tenants = await list_tenants(conn)
         tenant_id = _tenant_id(tenants, tenant)
@@ -189,19 +278,23 @@ async def admin_info(
     )
 
 
-@router.get("/admin/info/jobs.json")
+@router.get(
+    "/admin/info/jobs.json",
+    response_model=JobsFeed,
+    summary="What the admin page polls: its rows and cards, rendered",
+    responses={**NOT_SIGNED_IN, **BAD_PARAMETER},
+)
 async def admin_jobs_json(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    status: Annotated[str | None, Query()] = None,
-    trigger: Annotated[str | None, Query()] = None,
-    tenant: Annotated[str | None, Query()] = None,
+    status: StatusParam = None,
+    trigger: TriggerParam = None,
+    tenant: TenantParam = None,
 ) -> Response:
-    access: Access | None = page_access(request, ctx.settings)
+    access: Access | None = await page_access(request, ctx)
     if access is None:
         return error_response(401, "Sign in again", "Unauthorized")
-    status, trigger = _filters(status, trigger)
-    page = await _jobs_context(ctx, status, trigger)
+    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
     async with ctx.pool.connection() as conn:
         page["stamps"] = await cache_stamps(conn, _tenant_id(await list_tenants(conn), tenant))
     rows = templates.get_template("_job_rows.html").render(page)

@@ -15,7 +15,9 @@ from capo_worker.web import admin_pages, enqueue, health, jobs_api, league_pages
 from capo_worker.web.context import WebContext
 from capo_worker.web.errors import install_error_handlers
 from capo_worker.web.middleware import BodySizeLimit, SecurityHeaders
+from capo_worker.web.request_guard import RequestGuard
 from capo_worker.web.templating import STATIC_DIR
+from capo_worker.web.throttle import AuthThrottle
 
 DESCRIPTION = """\
 Enqueue stats updates, follow and retry jobs, probe health, scrape metrics.
@@ -35,7 +37,8 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
         docs_url=None,  # Swagger UI loads its files from a CDN; /openapi.json is enough
         redoc_url=None,
     )
-    app.state.web = WebContext(settings, pool)
+    throttle = AuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds)
+    app.state.web = WebContext(settings, pool, throttle)
     install_error_handlers(app)
     for router in (
         enqueue.router,
@@ -46,8 +49,11 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The last added runs first: headers on every answer, then the guard, then the size limit.
     app.add_middleware(BodySizeLimit, limit=settings.max_request_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestGuard, settings=settings)
+    https_only = (settings.public_url or "").lower().startswith("https://")
+    app.add_middleware(SecurityHeaders, https_only=https_only)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -75,7 +81,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if open_access:  # no key on this server: nothing to authenticate with
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)
-                    operation.get("responses", {}).pop("403", None)
+                    operation.get("responses", {}).pop("429", None)
         if open_access:
             schema.get("components", {}).pop("securitySchemes", None)
         components = schema.get("components", {}).get("schemas", {})

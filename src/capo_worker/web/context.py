@@ -1,4 +1,4 @@
-"""What every route needs: the settings and the connection pool (on app.state.web)."""
+"""What every route needs: settings, connection pool, key throttle (on app.state.web)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from fastapi import Request
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import Settings
+from capo_worker.web.throttle import AuthThrottle
 
 
 @dataclass(frozen=True)
 class WebContext:
     settings: Settings
     pool: AsyncConnectionPool
+    throttle: AuthThrottle  # wrong keys per client address
 
 
 def web_context(request: Request) -> WebContext:

@@ -17,6 +17,8 @@ from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.enqueue_request import InvalidEnqueueRequest, parse_enqueue_request
 from capo_worker.web.errors import ApiError, error_body
 from capo_worker.web.schemas import (
+    AUTH_ERRORS,
+    WRITE_ERRORS,
     EnqueueAccepted,
     EnqueueBody,
     EnqueueHealth,
@@ -29,11 +31,6 @@ from capo_worker.web.sync_stats import run_stats_now
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/admin", tags=["enqueue"], dependencies=[Depends(require_admin)])
 PATH = "/enqueue-stats-job"
-
-_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "ADMIN_API_KEY is set and the request lacks it"},
-    403: {"model": ErrorBody, "description": "Signed-in page request without its CSRF token"},
-}
 
 _REQUEST_BODY = {
     "requestBody": {
@@ -48,7 +45,8 @@ _REQUEST_BODY = {
     summary="Enqueue a stats update (or run it now when background jobs are off)",
     response_model=EnqueueAccepted,
     responses={
-        **_AUTH_ERRORS,
+        **AUTH_ERRORS,
+        **WRITE_ERRORS,
         400: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit"},
         413: {"model": ErrorBody, "description": "Body over MAX_REQUEST_BODY_BYTES"},
         503: {"model": ErrorBody, "description": "The database cannot be reached"},
@@ -142,7 +140,7 @@ def _db_message(exc: psycopg.Error) -> str:
     PATH,
     summary="Health document of the enqueue endpoint (the seed's GET)",
     response_model=EnqueueHealth,
-    responses=_AUTH_ERRORS,
+    responses=AUTH_ERRORS,
 )
 async def enqueue_health(
     ctx: Annotated[WebContext, Depends(web_context)],

@@ -7,9 +7,10 @@ as the job's payload, with a server timestamp when none was sent.
 
 Differences from the seed, all on bad input: invalid JSON or a body that is
 not an object is a 400 (the seed answered 500), the optional fields are type
-checked, and every error names its field. Values PostgreSQL's jsonb cannot
-store (NUL characters, lone surrogates, NaN or infinite numbers, very deep
-nesting) are refused here rather than failing at the insert.
+checked (a timestamp must name a real date and time), and every error names
+its field. Values PostgreSQL's jsonb cannot store (NUL characters, lone
+surrogates, NaN or infinite numbers, very deep nesting) are refused here
+rather than failing at the insert, and unknown keys may take 1 kB together.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,15 +139,18 @@ def _check_match_id(value: Any) -> None:
         )
 
 
-# RFC 3339 date-time (what JSON Schema's "date-time" means), besides what Python parses.
-_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$", re.ASCII)
+MAX_TIMESTAMP = 64
 
 
 def _is_timestamp(value: str) -> bool:
-    if _RFC3339.match(value):
-        return True
+    """An ISO-8601 date-time that names a real instant: no month 13, no February 30.
+
+    RFC 3339's lower-case 't' and 'z' (JSON Schema's "date-time") count too.
+    """
+    if len(value) > MAX_TIMESTAMP or not value.isascii():
+        return False
     try:
-        dt.datetime.fromisoformat(value)
+        dt.datetime.fromisoformat(value.upper())
     except ValueError:
         return False
     return True
@@ -169,6 +172,26 @@ def _check_timestamp(body: dict[str, Any]) -> bool:
             "2026-11-28T18:49:05.123Z",
         )
     return True
+
+
+KNOWN_FIELDS = ("triggeredBy", "requestId", "matchId", "userId", "retryOf", "timestamp", "tenantId")
+MAX_OTHER_FIELDS_BYTES = 1024
+
+
+def _check_other_fields(body: dict[str, Any]) -> None:
+    """Fields of our own are stored as sent, but only a little of them: the payload is
+    served to the admin page every few seconds."""
+    other = {k: v for k, v in body.items() if k not in KNOWN_FIELDS}
+    sizes = {k: len(json.dumps({k: v}, ensure_ascii=False).encode()) for k, v in other.items()}
+    total = len(json.dumps(other, ensure_ascii=False).encode()) if other else 0
+    if total > MAX_OTHER_FIELDS_BYTES:
+        largest = max(sizes, key=lambda k: sizes[k])
+        raise InvalidEnqueueRequest(
+            largest,
+            f"Fields besides {', '.join(KNOWN_FIELDS)} may take {MAX_OTHER_FIELDS_BYTES} bytes "
+            f"together; these take {total} ({largest} alone {sizes[largest]}): store large "
+            "data elsewhere and send its id",
+        )
 
 
 def parse_enqueue_request(raw: bytes, *, now: Callable[[], str] = iso_utc_ms) -> EnqueueRequest:
@@ -207,6 +230,7 @@ def parse_enqueue_request(raw: bytes, *, now: Callable[[], str] = iso_utc_ms) ->
     tenant = _optional_text(body, "tenantId", "a tenant name or id")
     has_timestamp = _check_timestamp(body)
     _check_storable(body, "body", "body")
+    _check_other_fields(body)
     payload = dict(body)
     if not has_timestamp:
         payload["timestamp"] = now()

@@ -12,6 +12,8 @@ from capo_worker import queue
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import ApiError
 from capo_worker.web.schemas import (
+    AUTH_ERRORS,
+    WRITE_ERRORS,
     ErrorBody,
     JobDetail,
     JobList,
@@ -31,7 +33,7 @@ MAX_LIMIT = 500
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid parameter; `field` names it"},
-    401: {"model": ErrorBody, "description": "ADMIN_API_KEY is set and the request lacks it"},
+    **AUTH_ERRORS,
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No job with this id"},
@@ -96,7 +98,7 @@ async def get_background_job(
     response_model=RetryAccepted,
     responses={
         **_ERRORS,
-        403: {"model": ErrorBody, "description": "Signed-in page request without its CSRF token"},
+        **WRITE_ERRORS,
         **_NOT_FOUND,
         409: {"model": ErrorBody, "description": "The job is not failed"},
     },

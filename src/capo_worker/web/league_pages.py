@@ -9,28 +9,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from capo_worker.config import DEFAULT_TENANT_ID
 from capo_worker.web import league_queries as q
 from capo_worker.web.admin_queries import list_tenants
 from capo_worker.web.context import WebContext, web_context
+from capo_worker.web.page_docs import BAD_PARAMETER, UNKNOWN_TENANT, TenantParam
 from capo_worker.web.race_chart import render_race_chart
 from capo_worker.web.security import page_access
 from capo_worker.web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["pages"])
 
 PERIODS = {"whole_season": "Whole season", "current_half": "Current half-season"}
 
 
-@router.get("/stats", response_class=HTMLResponse)
+@router.get(
+    "/stats",
+    response_class=HTMLResponse,
+    summary="A tenant's league tables, form, latest match, hall of fame and season race",
+    responses={**UNKNOWN_TENANT, **BAD_PARAMETER},
+)
 async def stats_page(
     request: Request,
     ctx: Annotated[WebContext, Depends(web_context)],
-    tenant: str | None = None,
-    season: str | None = None,
+    tenant: TenantParam = None,
+    season: Annotated[
+        int | None,
+        Query(ge=1900, le=2999, description="Year of the season table; the latest otherwise."),
+    ] = None,
 ) -> Response:
     async with ctx.pool.connection() as conn:
         tenants = await list_tenants(conn)
@@ -46,7 +55,7 @@ async def stats_page(
             chosen = next((t for t in tenants if t.id == DEFAULT_TENANT_ID), None)
         tenant_id = chosen.id if chosen else DEFAULT_TENANT_ID
         years = await q.seasons(conn, tenant_id)
-        year = int(season) if season and season.isdigit() and int(season) in years else None
+        year = season if season in years else None
         year = year or (years[0] if years else None)
         page: dict[str, Any] = {
             "tenants": tenants,
@@ -77,5 +86,5 @@ async def stats_page(
         )
         for period, label in PERIODS.items()
     ]
-    page["access"] = page_access(request, ctx.settings)
+    page["access"] = await page_access(request, ctx)
     return templates.TemplateResponse(request, "stats.html", page)

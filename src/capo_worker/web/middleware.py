@@ -71,19 +71,31 @@ _SECURITY_HEADERS = [
 ]
 
 
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+NO_STORE = (b"cache-control", b"no-store")
+# Answers that carry job data, CSRF tokens or the sign-in form: never cached.
+PRIVATE_PATHS = ("/admin", "/api/admin")
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """The headers above on every answer; HSTS when the public URL is https://."""
+
+    def __init__(self, app: ASGIApp, https_only: bool = False) -> None:
         self.app = app
+        self.extra = [*_SECURITY_HEADERS, *([HSTS] if https_only else [])]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        private = any(path == p or path.startswith(p + "/") for p in PRIVATE_PATHS)
+        wanted = [*self.extra, *([NO_STORE] if private else [])]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in names]
+                extra = [(n, v) for n, v in wanted if n not in names]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

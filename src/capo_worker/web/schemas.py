@@ -21,6 +21,25 @@ class ErrorBody(BaseModel):
     field: str | None = Field(default=None, description="The offending field or parameter.")
 
 
+# Answers every /api/admin route may give (documented in /openapi.json).
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "ADMIN_API_KEY is set and the request lacks it"},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many wrong keys from this address: wait Retry-After seconds",
+    },
+}
+# ...and those that change something.
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorBody,
+        "description": "A signed-in page request without its CSRF token, or a request from "
+        "another site's page (Origin)",
+    },
+    415: {"model": ErrorBody, "description": "A body that is not application/json"},
+}
+
+
 class EnqueueBody(BaseModel):
     """The enqueue request. Stored as the job's payload as sent (unknown keys are kept)."""
 

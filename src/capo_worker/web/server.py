@@ -23,6 +23,7 @@ import uvicorn
 from capo_worker.config import ConfigError, Settings
 from capo_worker.runtime import Runtime, open_runtime
 from capo_worker.web.app import create_app
+from capo_worker.web.request_guard import unnamed_server_warning
 from capo_worker.web.security import check_listen_allowed
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,9 @@ def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
         log_config=None,  # our logging setup (text or JSON) handles uvicorn's loggers
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
-        # Trusting X-Forwarded-* only from the local proxy (uvicorn's default).
+        # X-Forwarded-For/-Proto are believed only from FORWARDED_ALLOW_IPS (the proxies).
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -90,6 +92,9 @@ async def serve(
     """Serve until `stop` is set (or the server fails), then shut everything down."""
     settings = runtime.settings
     check_listen_allowed(settings)
+    unnamed = unnamed_server_warning(settings)
+    if unnamed:
+        log.warning(unnamed)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     server = _Server(_uvicorn_config(settings, runtime))
