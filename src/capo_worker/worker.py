@@ -31,6 +31,7 @@ from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
 from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
 from capo_worker.queue import Job
+from capo_worker.schema_gate import SchemaGate
 
 log = logging.getLogger("capo_worker.worker")
 
@@ -104,8 +105,10 @@ class Worker:
         registry: HandlerRegistry,
         *,
         periodic: list[PeriodicTask] | None = None,
+        schema_gate: SchemaGate | None = None,
     ) -> None:
         self.settings = settings
+        self.schema_gate = schema_gate  # claims only while the schema is this build's
         self.pool = pool
         self.listen_url = listen_url
         self.registry = registry
@@ -205,14 +208,15 @@ class Worker:
                 self._wake.clear()
                 try:
                     async with self.pool.connection() as conn:
-                        claimed = await queue.claim(
-                            conn,
-                            worker_id=self.worker_id,
-                            job_types=self.registry.job_types,
-                            lease_seconds=self.lease_seconds,
-                            limit=free,
-                            queue_name=self.queue_name,
-                        )
+                        if self.schema_gate is None or await self.schema_gate.may_claim(conn):
+                            claimed = await queue.claim(
+                                conn,
+                                worker_id=self.worker_id,
+                                job_types=self.registry.job_types,
+                                lease_seconds=self.lease_seconds,
+                                limit=free,
+                                queue_name=self.queue_name,
+                            )
                     backoff.reset()
                 except DB_ERRORS as exc:
                     delay = backoff.next()
