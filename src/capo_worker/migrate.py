@@ -57,7 +57,11 @@ EARLIER_CHECKSUMS: dict[str, set[str]] = {
 }
 
 Kind = Literal["versioned", "repeatable"]
-State = Literal["current", "behind", "ahead"]
+# current: the build's schema; modified: the build's, but changed by hand (functions
+# replaced or dropped, prepare-rollback's keys); behind: the build has files or a
+# version the database lacks; ahead: a newer build migrated the database.
+State = Literal["current", "modified", "behind", "ahead"]
+CHANGED_BY_HAND = "changed outside capo-worker"
 
 _FUNCTION_NAME = re.compile(
     r"\bCREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(", re.IGNORECASE
@@ -120,6 +124,11 @@ class Step:
     name: str  # a file name, or SINGLE_CLUB_KEYS
     reason: str
 
+    @property
+    def repairs(self) -> bool:
+        """Undoes a change made by hand: only `capo-worker migrate` does it, never a start."""
+        return self.reason == CHANGED_BY_HAND or self.name == SINGLE_CLUB_KEYS
+
 
 SINGLE_CLUB_KEYS = "single-club keys"
 
@@ -134,14 +143,25 @@ class SchemaStatus:
     def state(self) -> State:
         if self.database_version > self.build_version:
             return "ahead"
-        if self.steps or self.database_version < self.build_version:
+        if self.database_version < self.build_version or any(not s.repairs for s in self.steps):
             return "behind"
-        return "current"
+        return "modified" if self.steps else "current"
+
+    @property
+    def usable(self) -> bool:
+        """This build may work on the database (claim jobs, be ready)."""
+        return self.state in ("current", "modified")
 
     def describe(self) -> str:
         """One line for logs, /readyz and the commands."""
         if self.state == "current":
             return f"schema version {self.build_version}, current"
+        if self.state == "modified":
+            changed = ", ".join(f"{s.name} ({s.reason})" for s in self.steps)
+            return (
+                f"schema version {self.build_version}, changed by hand: {changed}. "
+                "Fix: run capo-worker migrate to restore it"
+            )
         if self.state == "ahead":
             return (
                 f"the database schema is version {self.database_version}, newer than this "
@@ -278,7 +298,7 @@ async def schema_status(
             if record.checksum != m.checksum:
                 steps.append(Step(m.name, "changed"))
             elif record.fingerprint != live[m.name]:
-                steps.append(Step(m.name, "changed outside capo-worker"))
+                steps.append(Step(m.name, CHANGED_BY_HAND))
     if await rollback.single_club_keys(conn):
         steps.append(Step(SINGLE_CLUB_KEYS, "left by prepare-rollback"))
     return SchemaStatus(build.version, database_version, tuple(steps))
@@ -399,14 +419,16 @@ async def apply_migrations(
     *,
     build: Build | None = None,
     dry_run: bool = False,
+    repair: bool = True,
     lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
     on_applied: Callable[[AppliedStep], None] | None = None,
 ) -> MigrationReport:
     """Bring the database to this build's schema; `conn` must be autocommit.
 
     A database ahead of the build is left alone (`refused`). With `dry_run`,
-    only the plan is returned (`before.steps`). `on_applied` hears of each
-    step as soon as it is committed.
+    only the plan is returned (`before.steps`). Without `repair` (start-up),
+    changes made by hand stay. `on_applied` hears of each step as soon as it
+    is committed.
     """
     build = build or this_build()
     if dry_run:
@@ -425,8 +447,12 @@ async def apply_migrations(
             versioned = {m.name for m in build.files if m.kind == "versioned"}
             first = [s for s in before.steps if s.name in versioned]
             await _apply_steps(conn, build, report, first, lock_timeout_seconds, on_applied)
-            # The versioned files may have touched functions: plan the rest afresh.
-            rest = list((await schema_status(conn, build=build)).steps)
+            # The versioned files may have touched functions: plan the rest afresh, and
+            # restore what they changed even where hand-made changes would be kept.
+            repair = repair or bool(first)
+            rest = [
+                s for s in (await schema_status(conn, build=build)).steps if repair or not s.repairs
+            ]
             await _apply_steps(conn, build, report, rest, lock_timeout_seconds, on_applied)
         finally:
             # Statistics for what the committed files changed, even if a later one failed.

@@ -80,11 +80,12 @@ async def wait_for_database(url: str, where: str, *, wait: bool) -> None:
 
 
 async def migrate_at_start(url: str, *, wait: bool) -> None:
-    """Apply pending migrations; with `wait`, retry while a table lock is not granted."""
+    """Apply what this build changed (changes made by hand stay: `capo-worker migrate`
+    restores them); with `wait`, retry while a table lock is not granted."""
     backoff = Backoff(first=2.0)
     while True:
         try:
-            report = await migrate_database(url)
+            report = await migrate_database(url, repair=False)
             break
         except MigrationError as exc:
             if not (wait and exc.retryable):
@@ -93,14 +94,16 @@ async def migrate_at_start(url: str, *, wait: bool) -> None:
             log.warning("%s Retrying in %.0fs", exc, delay)
             await asyncio.sleep(delay)
     if report.refused:
-        line = report.before.describe()
-        log.warning("Not migrating: %s", line)
-    elif report.applied:
+        log.warning("Not migrating: %s", report.before.describe())
+        return
+    if report.applied:
         log.info(
             "Database schema updated to version %d: %s",
             report.version_after,
             ", ".join(step.name for step in report.applied),
         )
+    if any(step.repairs for step in report.before.steps):
+        await check_schema(url, "warn")
 
 
 async def check_schema(url: str, if_behind: IfBehind) -> None:

@@ -2,8 +2,9 @@
 
 When a newer build has migrated the database (rolling deploy), this one
 claims nothing more: its running jobs finish, new ones go to the new
-workers. When the schema is behind (MIGRATE_ON_START off and no migrate yet,
-or a function changed by hand), it waits for `capo-worker migrate`. The
+workers. When the schema is behind (MIGRATE_ON_START off and no migrate yet),
+it waits for `capo-worker migrate`. Functions changed by hand are reported,
+not a reason to stop: `capo-worker migrate` restores them. The
 schema is read again at most every `recheck_seconds`; each change of state
 is logged once.
 """
@@ -39,12 +40,15 @@ class SchemaGate:
             self._checked_at = now
             self._log_change(self.status, status)
             self.status = status
-        return self.status.state == "current"
+        return self.status.usable
 
     @staticmethod
     def _log_change(before: SchemaStatus | None, after: SchemaStatus) -> None:
-        was = before.state if before else "current"
-        if after.state != "current" and (before is None or before.describe() != after.describe()):
+        if before is not None and before.describe() == after.describe():
+            return
+        if not after.usable:
             log.warning("Not claiming jobs: %s", after.describe())
-        elif after.state == "current" and was != "current":
+        elif before is not None and not before.usable:
             log.info("Claiming jobs again: %s", after.describe())
+        elif after.state == "modified":
+            log.warning("Schema: %s", after.describe())

@@ -46,7 +46,7 @@ async def readyz(ctx: Annotated[WebContext, Depends(web_context)]) -> JSONRespon
             await conn.execute("SELECT 1")
             checks["database"] = Check(ok=True, detail="reachable")
             schema = await schema_status(conn)
-            checks["migrations"] = Check(ok=schema.state == "current", detail=schema.describe())
+            checks["migrations"] = Check(ok=schema.usable, detail=schema.describe())
             age = await queue.last_worker_heartbeat_age(conn)
     except psycopg.Error as exc:
         checks["database"] = Check(ok=False, detail=_one_line(exc) or type(exc).__name__)
