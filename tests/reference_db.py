@@ -10,6 +10,7 @@ history the Node worker and the web app leave behind.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -51,12 +52,16 @@ def build(
     admin_url: str,
     name: str,
     *,
-    league: str | None = "tiny",
-    golden: bool = True,
+    league: str | Path | None = "tiny",
+    golden: bool | Path = True,
     jobs: bool = True,
     functions: bool = True,
 ) -> str:
-    """Create database `name` shaped like the app's; return its connection string."""
+    """Create database `name` shaped like the app's; return its connection string.
+
+    `league` names a league of tests/fixtures (its goldens when `golden` is true)
+    or is a league file (.json or .json.gz; then `golden` is its goldens' folder).
+    """
     url = create_database(admin_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         for file in APP_SCHEMA:
@@ -65,9 +70,10 @@ def build(
             conn.execute(app_functions_sql().encode())
         with conn.transaction():
             if league:
-                load_league(conn, league)
+                load_league(conn, _league_data(league))
                 if golden:
-                    load_golden_outputs(conn, league)
+                    folder = golden if isinstance(golden, Path) else golden_dir(str(league))
+                    load_golden_outputs(conn, folder)
             if jobs:
                 load_job_history(conn)
     return url
@@ -85,8 +91,16 @@ def _without_missing_extensions(conn: psycopg.Connection[Any], text: str) -> byt
     return "\n".join(lines).encode()
 
 
-def load_league(conn: psycopg.Connection[Any], league: str) -> None:
-    data = json.loads(league_path(league).read_text())
+def _league_data(league: str | Path) -> dict[str, Any]:
+    path = league if isinstance(league, Path) else league_path(league)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as file:
+        data: dict[str, Any] = json.load(file)
+    return data
+
+
+def load_league(conn: psycopg.Connection[Any], data: dict[str, Any]) -> None:
+    """The league's rows with their own ids, the sequences moved past them."""
     for table, key in LEAGUE_TABLES:
         rows = data[table]
         if not rows:
@@ -117,9 +131,9 @@ def _value(value: Any) -> Any:
     return Jsonb(value) if isinstance(value, dict | list) else value
 
 
-def load_golden_outputs(conn: psycopg.Connection[Any], league: str) -> None:
+def load_golden_outputs(conn: psycopg.Connection[Any], folder: Path) -> None:
     """The golden rows in the aggregated tables and cache_metadata, as the app wrote them."""
-    for path in sorted(golden_dir(league).glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         if path.name == "MANIFEST.json":
             continue
         golden = json.loads(path.read_text())

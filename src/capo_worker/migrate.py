@@ -435,12 +435,12 @@ async def apply_migrations(
         return MigrationReport(await schema_status(conn, build=build), dry_run=True)
     await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
     try:
-        await conn.execute(_CREATE_RECORD_TABLES.encode())
         before = await schema_status(conn, build=build)
         report = MigrationReport(before)
-        if before.state == "ahead":
+        if before.state == "ahead":  # not even our own record tables are touched
             report.refused = True
             return report
+        await conn.execute(_CREATE_RECORD_TABLES.encode())
         _warn_changed_versioned(build.files, await _records(conn))
         shapes = await _table_shapes(conn)
         try:
