@@ -34,7 +34,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `tests` and `bench` importable
     sys.path.insert(0, str(ROOT))
 
-from bench.stats import LEAGUES, check_golden, median, server, server_facts, write_doc  # noqa: E402
+from bench.stats import (  # noqa: E402
+    LEAGUES,
+    check_golden,
+    league_names,
+    median,
+    server,
+    server_facts,
+    write_doc,
+)
 from tests import reference_db  # noqa: E402
 
 from capo_worker.db import drop_database, make_pool  # noqa: E402
@@ -144,10 +152,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     args = parser.parse_args()
-    names = [n.strip() for n in args.leagues.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LEAGUES]
-    if unknown:
-        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+    names = league_names(parser, args.leagues)
     results = []
     with server() as admin_url:
         version, cpu = server_facts(admin_url)

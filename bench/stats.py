@@ -218,6 +218,15 @@ def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
     DOC.write_text(new)
 
 
+def league_names(parser: argparse.ArgumentParser, value: str) -> list[str]:
+    """The leagues of a comma-separated --leagues value; unknown ones end the program."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LEAGUES]
+    if unknown:
+        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leagues", default=",".join(LEAGUES), help="comma-separated")
@@ -226,10 +235,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
-    names = [n.strip() for n in args.leagues.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LEAGUES]
-    if unknown:
-        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+    names = league_names(parser, args.leagues)
 
     args.load_before = os.getloadavg()[0]  # other work on the machine skews the figures
     results = []

@@ -36,6 +36,18 @@ def process_env(db_url: str | None, **settings: str) -> dict[str, str]:
     return env
 
 
+def run_command(*args: str, db_url: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `capo-worker ARGS` to completion against `db_url`; output captured."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "capo-worker"), *args],
+        capture_output=True,
+        text=True,
+        env=process_env(db_url, **settings),
+        timeout=300,
+        check=False,
+    )
+
+
 class Process:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> None:
         self.log_path = log_path

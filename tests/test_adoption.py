@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,6 +21,7 @@ from capo_worker.stats.registry import STATS_FUNCTIONS
 from tests import reference_db, schema_dump
 from tests.golden import compare_folder, report
 from tests.leagues import golden_dir, load_fixture
+from tests.processes import run_command
 from tests.statsdb import failures, run_graph
 from tests.web.helpers import execute, pin_today, query, settings_for
 
@@ -333,23 +331,10 @@ def test_retention_keeps_the_node_era_history_unless_asked(adopted_url: str) -> 
 # --- item 9: going back to the Node worker -------------------------------------------------------
 
 
-def capo_worker(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url}
-    env.pop("LOG_LEVEL", None)
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_the_documented_rollback_gives_the_app_its_functions_back(adopted_url: str) -> None:
     # docs/operations.md, "Going back to the Node worker": stop capo-worker (none runs
     # here), prepare the database, re-run the app's own function definitions.
-    done = capo_worker("prepare-rollback", db_url=adopted_url)
+    done = run_command("prepare-rollback", db_url=adopted_url)
     assert done.returncode == 0, done.stderr
     assert "single-club" in done.stdout
     with psycopg.connect(adopted_url, autocommit=True) as conn:
@@ -372,7 +357,7 @@ def test_the_documented_rollback_gives_the_app_its_functions_back(adopted_url: s
     assert signatures(adopted_url, list(APP_FUNCTION_SIGNATURES)) == APP_FUNCTION_SIGNATURES
 
     # Switching forward again: migrate repairs the functions and drops the single-club keys.
-    done = capo_worker("migrate", db_url=adopted_url)
+    done = run_command("migrate", db_url=adopted_url)
     assert done.returncode == 0, done.stderr
     assert "changed outside capo-worker" in done.stdout
     assert asyncio.run(_state(adopted_url)) == "current"
@@ -388,7 +373,7 @@ def test_prepare_rollback_refuses_a_database_with_two_clubs(adopted_url: str) ->
         "INSERT INTO players (name, tenant_id) VALUES ('Other', %s)",
         SECOND_CLUB,
     )
-    done = capo_worker("prepare-rollback", db_url=adopted_url)
+    done = run_command("prepare-rollback", db_url=adopted_url)
     assert done.returncode == 2
     assert "second" in done.stderr and "one club" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

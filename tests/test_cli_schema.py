@@ -4,8 +4,6 @@ read-only commands never do, and say in one line what to run."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,21 +12,10 @@ import pytest
 
 from capo_worker.migrate import all_migrations
 from capo_worker.schema_version import SCHEMA_VERSION
-from tests.processes import process_env, processes, wait_until
+from tests.processes import process_env, processes, run_command, wait_until
 from tests.web.helpers import execute, free_port, query
 
 BEHIND = "run capo-worker migrate"
-
-
-def capo_worker(*args: str, db_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env=process_env(db_url, **env),
-        timeout=300,
-        check=False,
-    )
 
 
 def tables(url: str) -> int:
@@ -46,7 +33,7 @@ def tables(url: str) -> int:
     ids=["jobs-list", "jobs-show", "stats-run"],
 )
 def test_read_only_commands_do_not_migrate(empty_db_url: str, args: list[str]) -> None:
-    done = capo_worker(*args, db_url=empty_db_url)
+    done = run_command(*args, db_url=empty_db_url)
     assert done.returncode == 2, done.stdout + done.stderr
     assert BEHIND in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
@@ -54,7 +41,7 @@ def test_read_only_commands_do_not_migrate(empty_db_url: str, args: list[str]) -
 
 
 def test_check_config_reports_the_schema_without_migrating(empty_db_url: str) -> None:
-    done = capo_worker("check-config", db_url=empty_db_url)
+    done = run_command("check-config", db_url=empty_db_url)
     assert done.returncode == 0, done.stderr
     assert BEHIND in done.stdout
     assert tables(empty_db_url) == 0
@@ -62,29 +49,29 @@ def test_check_config_reports_the_schema_without_migrating(empty_db_url: str) ->
 
 def test_check_config_says_when_a_function_was_changed_by_hand(db_url: str) -> None:
     execute(db_url, "DROP FUNCTION update_power_ratings()")
-    done = capo_worker("check-config", db_url=db_url)
+    done = run_command("check-config", db_url=db_url)
     assert "update_power_ratings.sql (changed outside capo-worker)" in done.stdout
     assert BEHIND in done.stdout
 
 
 def test_migrate_prints_each_file_it_applied(empty_db_url: str) -> None:
-    dry = capo_worker("migrate", "--dry-run", db_url=empty_db_url)
+    dry = run_command("migrate", "--dry-run", db_url=empty_db_url)
     assert dry.returncode == 0, dry.stderr
     assert tables(empty_db_url) == 0
-    done = capo_worker("migrate", db_url=empty_db_url)
+    done = run_command("migrate", db_url=empty_db_url)
     assert done.returncode == 0, done.stderr
     for m in all_migrations():
         assert f"would apply {m.name}" in dry.stdout
         assert f"applied {m.name}" in done.stdout
     assert f"schema version {SCHEMA_VERSION}" in done.stdout
-    again = capo_worker("migrate", db_url=empty_db_url)
+    again = run_command("migrate", db_url=empty_db_url)
     assert "applied" not in again.stdout and "current" in again.stdout
 
 
 def test_migrate_reports_a_failing_file_in_one_line(empty_db_url: str) -> None:
     # A players table the migrations cannot adopt: it lacks the name column.
     execute(empty_db_url, "CREATE TABLE players (player_id serial PRIMARY KEY)")
-    done = capo_worker("migrate", db_url=empty_db_url)
+    done = run_command("migrate", db_url=empty_db_url)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("Migration 0002_league_tables.sql failed: ")
     assert '"name" does not exist' in done.stderr
@@ -96,7 +83,7 @@ def test_migrate_reports_a_failing_file_in_one_line(empty_db_url: str) -> None:
 
 def test_migrate_refuses_to_downgrade_a_newer_schema(db_url: str) -> None:
     execute(db_url, "UPDATE capo_schema_version SET version = version + 1")
-    done = capo_worker("migrate", db_url=db_url)
+    done = run_command("migrate", db_url=db_url)
     assert done.returncode == 1
     assert f"version {SCHEMA_VERSION + 1}" in done.stderr and "newer" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -133,14 +120,14 @@ def test_a_worker_with_migrate_on_start_off_waits_for_migrate(
         )
         wait_until(lambda: BEHIND in worker.output, 60, "the worker to say the schema is behind")
         assert tables(empty_db_url) == 0
-        assert capo_worker("migrate", db_url=empty_db_url).returncode == 0
+        assert run_command("migrate", db_url=empty_db_url).returncode == 0
         # Then it starts: it claims and completes a job.
-        done = capo_worker("enqueue", "--trigger", "admin", "--wait", db_url=empty_db_url)
+        done = run_command("enqueue", "--trigger", "admin", "--wait", db_url=empty_db_url)
         assert done.returncode == 0, done.stdout + done.stderr + worker.output
         assert "Worker" in worker.output and "started" in worker.output
 
 
 def test_jobs_list_json_on_a_current_schema(db_url: str) -> None:
-    done = capo_worker("jobs", "list", "--json", db_url=db_url)
+    done = run_command("jobs", "list", "--json", db_url=db_url)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []

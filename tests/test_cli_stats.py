@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,22 +11,10 @@ import pytest
 from capo_worker.stats.registry import STATS_FUNCTIONS
 from tests.golden import compare_folder, report
 from tests.leagues import golden_dir, load_fixture
+from tests.processes import run_command as capo_worker
 from tests.statsdb import query
 
 NAMES = [f.name for f in STATS_FUNCTIONS]
-
-
-def capo_worker(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url}
-    env.pop("LOG_LEVEL", None)
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture

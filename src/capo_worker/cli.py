@@ -38,6 +38,7 @@ from capo_worker.timestamps import iso_utc_ms
 
 if TYPE_CHECKING:
     from capo_worker.league.importer import ImportSummary
+    from capo_worker.rollback import RollbackReport
 
 app = typer.Typer(
     help="Keeps a football league's statistics current: job queue, worker, stats, admin page.",
@@ -138,12 +139,12 @@ def migrate(
             report = await migrate_database(rt.url, dry_run=dry_run, on_applied=applied)
         before = report.before
         if report.refused:
-            _say(before.describe()[0].upper() + before.describe()[1:] + ".", console=err)
+            _say(before.describe() + ".", console=err)
             return 1
         if dry_run:
             for step in before.steps:
                 _say(f"would apply {step.name} ({step.reason})")
-            _say(f"Dry run: nothing was changed ({before.describe()}; {where}).")
+            _say(f"{before.describe()}. Dry run: nothing was changed ({where}).")
             return 0
         if report.analyzed:
             _say(f"analyzed {len(report.analyzed)} table(s): {', '.join(report.analyzed)}")
@@ -224,7 +225,7 @@ def check_config() -> None:
             async with rt.pool.connection() as conn:
                 status = await schema_status(conn)
             _say(f"Database: reachable ({rt.database.describe()})")
-            _say(f"Schema: {status.describe()}")
+            _say(status.describe() + ".")
 
     run_async(go)
 
@@ -468,21 +469,25 @@ def prepare_rollback(
 
     settings = settings_from_env()
 
-    async def go() -> list[str]:
-        async with open_runtime(settings, migrate=False, if_behind="ignore") as rt:
-            async with rt.pool.connection() as conn:
-                report = await prepare(
-                    conn,
-                    lease_seconds=settings.job_lease_seconds,
-                    heartbeat_limit_seconds=heartbeat_limit_seconds(settings.job_lease_seconds),
-                    dry_run=dry_run,
-                )
-            return report.created
+    async def go() -> RollbackReport:
+        async with (
+            open_runtime(settings, migrate=False, if_behind="ignore") as rt,
+            rt.pool.connection() as conn,
+        ):
+            return await prepare(
+                conn,
+                lease_seconds=settings.job_lease_seconds,
+                heartbeat_limit_seconds=heartbeat_limit_seconds(settings.job_lease_seconds),
+                dry_run=dry_run,
+            )
 
-    created = run_async(go)
+    report = run_async(go)
+    if report.requeued_jobs:
+        _say(f"Put {report.requeued_jobs} job(s) of stopped workers back in the queue.")
     verb = "Would add" if dry_run else "Added"
-    if created:
-        _say(f"{verb} the single-club keys the app's functions upsert on: {', '.join(created)}.")
+    if report.created:
+        keys = ", ".join(report.created)
+        _say(f"{verb} the single-club keys the app's functions upsert on: {keys}.")
     else:
         _say("The single-club keys the app's functions upsert on are already there.")
     if not dry_run:

@@ -153,24 +153,24 @@ class SchemaStatus:
         return self.state in ("current", "modified")
 
     def describe(self) -> str:
-        """One line for logs, /readyz and the commands."""
+        """One sentence (no final stop) for logs, /readyz and the commands."""
         if self.state == "current":
-            return f"schema version {self.build_version}, current"
+            return f"Schema version {self.build_version}, current"
         if self.state == "modified":
             changed = ", ".join(f"{s.name} ({s.reason})" for s in self.steps)
             return (
-                f"schema version {self.build_version}, changed by hand: {changed}. "
+                f"Schema version {self.build_version}, changed by hand: {changed}. "
                 "Fix: run capo-worker migrate to restore it"
             )
         if self.state == "ahead":
             return (
-                f"the database schema is version {self.database_version}, newer than this "
+                f"The database schema is version {self.database_version}, newer than this "
                 f"build's {self.build_version}: a newer capo-worker migrated it, so this build "
                 "does not claim jobs or change the schema. Fix: deploy the newer build"
             )
         pending = ", ".join(f"{s.name} ({s.reason})" for s in self.steps) or "the version"
         return (
-            f"the database schema is behind this build (database version "
+            f"The database schema is behind this build (database version "
             f"{self.database_version}, this build {self.build_version}; pending: {pending}). "
             "Fix: run capo-worker migrate"
         )

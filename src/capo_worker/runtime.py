@@ -113,7 +113,6 @@ async def check_schema(url: str, if_behind: IfBehind) -> None:
         async with await psycopg.AsyncConnection.connect(url) as conn:
             status = await schema_status(conn)
         line = status.describe()
-        line = line[0].upper() + line[1:]
         if status.state == "behind" and if_behind == "fail":
             raise SchemaBehindError(line + ".")
         if status.state != "current" and if_behind != "ignore" and line != said:

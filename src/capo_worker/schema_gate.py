@@ -51,4 +51,4 @@ class SchemaGate:
         elif before is not None and not before.usable:
             log.info("Claiming jobs again: %s", after.describe())
         elif after.state == "modified":
-            log.warning("Schema: %s", after.describe())
+            log.warning("%s", after.describe())
