@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ class Result:
     analyzed: int
     with_statistics: list[int]
     without: list[int]
-    failures_without: list[str]
+    failures_without: list[str]  # "<function>: <why>", one per failed run
     golden: str
 
 
@@ -81,7 +82,12 @@ async def graph_runs(url: str, repeat: int) -> tuple[list[int], list[str]]:
         for _ in range(repeat):
             report = await runner.run(TENANT, as_of=AS_OF)
             totals.append(report.duration_ms)
-            failures += [f"{r.function.name}: {r.error}" for r in report.results if r.error]
+            failures += [
+                f"{r.function.name}: "
+                + ("time limit" if "statement timeout" in (r.error or "") else "error")
+                for r in report.results
+                if r.status == "failed"
+            ]
         return totals, failures
     finally:
         await pool.close()
@@ -114,8 +120,9 @@ def rows(results: list[Result]) -> list[str]:
     ]
     for r in results:
         without = f"{median(r.without):,}"
-        if r.failures_without:
-            without += f" ({len(r.failures_without)} function runs timed out or failed)"
+        for failure, count in sorted(Counter(r.failures_without).items()):
+            name, why = failure.split(": ", 1)
+            without += f" ({name} failed in {count} of {len(r.without)} runs: {why})"
         lines.append(
             f"| {r.league} | {r.migrate_ms:,} | {r.analyzed} | {median(r.with_statistics):,} "
             f"| {without} |"

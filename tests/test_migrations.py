@@ -214,6 +214,7 @@ async def test_an_older_build_does_not_claim_jobs(
         gate = SchemaGate(recheck_seconds=0)
         assert await gate.may_claim(conn) is False
         assert await gate.may_claim(conn) is False
+        assert not gate.allows_work  # nor rescue, prune or cron
         blocked = [r.getMessage() for r in caplog.records if "Not claiming jobs" in r.getMessage()]
         assert len(blocked) == 1  # one clear line, not one per check
         assert f"version {SCHEMA_VERSION + 1}" in blocked[0]
@@ -308,3 +309,40 @@ async def test_a_table_locked_by_another_session_fails_the_file_with_a_hint(db_u
     )
     assert column_x == [(0,)]
     assert await apply(db_url, build) == ["0999_alter.sql"]
+
+
+async def test_a_worker_of_an_older_build_leaves_the_queue_to_the_newer_one(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from capo_worker import queue
+    from capo_worker.runtime import open_runtime
+    from capo_worker.service import build_worker
+    from tests.web.helpers import settings_for
+
+    caplog.set_level(logging.INFO, logger="capo_worker")
+    execute(db_url, "UPDATE capo_schema_version SET version = version + 1")
+    settings = settings_for(db_url, poll_interval_ms=50)
+    async with open_runtime(settings, migrate=False) as rt:
+        worker = build_worker(rt)
+        worker.schema_gate = SchemaGate(recheck_seconds=0.2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            async with rt.pool.connection() as conn:
+                job = await queue.enqueue(conn, payload={"triggeredBy": "admin"}, request_id="r1")
+            await asyncio.sleep(2)  # many claim rounds: none may take the job
+            assert query(db_url, "SELECT status FROM background_job_status") == [("queued",)]
+            blocked = [r for r in caplog.records if "Not claiming jobs" in r.getMessage()]
+            assert len(blocked) == 1
+            execute(db_url, "UPDATE capo_schema_version SET version = version - 1")
+            for _ in range(600):  # a deadline against hanging, not a timing assertion
+                async with rt.pool.connection() as conn:
+                    current = await queue.get_job(conn, job.job_id)
+                if current and current.status == "completed":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the job was not run once the schema was this build's")
+        finally:
+            stop.set()
+            await task

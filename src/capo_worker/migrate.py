@@ -26,6 +26,7 @@ process waits, then finds nothing left to do.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -113,7 +114,9 @@ class Build:
     files: list[Migration]
 
 
+@functools.cache
 def this_build() -> Build:
+    """This package's schema: read once, the files do not change while it runs."""
     return Build(SCHEMA_VERSION, all_migrations())
 
 
@@ -388,12 +391,17 @@ def _failure(m: Migration, exc: psycopg.Error, lock_timeout_seconds: float) -> M
             "again when the database is quieter.",
             retryable=True,
         )
-    cause = _one_line(exc.diag.message_primary or str(exc)) or type(exc).__name__
-    hint = f" (hint: {_one_line(exc.diag.message_hint)})" if exc.diag.message_hint else ""
     return MigrationError(
-        f"Migration {m.name} failed: {cause}{hint}. Nothing of {m.name} was applied; fix the "
+        f"Migration {m.name} failed: {_cause(exc)}. Nothing of {m.name} was applied; fix the "
         "cause and run capo-worker migrate again."
     )
+
+
+def _cause(exc: psycopg.Error) -> str:
+    """The server's message in one line, with its hint when it gives one."""
+    cause = _one_line(exc.diag.message_primary or str(exc)) or type(exc).__name__
+    hint = f" (hint: {_one_line(exc.diag.message_hint)})" if exc.diag.message_hint else ""
+    return cause + hint
 
 
 async def _apply_file(
@@ -440,7 +448,13 @@ async def apply_migrations(
         if before.state == "ahead":  # not even our own record tables are touched
             report.refused = True
             return report
-        await conn.execute(_CREATE_RECORD_TABLES.encode())
+        try:
+            await conn.execute(_CREATE_RECORD_TABLES.encode())
+        except psycopg.Error as exc:
+            raise MigrationError(
+                f"Cannot create capo-worker's record tables: {_cause(exc)}. Fix: connect as a "
+                "role that may create tables in this schema (DATABASE_URL)."
+            ) from None
         _warn_changed_versioned(build.files, await _records(conn))
         shapes = await _table_shapes(conn)
         try:
@@ -479,7 +493,13 @@ async def _apply_steps(
     for step in steps:
         started = time.perf_counter()
         if step.name == SINGLE_CLUB_KEYS:
-            await rollback.drop_single_club_keys(conn)
+            try:
+                await rollback.drop_single_club_keys(conn)
+            except psycopg.Error as exc:
+                raise MigrationError(
+                    f"Dropping the single-club keys failed: {_cause(exc)}. Nothing was "
+                    "dropped; fix the cause and run capo-worker migrate again."
+                ) from None
         else:
             await _apply_file(conn, by_name[step.name], lock_timeout_seconds)
         elapsed = round((time.perf_counter() - started) * 1000)

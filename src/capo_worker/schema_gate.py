@@ -1,8 +1,9 @@
 """May this worker claim jobs? Only while the database's schema is the one its build ships.
 
 When a newer build has migrated the database (rolling deploy), this one
-claims nothing more: its running jobs finish, new ones go to the new
-workers. When the schema is behind (MIGRATE_ON_START off and no migrate yet),
+claims nothing more and leaves the upkeep (rescue, prune, cron) to the new
+workers: its running jobs finish (their heartbeats go on), new ones go to
+the new workers. When the schema is behind (MIGRATE_ON_START off and no migrate yet),
 it waits for `capo-worker migrate`. Functions changed by hand are reported,
 not a reason to stop: `capo-worker migrate` restores them. The
 schema is read again at most every `recheck_seconds`; each change of state
@@ -32,6 +33,11 @@ class SchemaGate:
         self.build = build
         self.status: SchemaStatus | None = None
         self._checked_at = 0.0
+
+    @property
+    def allows_work(self) -> bool:
+        """The last check allows upkeep (rescue, prune, cron); true until the first check."""
+        return self.status is None or self.status.usable
 
     async def may_claim(self, conn: psycopg.AsyncConnection[Any]) -> bool:
         now = time.monotonic()

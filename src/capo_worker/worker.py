@@ -384,7 +384,8 @@ class Worker:
         await asyncio.sleep(random.uniform(0, task.interval_seconds))
         while True:
             try:
-                await task.run()
+                if self.schema_gate is None or self.schema_gate.allows_work:
+                    await task.run()
             except DB_ERRORS as exc:
                 log.error("%s failed: %s", task.name, _one_line(exc))
             except Exception:
