@@ -36,18 +36,6 @@ def process_env(db_url: str | None, **settings: str) -> dict[str, str]:
     return env
 
 
-def run_command(*args: str, db_url: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    """Run `capo-worker ARGS` to completion against `db_url`; output captured."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env=process_env(db_url, **settings),
-        timeout=300,
-        check=False,
-    )
-
-
 class Process:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> None:
         self.log_path = log_path
@@ -107,3 +95,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def run_command(*args: str, db_url: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """A one-shot `capo-worker ARGS` on `db_url`, its output captured (LOG_LEVEL unset)."""
+    env = {**os.environ, "DATABASE_URL": db_url}
+    env.pop("LOG_LEVEL", None)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "capo-worker"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
