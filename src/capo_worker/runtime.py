@@ -79,9 +79,10 @@ async def wait_for_database(url: str, where: str, *, wait: bool) -> None:
             await asyncio.sleep(delay)
 
 
-async def migrate_at_start(url: str, *, wait: bool) -> None:
+async def migrate_at_start(url: str, *, wait: bool) -> list[str]:
     """Apply what this build changed (changes made by hand stay: `capo-worker migrate`
-    restores them); with `wait`, retry while a table lock is not granted."""
+    restores them); with `wait`, retry while a table lock is not granted. Returns
+    the names of what was applied."""
     backoff = Backoff(first=2.0)
     while True:
         try:
@@ -95,15 +96,10 @@ async def migrate_at_start(url: str, *, wait: bool) -> None:
             await asyncio.sleep(delay)
     if report.refused:
         log.warning("Not migrating: %s", report.before.describe())
-        return
-    if report.applied:
-        log.info(
-            "Database schema updated to version %d: %s",
-            report.version_after,
-            ", ".join(step.name for step in report.applied),
-        )
+        return []
     if any(step.repairs for step in report.before.steps):
         await check_schema(url, "warn")
+    return [f"{step.name} ({step.reason})" for step in report.applied]
 
 
 async def check_schema(url: str, if_behind: IfBehind) -> None:
@@ -137,10 +133,12 @@ async def open_runtime(
         url = await asyncio.to_thread(lambda: database.url)
         where = database.describe()
         await wait_for_database(url, where, wait=wait)
-        if migrate:
-            await migrate_at_start(url, wait=wait)
-        else:
+        if not migrate:
             await check_schema(url, if_behind)
+        else:
+            applied = await migrate_at_start(url, wait=wait)
+            if applied:
+                log.info("Database schema updated: %s", ", ".join(applied))
         pool = make_pool(url, max_size=pool_size(settings))
         await pool.open(wait=False)
         try:

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -31,7 +31,9 @@ from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
 from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
 from capo_worker.queue import Job
-from capo_worker.schema_gate import SchemaGate
+
+if TYPE_CHECKING:
+    from capo_worker.schema_gate import SchemaGate
 
 log = logging.getLogger("capo_worker.worker")
 
