@@ -5,6 +5,7 @@ and the outputs equal the goldens after a stats run; the documented way back wor
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,18 +15,22 @@ import psycopg
 import pytest
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.config import DEFAULT_TENANT_ID, Settings
 from capo_worker.db import create_database, drop_database
+from capo_worker.league.model import load_league_file
 from capo_worker.migrate import MigrationReport, migrate, schema_status
+from capo_worker.runtime import open_runtime
+from capo_worker.service import build_worker
 from capo_worker.stats.registry import STATS_FUNCTIONS
 from tests import reference_db, schema_dump
 from tests.golden import compare_folder, report
-from tests.leagues import golden_dir, load_fixture
+from tests.leagues import golden_dir, league_path, load_fixture
 from tests.processes import run_command
-from tests.statsdb import failures, run_graph
+from tests.statsdb import failures, import_into, run_graph
 from tests.web.helpers import execute, pin_today, query, settings_for
 
 GOLDEN_AS_OF = "2026-11-28"
+GOLDEN_DAY = dt.date.fromisoformat(GOLDEN_AS_OF)
 SECOND_CLUB = "00000000-0000-0000-0000-0000000000c2"
 
 # The functions the app has, and the signatures each must have after adoption.
@@ -178,11 +183,8 @@ def test_after_adoption_a_worker_finishes_the_app_jobs_and_the_outputs_equal_the
     assert all(d.ok for d in diffs), report(diffs)
 
 
-async def _work_until_no_job_is_open(settings: object) -> None:
-    from capo_worker.runtime import open_runtime
-    from capo_worker.service import build_worker
-
-    async with open_runtime(settings) as rt:  # type: ignore[arg-type]
+async def _work_until_no_job_is_open(settings: Settings) -> None:
+    async with open_runtime(settings) as rt:
         stop = asyncio.Event()
         task = asyncio.create_task(build_worker(rt).run(stop))
         try:
@@ -204,12 +206,8 @@ async def _work_until_no_job_is_open(settings: object) -> None:
 
 def test_a_second_club_can_be_imported_and_computed(adopted_url: str) -> None:
     execute(adopted_url, "INSERT INTO tenants (tenant_id, name) VALUES (%s, 'second')", SECOND_CLUB)
-    from capo_worker.league.model import load_league_file
-    from tests.leagues import league_path
-    from tests.statsdb import import_into
-
     import_into(adopted_url, load_league_file(league_path("tiny")), SECOND_CLUB, renumber=True)
-    run = run_graph(adopted_url, SECOND_CLUB, as_of=_date(GOLDEN_AS_OF))
+    run = run_graph(adopted_url, SECOND_CLUB, as_of=GOLDEN_DAY)
     assert failures(run) == {}
     with psycopg.connect(adopted_url) as conn:
         first = compare_folder(conn, golden_dir("tiny"), tenant_id=DEFAULT_TENANT_ID)
@@ -229,12 +227,6 @@ def test_a_second_club_can_be_imported_and_computed(adopted_url: str) -> None:
     assert honours[0][0] > 0
 
 
-def _date(day: str) -> object:
-    import datetime as dt
-
-    return dt.date.fromisoformat(day)
-
-
 def test_a_new_app_database_without_data_or_functions_is_adopted(
     server_url: str,
 ) -> None:
@@ -244,7 +236,7 @@ def test_a_new_app_database_without_data_or_functions_is_adopted(
         migration = asyncio.run(migrate(url))
         assert "0004_per_tenant_keys.sql" in [s.name for s in migration.applied]
         load_fixture(url, "tiny")
-        run = run_graph(url, as_of=_date(GOLDEN_AS_OF))
+        run = run_graph(url, as_of=GOLDEN_DAY)
         assert failures(run) == {}
         with psycopg.connect(url) as conn:
             diffs = compare_folder(conn, golden_dir("tiny"))
