@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test check bench clean
+.PHONY: install demo test check bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+
+# After changing a migration or a SQL function file: docs/schema.sql and the schema version.
+schema: $(STAMP)
+	$(BIN)/python -m tests.schema_dump
 
 bench: $(STAMP)
 	$(BIN)/python bench/stats.py

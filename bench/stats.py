@@ -206,15 +206,25 @@ def section(results: list[LeagueResult], args: argparse.Namespace, version: str,
     return "\n".join(lines) + "\n"
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Put `text` between the markers in docs/benchmarks.md (at its end if none)."""
     current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
         new = head + text + ("\n" + tail if tail else "")
     else:
         new = current.rstrip("\n") + "\n\n" + text
     DOC.write_text(new)
+
+
+def league_names(parser: argparse.ArgumentParser, value: str) -> list[str]:
+    """The leagues of a comma-separated --leagues value; unknown ones end the program."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LEAGUES]
+    if unknown:
+        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+    return names
 
 
 def main() -> None:
@@ -225,10 +235,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
-    names = [n.strip() for n in args.leagues.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LEAGUES]
-    if unknown:
-        parser.error(f"unknown league(s) {', '.join(unknown)}; use {', '.join(LEAGUES)}")
+    names = league_names(parser, args.leagues)
 
     args.load_before = os.getloadavg()[0]  # other work on the machine skews the figures
     results = []

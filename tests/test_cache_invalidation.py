@@ -577,7 +577,7 @@ def count_stats_calls(db_url: str) -> Callable[[], dict[str, int]]:
             )
             conn.execute(f"ALTER FUNCTION {fn.name}(uuid) RENAME TO {fn.name}__counted".encode())
             conn.execute(
-                f"""CREATE FUNCTION {fn.name}(t uuid DEFAULT '{DEFAULT_TENANT_ID}')
+                f"""CREATE FUNCTION {fn.name}(t uuid)
                     RETURNS {returns[0]} LANGUAGE plpgsql AS $$
                     BEGIN
                         INSERT INTO test_stats_calls VALUES ('{fn.name}');
@@ -692,14 +692,14 @@ async def test_a_retry_after_a_failed_function_recomputes_everything(
         conn.execute("CREATE SEQUENCE power_ratings_failures")
         conn.execute("ALTER FUNCTION update_power_ratings(uuid) RENAME TO power_ratings_once")
         conn.execute(
-            f"""CREATE FUNCTION update_power_ratings(t uuid DEFAULT '{DEFAULT_TENANT_ID}')
+            b"""CREATE FUNCTION update_power_ratings(t uuid)
                 RETURNS jsonb LANGUAGE plpgsql AS $$
                 BEGIN
                     IF nextval('power_ratings_failures') = 1 THEN
                         RAISE EXCEPTION 'failing once on purpose';
                     END IF;
                     RETURN power_ratings_once(t);
-                END $$""".encode()
+                END $$"""
         )
     async with running_worker(worker_settings(db_url, webapp)) as pool:
         job_id = await enqueue_admin_job(pool)

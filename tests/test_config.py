@@ -39,6 +39,7 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ({"MAX_ATTEMPTS": "0"}, "Fix: set MAX_ATTEMPTS to a whole number >= 1"),
         ({"WORKER_CONCURRENCY": "-2"}, "WORKER_CONCURRENCY"),
         ({"SHUTDOWN_GRACE_SECONDS": "x"}, "SHUTDOWN_GRACE_SECONDS"),
+        ({"MIGRATE_ON_START": "sometimes"}, "Fix: set MIGRATE_ON_START to true or false"),
         ({"LOG_FORMAT": "xml"}, "Fix: set LOG_FORMAT to text or json"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL='mysql://***"),

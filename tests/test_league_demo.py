@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 from capo_worker.league.checks import league_warnings
 from capo_worker.league.demo import SIZES, generate_league, today_utc
 from capo_worker.league.model import League, app_outcome, dump_league, parse_league
+from tests.processes import run_command as capo_worker
 from tests.statsdb import failures, import_into, query, run_graph
 
 AS_OF = dt.date(2026, 11, 28)
@@ -191,17 +189,6 @@ def test_demo_league_computes_cleanly(db_url: str, small: League) -> None:
     regulars_who_played = [p for p in small.players if not p.is_ringer and p.player_id in played]
     assert counts[0][0] == len(regulars_who_played)
     assert counts[0][1] > 0 and counts[0][2] == 1 and counts[0][3] > 0
-
-
-def capo_worker(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "capo-worker"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DATABASE_URL": db_url},
-        timeout=300,
-        check=False,
-    )
 
 
 def test_cli_demo_writes_a_file(tmp_path: Path, db_url: str) -> None:

@@ -373,8 +373,9 @@ async def test_prune_removes_only_finished_jobs_older_than_the_limit(conn: Conn)
         ("old_running", "processing", 30),
     ]:
         cur = await conn.execute(
-            """INSERT INTO background_job_status (job_payload, status, created_at, completed_at)
-               VALUES ('{}', %s, now() - make_interval(days => %s),
+            """INSERT INTO background_job_status
+                   (job_payload, status, attempts, created_at, completed_at)
+               VALUES ('{}', %s, 1, now() - make_interval(days => %s),
                        CASE WHEN %s IN ('completed', 'failed')
                             THEN now() - make_interval(days => %s) END)
                RETURNING id::text""",

@@ -81,9 +81,10 @@ async def a_mix_of_jobs(conn: Conn) -> tuple[set[str], set[str]]:
         await job(conn, "completed-10d", "completed", 10),
         await job(conn, "failed-10d", "failed", 10),
         await job(conn, "failed-7.1d", "failed", 7.1),
-        await legacy_row(conn, "legacy-completed-9d", 9),
     }
     keep = {
+        # Finished by the Node worker before adoption: kept unless include_legacy.
+        await legacy_row(conn, "legacy-completed-9d", 9),
         await job(conn, "completed-1d", "completed", 1),
         await job(conn, "failed-6.9d", "failed", 6.9),
         await job(conn, "queued-30d", "queued", 30),
@@ -98,10 +99,18 @@ async def test_prune_removes_only_finished_jobs_older_than_the_limit(conn: Conn)
     old, keep = await a_mix_of_jobs(conn)
     assert await queue.prune(conn, older_than_days=7) == len(old)
     assert await remaining(conn) == keep
-    # Their request ids went with them: the ids of the kept jobs still resolve.
+    # Their request ids went with them: the ids of the kept jobs still resolve
+    # (the Node era's row never had one recorded).
     cur = await conn.execute("SELECT request_id FROM background_job_requests")
-    assert {str(r[0]) for r in await cur.fetchall()} == keep
+    assert {str(r[0]) for r in await cur.fetchall()} == keep - {"legacy-completed-9d"}
     assert await queue.prune(conn, older_than_days=7) == 0
+
+
+async def test_prune_deletes_the_node_eras_jobs_only_when_asked(conn: Conn) -> None:
+    old, keep = await a_mix_of_jobs(conn)
+    assert await queue.count_legacy_finished(conn, older_than_days=7) == 1
+    assert await queue.prune(conn, older_than_days=7, include_legacy=True) == len(old) + 1
+    assert await remaining(conn) == keep - {"legacy-completed-9d"}
 
 
 async def test_the_workers_task_prunes_after_job_retention_days(db_url: str, conn: Conn) -> None:
@@ -138,10 +147,13 @@ async def test_jobs_prune_command_defaults_to_job_retention_days(db_url: str, co
     old, keep = await a_mix_of_jobs(conn)
     result = cli(db_url, JOB_RETENTION_DAYS="7")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"Deleted {len(old)} finished job(s) older than 7 day(s)."
+    assert result.stdout.strip() == (
+        f"Deleted {len(old)} finished job(s) older than 7 day(s). Kept 1 that the Node worker "
+        "finished before capo-worker took over (add --include-legacy to delete them too)."
+    )
     assert await remaining(conn) == keep
 
-    result = cli(db_url, "--older-than-days", "0.5", JOB_RETENTION_DAYS="7")
+    result = cli(db_url, "--older-than-days", "0.5", "--include-legacy", JOB_RETENTION_DAYS="7")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Deleted 2 finished job(s) older than 0.5 day(s)."
+    assert result.stdout.strip() == "Deleted 3 finished job(s) older than 0.5 day(s)."
     assert await remaining(conn) == {"queued-30d", "processing-30d", "retry-pending-30d"}

@@ -129,6 +129,29 @@ async def test_tenant_and_as_of_reach_the_function(
     assert str(tenant) == other and as_of == dt.date(2026, 5, 16)
 
 
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "ALTER DATABASE \"{db}\" SET capo.as_of = '2026-05-16'",
+        "ALTER ROLE CURRENT_USER IN DATABASE \"{db}\" SET capo.as_of = '2026-05-16'",
+    ],
+    ids=["database", "role"],
+)
+async def test_a_database_or_role_level_as_of_is_honoured(graph_db: str, pin: str) -> None:
+    """A staging database pinned to a date: the runner does not override the setting."""
+    with psycopg.connect(graph_db, autocommit=True) as conn:
+        db = conn.execute("SELECT current_database()").fetchone()
+        assert db is not None
+        conn.execute(pin.format(db=db[0]).encode())
+    pool = make_pool(graph_db, max_size=2)
+    await pool.open()
+    try:
+        await StatsRunner(pool, functions=GRAPH[:1]).run(TENANT)
+    finally:
+        await pool.close()
+    assert log_rows(graph_db)["t_a"][3] == dt.date(2026, 5, 16)
+
+
 async def test_only_runs_the_chosen_functions(pool: AsyncConnectionPool, graph_db: str) -> None:
     report = await StatsRunner(pool, functions=GRAPH).run(TENANT, only=(GRAPH[2],))
     assert [r.function.name for r in report.results] == ["t_c"]

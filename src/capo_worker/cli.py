@@ -12,6 +12,7 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -23,13 +24,21 @@ from capo_worker import queue
 from capo_worker.config import ConfigError, Settings, load_settings
 from capo_worker.league.model import League, LeagueFileError
 from capo_worker.logs import setup_logging
-from capo_worker.runtime import DatabaseUnavailableError, open_runtime
+from capo_worker.migrate import MigrationError
+from capo_worker.rollback import RollbackRefusedError
+from capo_worker.runtime import (
+    DatabaseUnavailableError,
+    Runtime,
+    SchemaBehindError,
+    open_runtime,
+)
 from capo_worker.stats.cli_run import StatsRunUsageError
 from capo_worker.tenants import UnknownTenantError
 from capo_worker.timestamps import iso_utc_ms
 
 if TYPE_CHECKING:
     from capo_worker.league.importer import ImportSummary
+    from capo_worker.rollback import RollbackReport
 
 app = typer.Typer(
     help="Keeps a football league's statistics current: job queue, worker, stats, admin page.",
@@ -57,6 +66,9 @@ USER_ERRORS = (
     LeagueFileError,
     UnknownTenantError,
     StatsRunUsageError,
+    SchemaBehindError,
+    MigrationError,
+    RollbackRefusedError,
 )
 
 
@@ -84,6 +96,21 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def reading_runtime(settings: Settings) -> AbstractAsyncContextManager[Runtime]:
+    """Read-only commands never change the schema; behind, they stop with one line."""
+    return open_runtime(settings, migrate=False, if_behind="fail")
+
+
+def writing_runtime(settings: Settings) -> AbstractAsyncContextManager[Runtime]:
+    """Commands that change data first migrate, when MIGRATE_ON_START is true."""
+    return open_runtime(settings, migrate=settings.migrate_on_start, if_behind="fail")
+
+
+def _say(line: str, *, console: Console = out) -> None:
+    """One line as written: no markup, no highlighting, never wrapped."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 # --- database and worker --------------------------------------------------------
 
 HandlerModules = Annotated[
@@ -93,15 +120,43 @@ HandlerModules = Annotated[
 
 
 @app.command()
-def migrate() -> None:
-    """Apply pending schema migrations (also done automatically at start)."""
+def migrate(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be applied; change nothing.")
+    ] = False,
+) -> None:
+    """Bring the database schema to this build's: each file applied is printed."""
+    from capo_worker.migrate import AppliedStep
+    from capo_worker.migrate import migrate as migrate_database
+
     settings = settings_from_env()
 
-    async def go() -> None:
-        async with open_runtime(settings, migrate=True) as rt:
-            out.print(f"Database schema is current ({rt.database.describe()}).")
+    def applied(step: AppliedStep) -> None:
+        _say(f"applied {step.name} ({step.reason}, {step.duration_ms} ms)")
 
-    run_async(go)
+    async def go() -> int:
+        async with open_runtime(settings, migrate=False, if_behind="ignore") as rt:
+            where = rt.database.describe()
+            report = await migrate_database(rt.url, dry_run=dry_run, on_applied=applied)
+        before = report.before
+        if report.refused:
+            _say(before.describe() + ".", console=err)
+            return 1
+        if dry_run:
+            for step in before.steps:
+                _say(f"would apply {step.name} ({step.reason})")
+            _say(f"{before.describe()}. Dry run: nothing was changed ({where}).")
+            return 0
+        if report.analyzed:
+            _say(f"analyzed {len(report.analyzed)} table(s): {', '.join(report.analyzed)}")
+        version = f"schema version {report.version_after}"
+        if report.applied:
+            _say(f"Database is at {version} ({where}).")
+        else:
+            _say(f"Database schema is current: {version} ({where}).")
+        return 0
+
+    raise typer.Exit(run_async(go))
 
 
 @app.command()
@@ -115,7 +170,9 @@ def worker(
     modules = [*settings.job_handler_modules, *(handler_module or [])]
 
     async def go() -> None:
-        async with open_runtime(settings, migrate=True, wait=True) as rt:
+        async with open_runtime(
+            settings, migrate=settings.migrate_on_start, wait=True, if_behind="wait"
+        ) as rt:
             stop = asyncio.Event()
             stop_on_signals(stop)
             await build_worker(rt, modules).run(stop)
@@ -163,16 +220,13 @@ def check_config() -> None:
     out.print(table)
 
     async def go() -> None:
-        async with open_runtime(settings, migrate=False) as rt:
-            async with rt.pool.connection() as conn:
-                from capo_worker.migrate import pending_migrations
+        from capo_worker.migrate import schema_status
 
-                pending = await pending_migrations(conn)
-            out.print(f"Database: reachable ({rt.database.describe()})")
-            if pending:
-                out.print(f"Migrations pending: {', '.join(pending)} (run capo-worker migrate)")
-            else:
-                out.print("Migrations: current")
+        async with open_runtime(settings, migrate=False, if_behind="ignore") as rt:
+            async with rt.pool.connection() as conn:
+                status = await schema_status(conn)
+            _say(f"Database: reachable ({rt.database.describe()})")
+            _say(status.describe() + ".")
 
     run_async(go)
 
@@ -213,7 +267,7 @@ def enqueue(
     async def go() -> int:
         from capo_worker.tenants import resolve_tenant
 
-        async with open_runtime(settings, migrate=True) as rt:
+        async with writing_runtime(settings) as rt:
             async with rt.pool.connection() as conn:
                 tenant_id = await resolve_tenant(conn, tenant)
                 if tenant:
@@ -276,7 +330,7 @@ def jobs_list(
     settings = settings_from_env()
 
     async def go() -> list[queue.Job]:
-        async with open_runtime(settings, migrate=True) as rt, rt.pool.connection() as conn:
+        async with reading_runtime(settings) as rt, rt.pool.connection() as conn:
             return await queue.list_jobs(conn, status=status, trigger=trigger, limit=limit)
 
     jobs = run_async(go)
@@ -313,7 +367,7 @@ def jobs_show(
     _check_uuid(job_id)
 
     async def go() -> queue.Job | None:
-        async with open_runtime(settings, migrate=True) as rt, rt.pool.connection() as conn:
+        async with reading_runtime(settings) as rt, rt.pool.connection() as conn:
             return await queue.get_job(conn, job_id)
 
     job = run_async(go)
@@ -354,7 +408,7 @@ def jobs_retry(job_id: str) -> None:
     _check_uuid(job_id)
 
     async def go() -> tuple[queue.Job | None, queue.Job | None]:
-        async with open_runtime(settings, migrate=True) as rt, rt.pool.connection() as conn:
+        async with writing_runtime(settings) as rt, rt.pool.connection() as conn:
             retried = await queue.retry(conn, job_id=job_id, extra_attempts=settings.max_attempts)
             return retried, None if retried else await queue.get_job(conn, job_id)
 
@@ -375,17 +429,73 @@ def jobs_prune(
         float | None,
         typer.Option(min=0, help="Age limit in days (default JOB_RETENTION_DAYS)."),
     ] = None,
+    include_legacy: Annotated[
+        bool,
+        typer.Option(
+            "--include-legacy",
+            help="Also delete jobs the Node worker finished before capo-worker took over.",
+        ),
+    ] = False,
 ) -> None:
     """Delete completed and failed jobs older than N days (never queued or running ones)."""
     settings = settings_from_env()
     days = older_than_days if older_than_days is not None else settings.job_retention_days
 
-    async def go() -> int:
-        async with open_runtime(settings, migrate=True) as rt, rt.pool.connection() as conn:
-            return await queue.prune(conn, older_than_days=days)
+    async def go() -> tuple[int, int]:
+        async with writing_runtime(settings) as rt, rt.pool.connection() as conn:
+            deleted = await queue.prune(conn, older_than_days=days, include_legacy=include_legacy)
+            if include_legacy:
+                return deleted, 0
+            return deleted, await queue.count_legacy_finished(conn, older_than_days=days)
 
-    deleted = run_async(go)
-    out.print(f"Deleted {deleted} finished job(s) older than {days:g} day(s).")
+    deleted, kept = run_async(go)
+    line = f"Deleted {deleted} finished job(s) older than {days:g} day(s)."
+    if kept:
+        line += (
+            f" Kept {kept} that the Node worker finished before capo-worker took over "
+            "(add --include-legacy to delete them too)."
+        )
+    _say(line)
+
+
+@app.command("prepare-rollback")
+def prepare_rollback(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Prepare the database for going back to the Node worker (docs/operations.md)."""
+    from capo_worker.rollback import prepare_rollback as prepare
+    from capo_worker.web.health import heartbeat_limit_seconds
+
+    settings = settings_from_env()
+
+    async def go() -> RollbackReport:
+        async with (
+            open_runtime(settings, migrate=False, if_behind="ignore") as rt,
+            rt.pool.connection() as conn,
+        ):
+            return await prepare(
+                conn,
+                lease_seconds=settings.job_lease_seconds,
+                heartbeat_limit_seconds=heartbeat_limit_seconds(settings.job_lease_seconds),
+                dry_run=dry_run,
+            )
+
+    report = run_async(go)
+    if report.requeued_jobs:
+        _say(f"Put {report.requeued_jobs} job(s) of stopped workers back in the queue.")
+    verb = "Would add" if dry_run else "Added"
+    if report.created:
+        keys = ", ".join(report.created)
+        _say(f"{verb} the single-club keys the app's functions upsert on: {keys}.")
+    else:
+        _say("The single-club keys the app's functions upsert on are already there.")
+    if not dry_run:
+        _say(
+            "Next: re-run the app's SQL function definitions, then start the Node worker "
+            '(docs/operations.md, "Going back to the Node worker").'
+        )
 
 
 # --- league and stats -------------------------------------------------------------
@@ -485,7 +595,7 @@ async def _import_into_tenant(
     from capo_worker.tenants import resolve_tenant
 
     async with (
-        open_runtime(settings, migrate=True) as rt,
+        writing_runtime(settings) as rt,
         rt.pool.connection() as conn,
         conn.transaction(),
     ):

@@ -55,6 +55,7 @@ _FIXES: dict[str, str] = {
     "queue_name": "set QUEUE_NAME to a non-empty name (default stats-update-queue)",
     "worker_id": "set WORKER_ID to a non-empty name, or unset it (default host-pid)",
     "db_pool_size": "set DB_POOL_SIZE to a whole number from 2 to 100 (default 10)",
+    "migrate_on_start": "set MIGRATE_ON_START to true or false",
     "job_retention_days": "set JOB_RETENTION_DAYS to a number of days > 0 (default 7)",
     "port": "set PORT to a TCP port from 1 to 65535 (default 8000)",
     "max_request_body_bytes": "set MAX_REQUEST_BODY_BYTES to a size in bytes >= 1024",
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     capo_data_dir: Path = Field(default_factory=_default_data_dir)
     db_pool_size: int = Field(default=10, ge=2, le=100)
+    # worker, run, demo and the commands that write data migrate at start when true
+    migrate_on_start: bool = True
 
     # Reference worker's variables
     supabase_url: str | None = None

@@ -620,8 +620,14 @@ async def retry(conn: Conn, *, job_id: str, extra_attempts: int = 3) -> Job | No
     return _job(row) if row else None
 
 
-async def prune(conn: Conn, *, older_than_days: float, batch_size: int = 5000) -> int:
-    """Delete completed and failed jobs finished more than N days ago; never active ones."""
+async def prune(
+    conn: Conn, *, older_than_days: float, include_legacy: bool = False, batch_size: int = 5000
+) -> int:
+    """Delete completed and failed jobs finished more than N days ago; never active ones.
+
+    Jobs no capo-worker ever ran (attempts = 0: the Node worker's history on an
+    adopted database) are kept unless `include_legacy`.
+    """
     total = 0
     while True:
         cur = await conn.execute(
@@ -631,12 +637,26 @@ async def prune(conn: Conn, *, older_than_days: float, batch_size: int = 5000) -
                    WHERE status IN ('completed', 'failed')
                      AND COALESCE(completed_at, updated_at, created_at)
                          < now() - make_interval(secs => %s)
+                     AND (attempts > 0 OR %s)
                    LIMIT %s)""",
-            (older_than_days * 86400, batch_size),
+            (older_than_days * 86400, include_legacy, batch_size),
         )
         total += cur.rowcount
         if cur.rowcount < batch_size:
             return total
+
+
+async def count_legacy_finished(conn: Conn, *, older_than_days: float) -> int:
+    """Finished jobs no capo-worker ran that `prune` would delete with include_legacy."""
+    cur = await conn.execute(
+        """SELECT count(*) FROM background_job_status
+           WHERE status IN ('completed', 'failed') AND attempts = 0
+             AND COALESCE(completed_at, updated_at, created_at)
+                 < now() - make_interval(secs => %s)""",
+        (older_than_days * 86400,),
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 # --- reading --------------------------------------------------------------------

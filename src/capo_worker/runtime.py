@@ -2,7 +2,9 @@
 
 Long-running commands (worker, web, run, demo) wait for an unreachable
 database, logging each retry; one-shot commands fail at once with a clear
-message instead.
+message instead. Only `migrate` and, when MIGRATE_ON_START is true, the
+worker, run, demo and the commands that write data change the schema; the
+others check it and say in one line when it is behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -19,13 +22,25 @@ from psycopg_pool import AsyncConnectionPool
 from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
 from capo_worker.db import Database, make_pool
-from capo_worker.migrate import apply_migrations
+from capo_worker.migrate import MigrationError, schema_status
+from capo_worker.migrate import migrate as migrate_database
 
 log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailableError(Exception):
     """The database could not be reached; the message says where and why."""
+
+
+class SchemaBehindError(Exception):
+    """The database schema is older than this build; the message says to migrate."""
+
+
+# What a command that does not migrate does when the schema is behind: stop
+# (one-shot commands), wait for `capo-worker migrate` (worker, run and demo
+# with MIGRATE_ON_START=false), say so and go on (web), or nothing.
+IfBehind = Literal["fail", "wait", "warn", "ignore"]
+SCHEMA_RECHECK_SECONDS = 2.0
 
 
 @dataclass
@@ -64,19 +79,64 @@ async def wait_for_database(url: str, where: str, *, wait: bool) -> None:
             await asyncio.sleep(delay)
 
 
+async def migrate_at_start(url: str, *, wait: bool) -> list[str]:
+    """Apply what this build changed (changes made by hand stay: `capo-worker migrate`
+    restores them); with `wait`, retry while a table lock is not granted. Returns
+    the names of what was applied."""
+    backoff = Backoff(first=2.0)
+    while True:
+        try:
+            report = await migrate_database(url, repair=False)
+            break
+        except MigrationError as exc:
+            if not (wait and exc.retryable):
+                raise
+            delay = backoff.next()
+            log.warning("%s Retrying in %.0fs", exc, delay)
+            await asyncio.sleep(delay)
+    if report.refused:
+        log.warning("Not migrating: %s", report.before.describe())
+        return []
+    if any(step.repairs for step in report.before.steps):
+        await check_schema(url, "warn")
+    return [f"{step.name} ({step.reason})" for step in report.applied]
+
+
+async def check_schema(url: str, if_behind: IfBehind) -> None:
+    """Say when the schema is not this build's; stop or wait when it is behind, if asked."""
+    said = ""
+    while True:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            status = await schema_status(conn)
+        line = status.describe()
+        if status.state == "behind" and if_behind == "fail":
+            raise SchemaBehindError(line + ".")
+        if status.state != "current" and if_behind != "ignore" and line != said:
+            log.warning("%s%s", line, " (waiting)" if if_behind == "wait" else "")
+            said = line
+        if status.state != "behind" or if_behind != "wait":
+            return
+        await asyncio.sleep(SCHEMA_RECHECK_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, migrate: bool = True, wait: bool = False
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    wait: bool = False,
+    if_behind: IfBehind = "warn",
 ) -> AsyncIterator[Runtime]:
-    """Resolve the database, apply migrations, and open a pool for the block."""
+    """Resolve the database, migrate (or check the schema), and open a pool for the block."""
     database = Database(settings)
     try:
         url = await asyncio.to_thread(lambda: database.url)
         where = database.describe()
         await wait_for_database(url, where, wait=wait)
-        if migrate:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                applied = await apply_migrations(conn)
+        if not migrate:
+            await check_schema(url, if_behind)
+        else:
+            applied = await migrate_at_start(url, wait=wait)
             if applied:
                 log.info("Database schema updated: %s", ", ".join(applied))
         pool = make_pool(

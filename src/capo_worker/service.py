@@ -21,6 +21,7 @@ from capo_worker.cron import TICK_SECONDS, CronScheduler, catch_up_window, cron_
 from capo_worker.handlers import HandlerRegistry
 from capo_worker.queue import STATS_JOB_TYPE
 from capo_worker.runtime import Runtime
+from capo_worker.schema_gate import SchemaGate
 from capo_worker.stats.job import StatsUpdateHandler
 from capo_worker.stats.runner import StatsRunner
 from capo_worker.worker import PeriodicTask, Worker
@@ -105,6 +106,7 @@ def build_worker(runtime: Runtime, handler_modules: Iterable[str] = ()) -> Worke
         runtime.url,
         build_registry(runtime, handler_modules),
         periodic=periodic,
+        schema_gate=SchemaGate(),
     )
 
 

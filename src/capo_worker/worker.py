@@ -26,7 +26,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -37,6 +37,9 @@ from capo_worker.config import Settings
 from capo_worker.db import client_keepalives
 from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
 from capo_worker.queue import Attempt, Job
+
+if TYPE_CHECKING:
+    from capo_worker.schema_gate import SchemaGate
 
 log = logging.getLogger("capo_worker.worker")
 
@@ -126,8 +129,10 @@ class Worker:
         registry: HandlerRegistry,
         *,
         periodic: list[PeriodicTask] | None = None,
+        schema_gate: SchemaGate | None = None,
     ) -> None:
         self.settings = settings
+        self.schema_gate = schema_gate  # claims only while the schema is this build's
         self.pool = pool
         self.listen_url = listen_url
         self.registry = registry
@@ -240,14 +245,15 @@ class Worker:
                 self._wake.clear()
                 try:
                     async with self.pool.connection() as conn:
-                        claimed = await queue.claim(
-                            conn,
-                            worker_id=self.worker_id,
-                            job_types=self.registry.job_types,
-                            lease_seconds=self.lease_seconds,
-                            limit=free,
-                            queue_name=self.queue_name,
-                        )
+                        if self.schema_gate is None or await self.schema_gate.may_claim(conn):
+                            claimed = await queue.claim(
+                                conn,
+                                worker_id=self.worker_id,
+                                job_types=self.registry.job_types,
+                                lease_seconds=self.lease_seconds,
+                                limit=free,
+                                queue_name=self.queue_name,
+                            )
                     backoff.reset()
                 except DB_ERRORS as exc:
                     delay = backoff.next()
@@ -458,7 +464,8 @@ class Worker:
         await asyncio.sleep(random.uniform(0, task.interval_seconds))
         while True:
             try:
-                await task.run()
+                if self.schema_gate is None or self.schema_gate.allows_work:
+                    await task.run()
             except DB_ERRORS as exc:
                 log.error("%s failed: %s", task.name, _one_line(exc))
             except Exception:

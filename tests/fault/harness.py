@@ -37,7 +37,6 @@ from typing import Any
 import httpx
 import psycopg
 
-from capo_worker.config import DEFAULT_TENANT_ID
 from capo_worker.queue import STATS_JOB_TYPE
 from capo_worker.stats.registry import STATS_FUNCTIONS
 from tests.processes import Process, process_env
@@ -68,7 +67,7 @@ CREATE TABLE IF NOT EXISTS fault_delays (
 """
 
 _WRAPPER = """
-CREATE FUNCTION {name}(t uuid DEFAULT '{tenant}') RETURNS {returns}
+CREATE FUNCTION {name}(t uuid) RETURNS {returns}
 LANGUAGE plpgsql AS $fault$
 DECLARE
     job_ref uuid := NULLIF(current_setting('capo.job_id', true), '')::uuid;
@@ -113,7 +112,6 @@ def instrument_stats(db_url: str, delays_ms: dict[str, int] | None = None) -> No
             conn.execute(
                 _WRAPPER.format(
                     name=fn.name,
-                    tenant=DEFAULT_TENANT_ID,
                     returns=returns,
                     result_decl="" if void else f"result {returns};",
                     call=f"PERFORM {fn.name}__real(t);"

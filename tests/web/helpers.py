@@ -144,15 +144,15 @@ def http_ok(url: str) -> bool:
 
 
 def break_function(db_url: str, name: str, message: str) -> None:
-    """Replace a stats function by one that raises `message` (same signature)."""
+    """Replace the runner's signature of a stats function, fn(uuid), by one that raises
+    `message`."""
     rows = query(
         db_url,
-        """SELECT pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE p.proname = %s AND n.nspname = current_schema()""",
-        name,
+        "SELECT pg_get_function_arguments(%s::regprocedure), "
+        "pg_get_function_result(%s::regprocedure)",
+        f"{name}(uuid)",
+        f"{name}(uuid)",
     )
-    assert len(rows) == 1, f"{name}: expected one function, found {len(rows)}"
     arguments, result = rows[0]
     execute(
         db_url,

@@ -11,6 +11,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import metrics
+from capo_worker.schema_version import SCHEMA_VERSION
 from capo_worker.web import create_app, health
 from tests.web.helpers import BASE_URL, app_client, execute, insert_job, settings_for
 
@@ -65,7 +66,19 @@ async def test_not_ready_with_a_pending_migration(db_url: str) -> None:
         response = await client.get("/readyz")
     assert response.status_code == 503
     migrations = response.json()["checks"]["migrations"]
-    assert migrations == {"ok": False, "detail": "pending: 0003_stats_outputs.sql"}
+    assert migrations["ok"] is False
+    assert "0003_stats_outputs.sql (new)" in migrations["detail"]
+    assert "run capo-worker migrate" in migrations["detail"]
+
+
+async def test_not_ready_when_a_newer_build_migrated_the_database(db_url: str) -> None:
+    register_worker(db_url)
+    execute(db_url, "UPDATE capo_schema_version SET version = version + 1")
+    async with app_client(db_url) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    detail = response.json()["checks"]["migrations"]["detail"]
+    assert f"version {SCHEMA_VERSION + 1}" in detail and "does not claim jobs" in detail
 
 
 @contextlib.asynccontextmanager

@@ -3,6 +3,28 @@
 -- global in the reference are per tenant here; player and match ids are
 -- global serials, so keys on them need no tenant.
 
+-- On an existing Capo database these tables exist without a tenant column, and
+-- CREATE TABLE IF NOT EXISTS below keeps them as they are: add the column first
+-- (its single-club unique keys become per-tenant ones in 0004_per_tenant_keys.sql).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY[
+        'aggregated_half_season_stats', 'aggregated_season_stats', 'aggregated_all_time_stats',
+        'aggregated_hall_of_fame', 'aggregated_recent_performance', 'aggregated_season_honours',
+        'aggregated_records', 'aggregated_personal_bests', 'aggregated_match_report',
+        'aggregated_player_profile_stats', 'aggregated_season_race_data',
+        'aggregated_performance_ratings'] LOOP
+        IF to_regclass(t) IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS tenant_id uuid NOT NULL '
+                           'DEFAULT %L REFERENCES tenants ON DELETE CASCADE',
+                           t, '00000000-0000-0000-0000-000000000001');
+        END IF;
+    END LOOP;
+END;
+$$;
+
 CREATE TABLE IF NOT EXISTS aggregated_half_season_stats (
     id                serial PRIMARY KEY,
     tenant_id         uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000001'

@@ -49,7 +49,8 @@ async def run_stats_command(
         chosen = select(only) if only else None
     except ValueError as exc:
         raise StatsRunUsageError(str(exc)) from None
-    async with open_runtime(settings, migrate=True) as rt:
+    # Read-only for the schema: it never migrates (behind: one line, exit 2).
+    async with open_runtime(settings, migrate=False, if_behind="fail") as rt:
         async with rt.pool.connection() as conn:
             tenant_id = await resolve_tenant(conn, tenant)
         runner = StatsRunner(

@@ -182,15 +182,17 @@ class StatsRunner:
         started = time.perf_counter()
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                # Settings for this transaction only; an empty capo.as_of means today.
+                # Settings for this transaction only. Without as_of, capo.as_of keeps
+                # what the database or role sets (a staging database pinned to a date).
                 await conn.execute(
                     """SELECT set_config('statement_timeout', %s, true),
-                              set_config('capo.as_of', %s, true),
+                              set_config('capo.as_of', COALESCE(
+                                  %s, current_setting('capo.as_of', true), ''), true),
                               set_config('capo.job_id', %s, true),
                               set_config('application_name', %s, true)""",
                     (
                         str(self.statement_timeout_ms),
-                        as_of.isoformat() if as_of else "",
+                        as_of.isoformat() if as_of else None,
                         job_id or "",
                         _application_name(fn, job_id, attempt),
                     ),

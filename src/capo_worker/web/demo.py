@@ -75,7 +75,9 @@ async def run_demo(settings: Settings, announce: Callable[[str], None]) -> None:
 
     settings = demo_settings(settings)
     check_listen_allowed(settings)
-    async with open_runtime(settings, migrate=True, wait=True) as runtime:
+    async with open_runtime(
+        settings, migrate=settings.migrate_on_start, wait=True, if_behind="wait"
+    ) as runtime:
         announce(f"Database: {runtime.database.describe()}")
         async with runtime.pool.connection() as conn:
             matches = await ensure_demo_league(conn)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from capo_worker import queue
-from capo_worker.migrate import pending_migrations
+from capo_worker.migrate import schema_status
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.db_metrics import QueueSnapshot, exposition, read_snapshot
 from capo_worker.web.schemas import Check, Health, Readiness
@@ -34,7 +34,7 @@ async def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    summary="Database reachable, migrations current, a worker heard from recently",
+    summary="Database reachable, schema this build's, a worker heard from recently",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Some check failed"}},
 )
@@ -45,11 +45,8 @@ async def readyz(ctx: Annotated[WebContext, Depends(web_context)]) -> JSONRespon
         async with ctx.pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn:
             await conn.execute("SELECT 1")
             checks["database"] = Check(ok=True, detail="reachable")
-            pending = await pending_migrations(conn)
-            checks["migrations"] = Check(
-                ok=not pending,
-                detail="current" if not pending else "pending: " + ", ".join(pending),
-            )
+            schema = await schema_status(conn)
+            checks["migrations"] = Check(ok=schema.usable, detail=schema.describe())
             age = await queue.last_worker_heartbeat_age(conn)
     except psycopg.Error as exc:
         checks["database"] = Check(ok=False, detail=_one_line(exc) or type(exc).__name__)

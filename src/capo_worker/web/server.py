@@ -138,7 +138,14 @@ async def run_service(
     from capo_worker.service import stop_on_signals
 
     check_listen_allowed(settings)  # before starting any database
-    async with open_runtime(settings, migrate=True, wait=True) as runtime:
+    # `web` never migrates: /readyz says when the schema is not this build's.
+    # `run` migrates when MIGRATE_ON_START, else waits for `capo-worker migrate`.
+    async with open_runtime(
+        settings,
+        migrate=with_worker and settings.migrate_on_start,
+        wait=True,
+        if_behind="wait" if with_worker else "warn",
+    ) as runtime:
         stop = asyncio.Event()
         stop_on_signals(stop)
         await serve(runtime, stop, with_worker=with_worker, handler_modules=handler_modules)

@@ -1,6 +1,31 @@
 -- Helpers shared by the ten stats functions. Re-applied by `capo-worker migrate`
 -- whenever this file changes (see migrate.py), before the function files.
 
+-- Call before CREATE OR REPLACE FUNCTION: drops the function `signature` (such as
+-- 'fn(uuid)') when CREATE OR REPLACE could not replace it, because it returns
+-- another type, has parameter defaults (an older capo-worker's
+-- fn(uuid DEFAULT ...)) or other parameter names (another version of the app's
+-- function). A function that can be replaced is kept, so its grants and comment
+-- survive the re-apply.
+CREATE OR REPLACE FUNCTION capo_make_replaceable(
+    signature text, arg_names text[], result_type text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    existing regprocedure := to_regprocedure(signature);
+BEGIN
+    IF existing IS NOT NULL AND EXISTS (
+        SELECT FROM pg_proc p
+        WHERE p.oid = existing
+          AND (pg_get_function_result(p.oid) <> result_type
+               OR p.pronargdefaults > 0
+               OR COALESCE(p.proargnames[1:p.pronargs], '{}') IS DISTINCT FROM arg_names))
+    THEN
+        EXECUTE format('DROP FUNCTION %s', existing);
+    END IF;
+END;
+$$;
+
 -- "Today" for every stats function: the setting capo.as_of when set
 -- (SET capo.as_of = '2026-11-28', or SET LOCAL in one transaction), else the
 -- current date. Tests and golden fixtures pin the date through it.
@@ -15,21 +40,32 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT '00000000-0000-0000-0000-000000000001'::uuid
 $$;
 
--- Reference helper: a config value as text, or the default when the key is absent.
-DROP FUNCTION IF EXISTS get_config_value(text, text);
+-- Reference helper: a config value as text, or the default when the key is
+-- absent. Two signatures and no default argument: the app's (the default
+-- tenant, with the app's parameter names, so re-running the app's own
+-- CREATE OR REPLACE replaces only it) and one with a tenant.
+SELECT capo_make_replaceable('get_config_value(text, text, uuid)',
+                             '{p_config_key,p_default_value,p_tenant_id}', 'text');
 CREATE OR REPLACE FUNCTION get_config_value(
-    key text,
-    default_value text,
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+    p_config_key text, p_default_value text, p_tenant_id uuid
 ) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT COALESCE(
         (SELECT c.config_value FROM app_config c
-          WHERE c.config_key = key AND c.tenant_id = target_tenant_id),
-        default_value)
+          WHERE c.config_key = p_config_key AND c.tenant_id = p_tenant_id),
+        p_default_value)
+$$;
+
+SELECT capo_make_replaceable('get_config_value(text, text)',
+                             '{p_config_key,p_default_value}', 'text');
+CREATE OR REPLACE FUNCTION get_config_value(p_config_key text, p_default_value text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT get_config_value(p_config_key, p_default_value, capo_default_tenant())
 $$;
 
 -- Reference helpers for the current half-season (1 Jan - 30 Jun, 1 Jul - 31 Dec).
+SELECT capo_make_replaceable('get_current_half_season_start_date()', '{}', 'date');
 CREATE OR REPLACE FUNCTION get_current_half_season_start_date() RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN extract(month FROM capo_today()) <= 6
@@ -37,6 +73,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 ELSE make_date(extract(year FROM capo_today())::int, 7, 1) END
 $$;
 
+SELECT capo_make_replaceable('get_current_half_season_end_date()', '{}', 'date');
 CREATE OR REPLACE FUNCTION get_current_half_season_end_date() RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN extract(month FROM capo_today()) <= 6
@@ -45,6 +82,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- STABLE here (the reference declared it IMMUTABLE although it reads the date).
+SELECT capo_make_replaceable('get_current_season_start_date()', '{}', 'date');
 CREATE OR REPLACE FUNCTION get_current_season_start_date() RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT make_date(extract(year FROM capo_today())::int, 1, 1)
@@ -91,6 +129,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Reference helper, kept for callers outside the stats functions (default tenant).
+SELECT capo_make_replaceable('calculate_match_fantasy_points(text, boolean, boolean, boolean)',
+                             '{result,heavy_win,heavy_loss,clean_sheet}', 'integer');
 CREATE OR REPLACE FUNCTION calculate_match_fantasy_points(
     result text, heavy_win boolean, heavy_loss boolean, clean_sheet boolean
 ) RETURNS integer

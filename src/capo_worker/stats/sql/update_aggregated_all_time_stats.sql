@@ -7,11 +7,15 @@
 -- here) get no row at all (reference quirk Q-A1). Errors are re-raised as
 -- "Error in update_aggregated_all_time_stats: <message>" (the SQLSTATE is kept).
 
-DROP FUNCTION IF EXISTS update_aggregated_all_time_stats();
-DROP FUNCTION IF EXISTS update_aggregated_all_time_stats(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_all_time_stats(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_all_time_stats()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_all_time_stats() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_all_time_stats(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_aggregated_all_time_stats(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_all_time_stats(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries

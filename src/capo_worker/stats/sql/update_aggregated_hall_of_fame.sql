@@ -11,11 +11,15 @@
 -- limit fails ("LIMIT must not be negative"), as in the reference. Errors are
 -- re-raised as "Error in update_aggregated_hall_of_fame: <message>".
 
-DROP FUNCTION IF EXISTS update_aggregated_hall_of_fame();
-DROP FUNCTION IF EXISTS update_aggregated_hall_of_fame(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_hall_of_fame(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_hall_of_fame()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_hall_of_fame() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_hall_of_fame(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_aggregated_hall_of_fame(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_hall_of_fame(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries

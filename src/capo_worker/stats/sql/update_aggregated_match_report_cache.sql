@@ -24,8 +24,12 @@
 -- * The newest aggregated_records row is the one with the greatest
 --   last_updated (NULLs last), then the greatest id.
 
-DROP FUNCTION IF EXISTS update_aggregated_match_report_cache();
-DROP FUNCTION IF EXISTS update_aggregated_match_report_cache(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_match_report_cache(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_match_report_cache()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_match_report_cache(capo_default_tenant()); END $$;
 
 -- The greatest "streak" among the elements of a records array; 0 when the
 -- value is not an array or holds none.
@@ -36,8 +40,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                                      THEN holders ELSE '[]'::jsonb END) e
 $$;
 
-CREATE FUNCTION update_aggregated_match_report_cache(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 AS $fn$

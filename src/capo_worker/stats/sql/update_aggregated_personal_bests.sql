@@ -12,11 +12,15 @@
 -- match at all nothing is written and cache_metadata is not touched (Q-P3).
 -- Errors are not wrapped.
 
-DROP FUNCTION IF EXISTS update_aggregated_personal_bests();
-DROP FUNCTION IF EXISTS update_aggregated_personal_bests(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_personal_bests(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_personal_bests()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_personal_bests() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_personal_bests(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_aggregated_personal_bests(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE

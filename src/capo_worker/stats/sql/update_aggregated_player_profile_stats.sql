@@ -10,8 +10,12 @@
 -- Write mode, within the tenant: delete the tenant's rows (the reference TRUNCATEs),
 -- insert. Errors are not wrapped.
 
-DROP FUNCTION IF EXISTS update_aggregated_player_profile_stats();
-DROP FUNCTION IF EXISTS update_aggregated_player_profile_stats(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_player_profile_stats(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_player_profile_stats()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_player_profile_stats(capo_default_tenant()); END $$;
 
 -- Helpers of this function: decode the packed keys used below to pick best runs
 -- with max() (see the "best" step). A day is a date as days since 0001-01-01.
@@ -28,8 +32,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            || capo_profile_day_text(run_key / 1048576 % 1048576)
 $$;
 
-CREATE FUNCTION update_aggregated_player_profile_stats(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE

@@ -11,11 +11,15 @@
 -- loop): no temporary table, no uuid-ossp (Q-R4).
 -- Errors are re-raised as "Error in update_aggregated_recent_performance: <message>".
 
-DROP FUNCTION IF EXISTS update_aggregated_recent_performance();
-DROP FUNCTION IF EXISTS update_aggregated_recent_performance(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_recent_performance(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_recent_performance()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_recent_performance() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_recent_performance(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_aggregated_recent_performance(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries

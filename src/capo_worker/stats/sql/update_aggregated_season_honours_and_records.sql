@@ -10,8 +10,12 @@
 -- row per eligible past year and exactly one records row. Errors are re-raised as
 -- "Error in update_aggregated_season_honours_and_records: <message>".
 
-DROP FUNCTION IF EXISTS update_aggregated_season_honours_and_records();
-DROP FUNCTION IF EXISTS update_aggregated_season_honours_and_records(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_season_honours_and_records(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_season_honours_and_records()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_season_honours_and_records(capo_default_tenant()); END $$;
 
 -- Helper of this function: a day number (days since 0001-01-01, as packed in
 -- the run keys below) as YYYY-MM-DD text.
@@ -20,8 +24,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
 $$;
 
-CREATE FUNCTION update_aggregated_season_honours_and_records(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE

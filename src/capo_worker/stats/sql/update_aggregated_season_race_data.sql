@@ -9,11 +9,15 @@
 -- Earlier years' rows are never touched again (Q-S3). Errors are re-raised as
 -- "Error in update_aggregated_season_race_data: <message>".
 
-DROP FUNCTION IF EXISTS update_aggregated_season_race_data();
-DROP FUNCTION IF EXISTS update_aggregated_season_race_data(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_aggregated_season_race_data(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_aggregated_season_race_data()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_aggregated_season_race_data() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_season_race_data(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_aggregated_season_race_data(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE

@@ -13,11 +13,15 @@
 CREATE INDEX IF NOT EXISTS idx_half_season_stats_tenant
     ON aggregated_half_season_stats (tenant_id);
 
-DROP FUNCTION IF EXISTS update_half_and_full_season_stats();
-DROP FUNCTION IF EXISTS update_half_and_full_season_stats(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_half_and_full_season_stats(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_half_and_full_season_stats()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_half_and_full_season_stats() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_half_and_full_season_stats(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_half_and_full_season_stats(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_half_and_full_season_stats(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries

@@ -17,11 +17,15 @@
 -- touched, and the summary carries a "note" saying why. Other errors (a
 -- non-numeric setting, a half-life of 0) surface unwrapped, as in the reference.
 
-DROP FUNCTION IF EXISTS update_power_ratings();
-DROP FUNCTION IF EXISTS update_power_ratings(uuid);
+-- Two signatures, no default argument (docs/stats.md): the app's, for the default
+-- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
+SELECT capo_make_replaceable('update_power_ratings(uuid)', '{target_tenant_id}', 'jsonb');
+SELECT capo_make_replaceable('update_power_ratings()', '{}', 'void');
+CREATE OR REPLACE FUNCTION update_power_ratings() RETURNS void
+LANGUAGE plpgsql AS $$ BEGIN PERFORM update_power_ratings(capo_default_tenant()); END $$;
 
-CREATE FUNCTION update_power_ratings(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+CREATE OR REPLACE FUNCTION update_power_ratings(
+    target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
