@@ -4,5 +4,5 @@ Written by `make schema` (tests/schema_dump.py) whenever a migration or a
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 1
-SCHEMA_CHECKSUM = "f255edf626065dfe06754944773249f6b828bd05e7f79f3203137d2be3314465"
+SCHEMA_VERSION = 2
+SCHEMA_CHECKSUM = "b9d371099faae4e0c4d7c6e7a1b712c84d15b70c19aebc8d9e43f3417684bbb1"
