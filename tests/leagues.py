@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.importer import import_league
 from capo_worker.league.model import League, load_league_file
 from capo_worker.stats.registry import STATS_FUNCTIONS, topological_order

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.db import make_pool
 from capo_worker.league.importer import ImportSummary, import_league
 from capo_worker.league.model import League

@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID, Settings
+from capo_worker.config import Settings
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.db import create_database, drop_database
 from capo_worker.league.model import load_league_file
 from capo_worker.migrate import MigrationReport, migrate, schema_status

@@ -27,7 +27,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import queue
 from capo_worker.cache import Invalidation, WebhookInvalidator, build_invalidator
-from capo_worker.config import DEFAULT_TENANT_ID, Settings, load_settings
+from capo_worker.config import Settings, load_settings
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.handlers import JobContext
 from capo_worker.runtime import open_runtime
 from capo_worker.service import build_worker

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from capo_worker.cli import main
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.checks import check_league, league_warnings
 from capo_worker.league.model import (
     LeagueFileError,

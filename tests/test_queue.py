@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 
 Conn = psycopg.AsyncConnection[Any]
 WORKER = "worker-a"

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
 from tests.golden import Golden, compare_table, fetch_rows, report
 from tests.league_rows import (

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
 from tests.leagues import golden_dir, load_fixture, load_league
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.demo import DemoSize, generate_league
 from capo_worker.league.model import League, PlayerMatchRow
 from tests.statsdb import OUTPUT_TABLES, delete_tenant_league, failures, import_into, run_graph

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from tests.league_rows import add_game, add_match, add_player, add_row, call, set_config
 from tests.leagues import load_fixture
 

@@ -8,7 +8,7 @@ import datetime as dt
 import psycopg
 import pytest
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.demo import generate_league
 from capo_worker.league.model import League, parse_league
 from tests.golden import compare_folder, report

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
-MAX_DB_BACKOFF_SECONDS = 30.0
+from capo_worker.constants import MAX_RECONNECT_BACKOFF_SECONDS
 
 
 class Backoff:
     """Exponential delay with jitter for retrying database steps."""
 
-    def __init__(self, first: float = 0.5, maximum: float = MAX_DB_BACKOFF_SECONDS) -> None:
+    def __init__(self, first: float = 0.5, maximum: float = MAX_RECONNECT_BACKOFF_SECONDS) -> None:
         self.first = first
         self.maximum = maximum
         self.current = first

@@ -33,11 +33,12 @@ import httpx
 from capo_worker import metrics
 from capo_worker.backoff import Backoff
 from capo_worker.config import Settings
-from capo_worker.queue import bounded_text
+from capo_worker.results import CacheAttempt, CacheOutcome
+from capo_worker.text import bounded_text, one_line
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ATTEMPTS = 3
+DEFAULT_ATTEMPTS = 3  # requests per invalidation (not job attempts)
 DEFAULT_BACKOFF_SECONDS = 1.0
 MAX_RETRY_AFTER_SECONDS = 30.0
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -48,33 +49,11 @@ TagStatus = Literal["invalidated", "failed"]
 
 
 @dataclass
-class AttemptRecord:
-    """One HTTP request: what was sent and what came back."""
-
-    attempt: int
-    tags: list[str]
-    duration_ms: int
-    status_code: int | None = None
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "attempt": self.attempt,
-            "tags": self.tags,
-            "status_code": self.status_code,
-            "duration_ms": self.duration_ms,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        return out
-
-
-@dataclass
 class Invalidation:
     """The outcome of invalidating a set of tags, over all attempts."""
 
     tags: dict[str, TagStatus]  # every tag asked for, in order
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[CacheAttempt] = field(default_factory=list)
     error: str | None = None  # the last error, when some tag was not invalidated
     permanent: bool = False  # failed in a way retrying will not fix (e.g. 401)
 
@@ -90,18 +69,22 @@ class Invalidation:
     def failed_tags(self) -> list[str]:
         return [t for t, s in self.tags.items() if s != "invalidated"]
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "success": self.success,
-            "invalidated_tags": self.invalidated_tags,
-            "failed_tags": self.failed_tags,
-            "tags": dict(self.tags),
-            "attempts": [a.to_json() for a in self.attempts],
-        }
+    def outcome(self) -> CacheOutcome:
+        """What the job's results record (`results.cache_invalidation`)."""
+        outcome = CacheOutcome(
+            success=self.success,
+            invalidated_tags=self.invalidated_tags,
+            failed_tags=self.failed_tags,
+            tags=dict(self.tags),
+            attempts=self.attempts,
+        )
         if self.error is not None:
-            out["error"] = self.error
-            out["permanent"] = self.permanent
-        return out
+            outcome.error = self.error
+            outcome.permanent = self.permanent
+        return outcome
+
+    def to_json(self) -> dict[str, Any]:
+        return self.outcome().to_json()
 
 
 @dataclass
@@ -168,13 +151,7 @@ class WebhookInvalidator:
                     if tag in outcome.tags:
                         outcome.tags[tag] = "invalidated"
                 outcome.attempts.append(
-                    AttemptRecord(
-                        attempt,
-                        pending,
-                        round((time.perf_counter() - started) * 1000),
-                        reply.status_code,
-                        reply.error,
-                    )
+                    _attempt_record(attempt, pending, started, reply.status_code, reply.error)
                 )
                 if outcome.success:
                     outcome.error = None
@@ -214,9 +191,9 @@ class WebhookInvalidator:
         except (TimeoutError, httpx.TimeoutException):
             return _Reply([], f"no response within {self.timeout_seconds:g}s")
         except httpx.ConnectError as exc:
-            return _Reply([], f"cannot connect to {self.url}: {_one_line(exc) or 'refused'}")
+            return _Reply([], f"cannot connect to {self.url}: {one_line(exc) or 'refused'}")
         except httpx.HTTPError as exc:
-            reason = _one_line(exc) or type(exc).__name__
+            reason = one_line(exc) or type(exc).__name__
             return _Reply([], f"request to {self.url} failed: {bounded_text(reason)}")
         if answer.oversized is not None:
             return _oversized_reply(response, answer)
@@ -240,6 +217,20 @@ class WebhookInvalidator:
             ", ".join(outcome.failed_tags),
             extra=extra,
         )
+
+
+def _attempt_record(
+    attempt: int, tags: list[str], started: float, status_code: int | None, error: str | None
+) -> CacheAttempt:
+    record = CacheAttempt(
+        attempt=attempt,
+        tags=tags,
+        status_code=status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
+    if error is not None:
+        record.error = error
+    return record
 
 
 @dataclass
@@ -358,10 +349,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     if seconds is None or seconds < 0:
         return None
     return min(seconds, MAX_RETRY_AFTER_SECONDS)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def build_invalidator(settings: Settings) -> WebhookInvalidator | None:

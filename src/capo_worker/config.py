@@ -17,10 +17,9 @@ import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from capo_worker.constants import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_NAME
+from capo_worker.dsn import dsn_passwords, dsn_problem, redact_dsn
 from capo_worker.hostnames import is_host_name
-
-DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
-DEFAULT_QUEUE_NAME = "stats-update-queue"
 
 
 class ConfigError(Exception):
@@ -114,7 +113,7 @@ class Settings(BaseSettings):
     # Worker knobs
     poll_interval_ms: int = Field(default=1000, ge=10)
     job_lease_seconds: int = Field(default=60, ge=5)
-    max_attempts: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
     retry_backoff_seconds: float = Field(default=10.0, ge=0)
@@ -206,8 +205,6 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
             raise ValueError("is not a PostgreSQL connection string")
-        from capo_worker.db import dsn_problem
-
         problem = dsn_problem(value)
         if problem:
             raise ValueError(problem)
@@ -323,8 +320,6 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, secrets hidden: for check-config and the admin page."""
-        from capo_worker.db import redact_dsn
-
         shown: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -342,8 +337,6 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """What logs must never show: the API keys and the database password."""
-        from capo_worker.db import dsn_passwords
-
         values = [getattr(self, name) or "" for name in sorted(_SECRET_FIELDS)]
         if self.database_url:
             values += dsn_passwords(self.database_url)
@@ -368,8 +361,6 @@ def _describe(error: dict[str, Any]) -> str:
     if isinstance(value, dict) or field in _SECRET_FIELDS:
         shown = ""
     elif field == "database_url" and isinstance(value, str):
-        from capo_worker.db import redact_dsn
-
         shown = f"={redact_dsn(value)!r}"
     else:
         shown = f"={value!r}"

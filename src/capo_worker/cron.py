@@ -32,8 +32,11 @@ from croniter import croniter
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_QUEUE_NAME, DEFAULT_TENANT_ID, Settings
-from capo_worker.timestamps import iso_utc_ms
+from capo_worker.config import Settings
+from capo_worker.constants import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_NAME, DEFAULT_TENANT_ID
+from capo_worker.stats.requests import StatsRequest, enqueue_stats
+from capo_worker.tenants import tenant_ids
+from capo_worker.timestamps import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def iso_z(moment: dt.datetime) -> str:
-    """UTC ISO-8601 with a Z; milliseconds only when there are any."""
-    moment = moment.astimezone(dt.UTC)
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+def slot_text(slot: dt.datetime) -> str:
+    """A slot as request ids and logs name it: 2026-11-29T03:00:00Z."""
+    return iso_utc(slot, timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class CronSchedule:
 
 def cron_request_id(slot: dt.datetime, tenant_id: str, queue_name: str) -> str:
     """The slot's request id and unique key: the same in every worker."""
-    key = f"cron:{iso_z(slot)}"
+    key = f"cron:{slot_text(slot)}"
     if tenant_id != DEFAULT_TENANT_ID:
         key += f":{tenant_id}"
     if queue_name != DEFAULT_QUEUE_NAME:
@@ -99,7 +100,7 @@ class CronScheduler:
         schedule: CronSchedule,
         *,
         queue_name: str = DEFAULT_QUEUE_NAME,
-        max_attempts: int = 3,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         catch_up: dt.timedelta = CATCH_UP_LIMIT,
         clock: Clock = utc_now,
     ) -> None:
@@ -135,17 +136,15 @@ class CronScheduler:
                 log.info(
                     "Cron slot %s was not enqueued within %s of its time (no worker was "
                     "running); skipping it. Next slot: %s",
-                    iso_z(slot),
+                    slot_text(slot),
                     self.catch_up,
-                    iso_z(self.schedule.next_slot(now)),
+                    slot_text(self.schedule.next_slot(now)),
                 )
             self._handled = slot
             return []
         results = []
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT tenant_id::text FROM tenants ORDER BY created_at")
-            tenants = [str(row[0]) for row in await cur.fetchall()] or [DEFAULT_TENANT_ID]
-            for tenant_id in tenants:
+            for tenant_id in await tenant_ids(conn):
                 results.append(await self._enqueue(conn, slot, tenant_id, now))
         self._handled = slot
         return results
@@ -153,31 +152,21 @@ class CronScheduler:
     async def _enqueue(
         self, conn: queue.Conn, slot: dt.datetime, tenant_id: str, now: dt.datetime
     ) -> queue.EnqueueResult:
-        request_id = cron_request_id(slot, tenant_id, self.queue_name)
-        payload: dict[str, object] = {
-            "triggeredBy": "cron",
-            "requestId": request_id,
-            "timestamp": iso_utc_ms(now),
-            "scheduledFor": iso_z(slot),
-        }
-        if tenant_id != DEFAULT_TENANT_ID:
-            payload["tenantId"] = tenant_id
-        result = await queue.enqueue(
-            conn,
-            payload=payload,
-            request_id=request_id,
-            tenant_id=tenant_id,
-            priority=queue.priority_for("cron"),
-            queue_name=self.queue_name,
-            max_attempts=self.max_attempts,
-            unique_key=request_id,
+        request = StatsRequest.new(
+            "cron",
+            request_id=cron_request_id(slot, tenant_id, self.queue_name),
+            tenant_id=tenant_id if tenant_id != DEFAULT_TENANT_ID else None,
+            at=now,
+            scheduledFor=slot_text(slot),
         )
+        # The request id doubles as the unique key: one job per slot and tenant.
+        result = await enqueue_stats(conn, request, tenant_id, self, unique_key=request.request_id)
         if result.deduplicated:
-            log.debug("Cron slot %s already served by job %s", iso_z(slot), result.job_id)
+            log.debug("Cron slot %s already served by job %s", slot_text(slot), result.job_id)
         else:
             log.info(
                 "Cron slot %s: enqueued job %s for tenant %s",
-                iso_z(slot),
+                slot_text(slot),
                 result.job_id,
                 tenant_id,
                 extra={"job_id": result.job_id},

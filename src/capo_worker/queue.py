@@ -14,159 +14,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from capo_worker.config import DEFAULT_QUEUE_NAME, DEFAULT_TENANT_ID
+from capo_worker.constants import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_QUEUE_NAME,
+    DEFAULT_TENANT_ID,
+    MAX_RETRY_BACKOFF_SECONDS,
+    STATS_JOB_TYPE,
+)
+from capo_worker.job_row import STATUSES, Attempt, Job, job_columns
+from capo_worker.text import bounded, bounded_text, one_line
 
-STATS_JOB_TYPE = "stats_update"
-TRIGGERS = ("post-match", "admin", "cron")
-STATUSES = ("queued", "processing", "completed", "failed")
 WORKER_LOST = "worker lost"
-MAX_BACKOFF_SECONDS = 3600
 MAX_COALESCED_IDS = 5  # request ids a coalesced job's payload names; the rest are counted
 MAX_RECORDED_TEXT = 200
 
 Conn = psycopg.AsyncConnection[Any]
 
-# Longest stored text (an error, a remote answer): enough to read, never megabytes.
-TEXT_LIMIT = 4000
 
-
-def bounded_text(text: str, limit: int = TEXT_LIMIT) -> str:
-    """`text`, or its start with a note of its full length when it is longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... [cut: {len(text):,} characters in all]"
-
-
-def bounded(value: Any, limit: int = TEXT_LIMIT) -> Any:
-    """A JSON value with every string longer than `limit` cut by `bounded_text`."""
-    if isinstance(value, str):
-        return bounded_text(value, limit)
-    if isinstance(value, dict):
-        return {k: bounded(v, limit) for k, v in value.items()}
-    if isinstance(value, list):
-        return [bounded(v, limit) for v in value]
-    return value
-
-
-class Attempt(NamedTuple):
-    """One claim of a job: the fence of every write made for it after the claim."""
-
-    job_id: str
-    number: int  # the job's `attempts` right after this claim
-
-    @property
-    def application_name(self) -> str:
-        """Prefix of `application_name` on this attempt's stats transactions (< 64 bytes)."""
-        return f"capo-job {self.job_id} #{self.number}"
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    job_type: str
-    job_payload: dict[str, Any]
-    status: str
-    priority: int | None
-    tenant_id: str | None
-    queue_name: str
-    attempts: int
-    max_attempts: int
-    retry_count: int
-    created_at: dt.datetime | None
-    started_at: dt.datetime | None = None
-    completed_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-    run_after: dt.datetime | None = None
-    locked_by: str | None = None
-    lease_expires_at: dt.datetime | None = None
-    error_message: str | None = None
-    results: dict[str, Any] | None = None
-    attempt_errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def attempt(self) -> Attempt:
-        """This claim of the job (meaningful on a job returned by `claim`)."""
-        return Attempt(self.id, self.attempts)
-
-    @property
-    def trigger(self) -> str | None:
-        value = self.job_payload.get("triggeredBy") if isinstance(self.job_payload, dict) else None
-        return str(value) if value is not None else None
-
-    @property
-    def request_id(self) -> str | None:
-        value = self.job_payload.get("requestId") if isinstance(self.job_payload, dict) else None
-        return str(value) if value is not None else None
-
-    @property
-    def effective_tenant_id(self) -> str:
-        """Rows the web app inserts carry no tenant: they are the default tenant's."""
-        return self.tenant_id or DEFAULT_TENANT_ID
-
-    @property
-    def duration_ms(self) -> int | None:
-        if self.started_at and self.completed_at and self.completed_at >= self.started_at:
-            return int((self.completed_at - self.started_at).total_seconds() * 1000)
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
-        out["duration_ms"] = self.duration_ms
-        return out
-
-
-_JOB_FIELDS = (
-    "id::text",
-    "job_type",
-    "job_payload",
-    "status",
-    "priority",
-    "tenant_id::text",
-    "queue_name",
-    "attempts",
-    "max_attempts",
-    "retry_count",
-    "created_at",
-    "started_at",
-    "completed_at",
-    "updated_at",
-    "run_after",
-    "locked_by",
-    "lease_expires_at",
-    "error_message",
-    "results",
-    "attempt_errors",
-)
-
-
-def _job_columns(alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(
-        f"{prefix}{f} AS {f.removesuffix('::text')}" if f.endswith("::text") else f"{prefix}{f}"
-        for f in _JOB_FIELDS
-    )
-
-
-_JOB_COLUMNS = _job_columns()
-
-
-def _job(row: dict[str, Any]) -> Job:
-    return Job(**row)
-
-
-def priority_for(trigger: str) -> int:
-    """Post-match jobs go first (2); admin, cron and retries are 1, as in the reference."""
-    return 2 if trigger == "post-match" else 1
+_JOB_COLUMNS = job_columns()
 
 
 # --- enqueue ------------------------------------------------------------------
@@ -262,7 +134,7 @@ async def enqueue(
     job_type: str = STATS_JOB_TYPE,
     priority: int = 1,
     queue_name: str = DEFAULT_QUEUE_NAME,
-    max_attempts: int = 3,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     coalesce: bool = True,
     run_after: dt.datetime | None = None,
     unique_key: str | None = None,
@@ -326,7 +198,7 @@ SET status = 'processing', started_at = now(), completed_at = NULL,
     lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
     attempts = j.attempts + 1
 FROM next WHERE j.id = next.id
-RETURNING {_job_columns("j")}
+RETURNING {job_columns("j")}
 """
 
 
@@ -351,7 +223,7 @@ async def claim(
         },
     )
     rows = await cur.fetchall()
-    return sorted((_job(r) for r in rows), key=lambda j: (-(j.priority or 0), j.created_at))
+    return sorted((Job.of_row(r) for r in rows), key=lambda j: (-(j.priority or 0), j.created_at))
 
 
 def _fence(attempts: list[Attempt]) -> tuple[list[str], list[int]]:
@@ -387,13 +259,6 @@ async def heartbeat(
     return {Attempt(str(r[0]), int(r[1])) for r in await cur.fetchall()}
 
 
-async def complete(
-    conn: Conn, *, attempt: Attempt, worker_id: str, results: dict[str, Any]
-) -> bool:
-    """Mark the job of our attempt completed; False if the attempt is no longer current."""
-    return bool(await complete_many(conn, worker_id=worker_id, results={attempt: results}))
-
-
 _COMPLETE_MANY = """
 WITH done AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[], %(results)s::jsonb[])
@@ -419,7 +284,7 @@ async def complete_many(
     """Mark the jobs of several of our attempts completed in one statement.
 
     Returns the attempts that were still current and whose jobs are now
-    completed; the others are left as they are, exactly as `complete` leaves them.
+    completed; the others (no longer current) are left as they are.
     """
     if not results:
         return set()
@@ -494,7 +359,7 @@ async def fail(
             "results": Jsonb(bounded(results)) if results is not None else None,
             "retryable": retryable,
             "backoff": backoff_seconds,
-            "max_backoff": MAX_BACKOFF_SECONDS,
+            "max_backoff": MAX_RETRY_BACKOFF_SECONDS,
         },
     )
     row = await cur.fetchone()
@@ -596,13 +461,15 @@ async def terminate_attempts(conn: Conn, attempts: list[Attempt]) -> Termination
         try:
             row = await (await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))).fetchone()
         except psycopg.errors.InsufficientPrivilege as exc:
-            refused.append(" ".join(str(exc).split()))
+            refused.append(one_line(exc))
             continue
         terminated += bool(row and row[0])
     return Termination(terminated, refused)
 
 
-async def retry(conn: Conn, *, job_id: str, extra_attempts: int = 3) -> Job | None:
+async def retry(
+    conn: Conn, *, job_id: str, extra_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> Job | None:
     """Manual retry of a failed job: queued again, retry_count + 1, history kept.
 
     The job gets `extra_attempts` more automatic attempts. Returns None when
@@ -617,7 +484,7 @@ async def retry(conn: Conn, *, job_id: str, extra_attempts: int = 3) -> Job | No
         (extra_attempts, job_id),
     )
     row = await cur.fetchone()
-    return _job(row) if row else None
+    return Job.of_row(row) if row else None
 
 
 async def prune(
@@ -667,7 +534,7 @@ async def get_job(conn: Conn, job_id: str) -> Job | None:
         f"SELECT {_JOB_COLUMNS} FROM background_job_status WHERE id = %s", (job_id,)
     )
     row = await cur.fetchone()
-    return _job(row) if row else None
+    return Job.of_row(row) if row else None
 
 
 async def list_jobs(
@@ -686,7 +553,7 @@ async def list_jobs(
             LIMIT %(limit)s""",
         {"status": status, "trigger": trigger, "limit": limit},
     )
-    return [_job(r) for r in await cur.fetchall()]
+    return [Job.of_row(r) for r in await cur.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -708,7 +575,7 @@ async def queue_stats(conn: Conn, *, queue_name: str | None = None) -> QueueStat
            GROUP BY status""",
         {"queue": queue_name},
     )
-    counts = {s: 0 for s in STATUSES}
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     ready = 0
     oldest: float | None = None
     for status, count, due, age in await cur.fetchall():

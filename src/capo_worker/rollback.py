@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.tenants import other_clubs
 
 # index name -> (table, the app's key columns)
 SINGLE_CLUB_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -31,9 +31,6 @@ SINGLE_CLUB_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("season_year", "period_type"),
     ),
 }
-
-# Tables whose rows make a tenant a club of its own.
-_LEAGUE_TABLES = ("players", "matches", "player_matches", "app_config")
 
 
 class RollbackRefusedError(Exception):
@@ -63,22 +60,6 @@ async def drop_single_club_keys(conn: psycopg.AsyncConnection[Any]) -> None:
             await conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
 
-async def _other_clubs(conn: psycopg.AsyncConnection[Any]) -> list[str]:
-    holds_rows = sql.SQL(" OR ").join(
-        sql.SQL("EXISTS (SELECT FROM {} x WHERE x.tenant_id = t.tenant_id)").format(
-            sql.Identifier(table)
-        )
-        for table in _LEAGUE_TABLES
-    )
-    cur = await conn.execute(
-        sql.SQL("SELECT t.name FROM tenants t WHERE t.tenant_id <> %s AND ({}) ORDER BY 1").format(
-            holds_rows
-        ),
-        (DEFAULT_TENANT_ID,),
-    )
-    return [str(r[0]) for r in await cur.fetchall()]
-
-
 async def prepare_rollback(
     conn: psycopg.AsyncConnection[Any],
     *,
@@ -97,7 +78,7 @@ async def prepare_rollback(
             f"A capo-worker worker reported {age:.0f} s ago: stop every capo-worker process "
             "(worker, run, web) first, then run capo-worker prepare-rollback again."
         )
-    others = await _other_clubs(conn)
+    others = await other_clubs(conn)
     if others:
         raise RollbackRefusedError(
             "The Node worker and the app's functions know one club, and this database also "

@@ -1,4 +1,4 @@
-"""Start-up shared by the commands: database, migrations, connection pool.
+"""Start-up shared by every command: database, migrations, connection pool.
 
 Long-running commands (worker, web, run, demo) wait for an unreachable
 database, logging each retry; one-shot commands fail at once with a clear
@@ -24,6 +24,7 @@ from capo_worker.config import Settings
 from capo_worker.db import Database, make_pool
 from capo_worker.migrate import MigrationError, schema_status
 from capo_worker.migrate import migrate as migrate_database
+from capo_worker.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ async def wait_for_database(url: str, where: str, *, wait: bool) -> None:
             await conn.close()
             return
         except psycopg.OperationalError as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
+            reason = one_line(exc) or type(exc).__name__
             if not wait:
                 raise DatabaseUnavailableError(
                     f"Cannot connect to the database ({where}): {reason}. Fix: check "

@@ -1,4 +1,9 @@
-"""Assembles a worker from the settings: handlers, periodic tasks, signals.
+"""The one assembly of the long-running commands: database, worker, web app, signals.
+
+`run_service` is `capo-worker worker`, `web`, `run` and `demo`: it opens the
+database (waiting for it, migrating when the command may, runtime.py), builds
+the worker (handlers and periodic tasks) and/or the HTTP service
+(web/server.py), and runs them until SIGTERM or SIGINT.
 
 Periodic tasks every worker runs besides the rescue of lost jobs: the cron
 scheduler (cron.py) and the pruning of finished jobs older than
@@ -8,22 +13,24 @@ JOB_RETENTION_DAYS.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import queue
 from capo_worker.cache import build_invalidator
 from capo_worker.config import Settings
-from capo_worker.cron import TICK_SECONDS, CronScheduler, catch_up_window, cron_enabled, iso_z
-from capo_worker.handlers import HandlerRegistry
-from capo_worker.queue import STATS_JOB_TYPE
-from capo_worker.runtime import Runtime
+from capo_worker.constants import STATS_JOB_TYPE
+from capo_worker.cron import TICK_SECONDS, CronScheduler, catch_up_window, cron_enabled
+from capo_worker.handlers import HandlerRegistry, module_registration
+from capo_worker.runtime import Runtime, open_runtime
 from capo_worker.schema_gate import SchemaGate
 from capo_worker.stats.job import StatsUpdateHandler
 from capo_worker.stats.runner import StatsRunner
+from capo_worker.timestamps import iso_utc
 from capo_worker.worker import PeriodicTask, Worker
 
 log = logging.getLogger(__name__)
@@ -32,11 +39,7 @@ log = logging.getLogger(__name__)
 def build_registry(runtime: Runtime, handler_modules: Iterable[str] = ()) -> HandlerRegistry:
     settings = runtime.settings
     registry = HandlerRegistry()
-    runner = StatsRunner(
-        runtime.pool,
-        parallelism=settings.stats_parallelism,
-        statement_timeout_seconds=settings.stats_function_timeout_seconds,
-    )
+    runner = StatsRunner.from_settings(runtime.pool, settings)
     registry.register(STATS_JOB_TYPE, StatsUpdateHandler(runner, build_invalidator(settings)))
     for module in handler_modules:
         registry.load_module(module)
@@ -82,7 +85,7 @@ def _describe_services(settings: Settings, scheduler: CronScheduler | None) -> N
             "Cron: '%s' in %s, next slot %s (catch-up window %s)",
             settings.cron_schedule,
             settings.cron_timezone,
-            iso_z(scheduler.schedule.next_slot(scheduler.clock())),
+            iso_utc(scheduler.schedule.next_slot(scheduler.clock()), timespec="seconds"),
             catch_up_window(settings),
         )
     elif settings.cron_schedule.lower() == "off":
@@ -123,3 +126,53 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, handle, sig)
+
+
+# Work done after the database is ready and before serving (the demo loads its league).
+Prepare = Callable[[Runtime], Awaitable[None]]
+
+
+async def run_service(
+    settings: Settings,
+    *,
+    web: bool,
+    worker: bool,
+    handler_modules: Iterable[str] = (),
+    prepare: Prepare | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Open the database, then run the worker, the HTTP service or both until a signal.
+
+    Only a command that runs a worker migrates (when MIGRATE_ON_START; else it
+    waits for `capo-worker migrate`); `web` alone never migrates and says when
+    the schema is not this build's (/readyz too).
+    """
+    # Imported here: a worker alone does not load the web stack.
+    from capo_worker.web.security import check_listen_allowed
+    from capo_worker.web.server import serve
+
+    if web:
+        check_listen_allowed(settings)  # before starting any database
+    modules = [*settings.job_handler_modules, *handler_modules]
+    for module in modules if worker else []:
+        module_registration(module)  # a module that cannot be loaded stops start-up here
+    async with open_runtime(
+        settings,
+        migrate=worker and settings.migrate_on_start,
+        wait=True,
+        if_behind="wait" if worker else "warn",
+    ) as runtime:
+        if prepare is not None:
+            await prepare(runtime)
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        make_worker = functools.partial(build_worker, handler_modules=modules)
+        if web:
+            await serve(
+                runtime,
+                stop,
+                make_worker=make_worker if worker else None,
+                on_listening=on_listening,
+            )
+        else:
+            await make_worker(runtime).run(stop)

@@ -28,27 +28,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import metrics, queue
 from capo_worker.backoff import Backoff
+from capo_worker.completions import CompletionBatcher
 from capo_worker.config import Settings
-from capo_worker.db import client_keepalives
-from capo_worker.handlers import HandlerRegistry, JobContext, JobOutcome
-from capo_worker.queue import Attempt, Job
+from capo_worker.db_errors import DB_ERRORS, db_problem, is_permanent
+from capo_worker.handlers import HandlerRegistry, Job, JobContext, JobOutcome
+from capo_worker.job_row import Attempt
+from capo_worker.listener import JobNotifications
+from capo_worker.results import with_attempt
+from capo_worker.text import bounded_text, one_line
 
 if TYPE_CHECKING:
     from capo_worker.schema_gate import SchemaGate
 
 log = logging.getLogger("capo_worker.worker")
 
-NOTIFY_CHANNEL = "capo_jobs"
-DB_ERRORS = (psycopg.Error, OSError)
-# SQLSTATE classes of errors that the same statement would meet again: data
-# exceptions, constraint violations, program limits (a value too large),
-# syntax or access rules, features not supported.
-PERMANENT_SQLSTATE_CLASSES = ("22", "23", "54", "42", "0A")
 REFUSAL_REASON_LIMIT = 500
 
 
@@ -59,65 +56,6 @@ class PeriodicTask:
     name: str
     interval_seconds: float
     run: Callable[[], Awaitable[None]]
-
-
-class CompletionBatcher:
-    """Records successful outcomes, many jobs per statement.
-
-    A job's task waits here until its completion is recorded. Whatever
-    finished while one statement ran goes into the next: one job per
-    statement when the worker is quiet, a batch under load, and no added
-    wait either way. Per-job results and the fence (job, worker, attempt) are
-    those of `queue.complete`. A batch the database refuses for good is tried
-    again one job at a time, so one unstorable outcome fails only its own job.
-    """
-
-    def __init__(self, pool: AsyncConnectionPool, worker_id: str) -> None:
-        self.pool = pool
-        self.worker_id = worker_id
-        self._pending: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def complete(self, attempt: Attempt, results: dict[str, Any]) -> bool:
-        """True once the job is recorded completed; False if the attempt is no longer current."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[attempt] = (results, done)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="complete-jobs")
-        return await done  # a database error is raised here, for the caller to handle
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, {}
-            try:
-                await self._record(batch)
-            except asyncio.CancelledError:
-                for _, done in [*batch.values(), *self._pending.values()]:
-                    done.cancel()
-                raise
-
-    async def _record(
-        self, batch: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]]
-    ) -> None:
-        try:
-            async with self.pool.connection() as conn:
-                ours = await queue.complete_many(
-                    conn,
-                    worker_id=self.worker_id,
-                    results={attempt: results for attempt, (results, _) in batch.items()},
-                )
-        except Exception as exc:
-            if len(batch) > 1 and is_permanent(exc):
-                for attempt, entry in batch.items():
-                    await self._record({attempt: entry})
-                return
-            for _, done in batch.values():
-                if not done.done():
-                    done.set_exception(exc)
-            return
-        for attempt, (_, done) in batch.items():
-            if not done.done():  # cancelled meanwhile: shutdown or a lost lease
-                done.set_result(attempt in ours)
 
 
 class Worker:
@@ -144,11 +82,22 @@ class Worker:
             PeriodicTask("rescue", max(1.0, self.lease_seconds / 4), self.rescue_once),
             *(periodic or []),
         ]
-        self.running: dict[Attempt, tuple[asyncio.Task[None], JobContext]] = {}
+        self.running: dict[Attempt, asyncio.Task[None]] = {}
         self._completions = CompletionBatcher(pool, self.worker_id)
-        self.listening = False
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
+        self.notifications = JobNotifications(
+            listen_url,
+            pool,
+            queue_name=self.queue_name,
+            wake=self._wake,
+            lease_seconds=self.lease_seconds,
+            poll_interval_ms=settings.poll_interval_ms,
+        )
+
+    @property
+    def listening(self) -> bool:
+        """Notifications arrive (else the worker only polls)."""
+        return self.notifications.listening
 
     # --- public ----------------------------------------------------------------
 
@@ -163,7 +112,7 @@ class Worker:
             ", ".join(self.registry.job_types),
         )
         background = [
-            asyncio.create_task(self._listen(), name="listen"),
+            asyncio.create_task(self.notifications.run(), name="listen"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             *(
                 asyncio.create_task(self._periodic_loop(p), name=f"periodic-{p.name}")
@@ -174,7 +123,6 @@ class Worker:
         try:
             await self._claim_loop(stop_waiter)
         finally:
-            self._stopping.set()
             await self._shutdown()
             for task in background:
                 task.cancel()
@@ -220,7 +168,7 @@ class Worker:
                 return
             except DB_ERRORS as exc:
                 delay = backoff.next()
-                log.error("%s during %s; retrying in %.1fs", _db_problem(exc), what, delay)
+                log.error("%s during %s; retrying in %.1fs", db_problem(exc), what, delay)
                 await asyncio.sleep(delay)
 
     # --- claiming ----------------------------------------------------------------
@@ -257,7 +205,7 @@ class Worker:
                     backoff.reset()
                 except DB_ERRORS as exc:
                     delay = backoff.next()
-                    log.error("%s while claiming; retrying in %.1fs", _db_problem(exc), delay)
+                    log.error("%s while claiming; retrying in %.1fs", db_problem(exc), delay)
                     await _sleep_or_stop(stop_waiter, delay)
                     continue
                 for job in claimed:
@@ -283,7 +231,7 @@ class Worker:
         )
         task = asyncio.create_task(self._process(job, ctx), name=f"job-{job.id}")
         attempt = job.attempt
-        self.running[attempt] = (task, ctx)
+        self.running[attempt] = task
         task.add_done_callback(lambda _: self._job_done(attempt))
 
     def _job_done(self, attempt: Attempt) -> None:
@@ -305,17 +253,14 @@ class Worker:
                 raise  # shutdown or lost lease: the job is released or rescued
             except Exception as exc:
                 log.exception("Job %s raised", job.id, extra={"job_id": job.id})
-                outcome = JobOutcome(False, error=_one_line(exc) or type(exc).__name__)
+                outcome = JobOutcome(False, error=one_line(exc) or type(exc).__name__)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         metrics.JOB_DURATION.labels(job.job_type, "ok" if outcome.ok else "failed").observe(
             elapsed_ms / 1000
         )
-        results = {
-            **outcome.results,
-            "worker_id": self.worker_id,
-            "attempt": job.attempts,
-            "duration_ms": elapsed_ms,
-        }
+        results = with_attempt(
+            outcome.results, worker_id=self.worker_id, attempt=job.attempts, duration_ms=elapsed_ms
+        )
         await self._finish(job, outcome, results, elapsed_ms)
 
     async def _finish(
@@ -340,12 +285,12 @@ class Worker:
                             "Could not record even the failure of job %s (%s); its lease will "
                             "expire and the job be rescued",
                             job.id,
-                            _one_line(exc),
+                            one_line(exc),
                             extra={"job_id": job.id},
                         )
                         return
                     refused = True
-                    reason = queue.bounded_text(_one_line(exc), REFUSAL_REASON_LIMIT)
+                    reason = bounded_text(one_line(exc), REFUSAL_REASON_LIMIT)
                     log.error(
                         "The database refused the outcome of job %s (%s); recording the "
                         "attempt as failed",
@@ -354,13 +299,15 @@ class Worker:
                         extra={"job_id": job.id},
                     )
                     outcome = JobOutcome(False, error=f"Could not record the outcome: {reason}")
-                    results = {k: results[k] for k in ("worker_id", "attempt", "duration_ms")}
+                    results = with_attempt(
+                        {}, worker_id=self.worker_id, attempt=job.attempts, duration_ms=elapsed_ms
+                    )
                     continue
                 delay = backoff.next()
                 log.error(
                     "Could not record the outcome of job %s (%s); retrying in %.1fs",
                     job.id,
-                    _one_line(exc),
+                    one_line(exc),
                     delay,
                     extra={"job_id": job.id},
                 )
@@ -400,7 +347,7 @@ class Worker:
                 job.attempts,
                 job.max_attempts,
                 failed.run_after.isoformat() if failed.run_after else "now",
-                queue.bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
+                bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
                 extra={"job_id": job.id},
             )
         else:
@@ -410,7 +357,7 @@ class Worker:
                 elapsed_ms,
                 job.attempts,
                 job.max_attempts,
-                queue.bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
+                bounded_text(outcome.error or "failed", REFUSAL_REASON_LIMIT),
                 extra={"job_id": job.id},
             )
 
@@ -441,22 +388,20 @@ class Worker:
                     )
                     await queue.touch_worker(conn, worker_id=self.worker_id)
             except DB_ERRORS as exc:
-                log.error("Heartbeat failed: %s", _one_line(exc))
+                log.error("Heartbeat failed: %s", one_line(exc))
                 continue
             except TimeoutError:
                 log.error("Heartbeat got no answer within %.0fs", self.lease_seconds)
                 continue
             for attempt in attempts:
-                entry = self.running.get(attempt)
-                if attempt not in held and entry is not None:
-                    task, ctx = entry
+                task = self.running.get(attempt)
+                if attempt not in held and task is not None:
                     log.warning(
                         "Lost the lease of job %s (attempt %d); stopping it",
                         attempt.job_id,
                         attempt.number,
                         extra={"job_id": attempt.job_id},
                     )
-                    ctx.lease_lost.set()
                     task.cancel()
 
     async def _periodic_loop(self, task: PeriodicTask) -> None:
@@ -467,63 +412,10 @@ class Worker:
                 if self.schema_gate is None or self.schema_gate.allows_work:
                     await task.run()
             except DB_ERRORS as exc:
-                log.error("%s failed: %s", task.name, _one_line(exc))
+                log.error("%s failed: %s", task.name, one_line(exc))
             except Exception:
                 log.exception("%s failed", task.name)
             await asyncio.sleep(task.interval_seconds * random.uniform(0.9, 1.1))
-
-    # --- LISTEN ----------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        backoff = Backoff(first=1.0)
-        warned_fallback = False
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.listen_url,
-                    autocommit=True,
-                    **client_keepalives(self.listen_url, self.lease_seconds),
-                ) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    if not await self._listen_works(conn):
-                        if not warned_fallback:
-                            log.warning(
-                                "LISTEN/NOTIFY does not reach this worker (a connection pooler "
-                                "in transaction mode?); polling every %d ms instead. Use a "
-                                "session-mode connection string to get instant pickup.",
-                                self.settings.poll_interval_ms,
-                            )
-                            warned_fallback = True
-                        return  # polling only
-                    self.listening = True
-                    backoff.reset()
-                    log.info("Listening on queue %s", self.queue_name)
-                    self._wake.set()  # catch up on anything enqueued while we were deaf
-                    while True:
-                        async for note in conn.notifies(timeout=30.0):
-                            if note.payload == self.queue_name:
-                                self._wake.set()
-                        await conn.execute("SELECT 1")  # a silent minute: is the link alive?
-            except asyncio.CancelledError:
-                raise
-            except DB_ERRORS as exc:
-                delay = backoff.next()
-                if self.listening:
-                    log.warning(
-                        "Lost the LISTEN connection (%s); polling until it is back", _one_line(exc)
-                    )
-                self.listening = False
-                await asyncio.sleep(delay)
-
-    async def _listen_works(self, conn: psycopg.AsyncConnection[Any]) -> bool:
-        """Send ourselves a notification and see whether it arrives."""
-        probe = f"probe-{self.worker_id}-{random.random()}"
-        async with self.pool.connection() as other:
-            await other.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, probe))
-        async for note in conn.notifies(timeout=5.0):
-            if note.payload == probe:
-                return True
-        return False
 
     # --- shutdown -------------------------------------------------------------------
 
@@ -534,11 +426,11 @@ class Worker:
         # Keep a moment at the end of the grace period to give jobs back.
         wait_for = max(0.0, grace - min(2.0, grace / 5))
         log.info("Stopping: waiting up to %.0fs for %d running job(s)", wait_for, len(self.running))
-        tasks = [task for task, _ in self.running.values()]
+        tasks = list(self.running.values())
         _, pending = await asyncio.wait(tasks, timeout=wait_for)
         if not pending:
             return
-        unfinished = [attempt for attempt, (task, _) in self.running.items() if task in pending]
+        unfinished = [attempt for attempt, task in self.running.items() if task in pending]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -555,25 +447,9 @@ class Worker:
             log.error(
                 "Could not release %s (%s); their leases will expire and they will be rescued",
                 ", ".join(a.job_id for a in unfinished),
-                _one_line(exc),
+                one_line(exc),
             )
 
 
 async def _sleep_or_stop(stop_waiter: asyncio.Task[Any], seconds: float) -> None:
     await asyncio.wait({stop_waiter}, timeout=seconds)
-
-
-def is_permanent(exc: BaseException) -> bool:
-    """A database error that the same statement would meet again: retrying cannot help."""
-    sqlstate = getattr(exc, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES
-
-
-def _db_problem(exc: BaseException) -> str:
-    """'Database unavailable (...)' for connection trouble, 'Database error (...)' otherwise."""
-    lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OSError))
-    return f"Database {'unavailable' if lost else 'error'} ({_one_line(exc)})"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

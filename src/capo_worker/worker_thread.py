@@ -13,16 +13,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable
 
 from capo_worker.db import make_pool
 from capo_worker.runtime import Runtime, pool_size
+from capo_worker.worker import Worker
+
+# Builds the worker over the runtime it is given (service.build_worker).
+MakeWorker = Callable[[Runtime], Worker]
 
 
 class WorkerThread:
-    def __init__(self, runtime: Runtime, handler_modules: Iterable[str] = ()) -> None:
+    def __init__(self, runtime: Runtime, make_worker: MakeWorker) -> None:
         self.runtime = runtime
-        self.handler_modules = list(handler_modules)
+        self.make_worker = make_worker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._stop_requested = threading.Event()
@@ -50,8 +54,6 @@ class WorkerThread:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        from capo_worker.service import build_worker
-
         settings = self.runtime.settings
         stop = asyncio.Event()
         with self._lock:
@@ -67,6 +69,6 @@ class WorkerThread:
         await pool.open(wait=False)
         try:
             runtime = dataclasses.replace(self.runtime, pool=pool)
-            await build_worker(runtime, self.handler_modules).run(stop)
+            await self.make_worker(runtime).run(stop)
         finally:
             await pool.close()

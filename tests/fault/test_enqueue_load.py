@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from tests.fault.figures import Figures
 from tests.fault.harness import (
     all_completed,

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
 from tests.leagues import load_fixture
 from tests.web.helpers import (
     TENANT_B,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from capo_worker.league.model import League, LeagueFileError
+from capo_worker.tenants import has_league
 
 _SEQUENCES = (
     ("players", "player_id"),
@@ -36,18 +37,6 @@ class ImportSummary:
 
 
 _IMPORT_LOCK = "capo-worker league import"
-
-
-async def _tenant_has_league(cur: psycopg.AsyncCursor[tuple[object, ...]], tenant_id: str) -> bool:
-    await cur.execute(
-        """SELECT EXISTS (SELECT 1 FROM players WHERE tenant_id = %(t)s)
-               OR EXISTS (SELECT 1 FROM matches WHERE tenant_id = %(t)s)
-               OR EXISTS (SELECT 1 FROM player_matches WHERE tenant_id = %(t)s)
-               OR EXISTS (SELECT 1 FROM app_config WHERE tenant_id = %(t)s)""",
-        {"t": tenant_id},
-    )
-    row = await cur.fetchone()
-    return bool(row and row[0])
 
 
 async def _taken_ids(
@@ -152,7 +141,7 @@ async def _import(
 ) -> ImportSummary:
     async with conn.transaction(), conn.cursor() as cur:
         await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_IMPORT_LOCK,))
-        if await _tenant_has_league(cur, tenant_id):
+        if await has_league(conn, tenant_id):
             if not replace:
                 raise LeagueFileError(
                     f"tenant {tenant_id} already has a league; nothing was imported. Fix: add "

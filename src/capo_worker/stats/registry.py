@@ -8,6 +8,7 @@ only the input tables, so the runner may run it at any time.
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass, field
 
 
@@ -16,30 +17,21 @@ class StatsFunction:
     name: str  # the PostgreSQL function, callable as name() or name(tenant uuid)
     cache_tags: tuple[str, ...]
     depends_on: tuple[str, ...] = field(default=())
-    label: str = ""  # the reference worker's positional label, stats_function_N
 
 
 STATS_FUNCTIONS: tuple[StatsFunction, ...] = (
     StatsFunction(
         "update_half_and_full_season_stats",
         ("season_stats", "half_season_stats"),
-        label="stats_function_0",
     ),
-    StatsFunction(
-        "update_aggregated_all_time_stats", ("all_time_stats",), label="stats_function_1"
-    ),
+    StatsFunction("update_aggregated_all_time_stats", ("all_time_stats",)),
     StatsFunction(
         "update_aggregated_hall_of_fame",
         ("hall_of_fame",),
         depends_on=("update_aggregated_all_time_stats",),
-        label="stats_function_2",
     ),
-    StatsFunction(
-        "update_aggregated_recent_performance", ("recent_performance",), label="stats_function_3"
-    ),
-    StatsFunction(
-        "update_aggregated_season_honours_and_records", ("honour_roll",), label="stats_function_4"
-    ),
+    StatsFunction("update_aggregated_recent_performance", ("recent_performance",)),
+    StatsFunction("update_aggregated_season_honours_and_records", ("honour_roll",)),
     StatsFunction(
         "update_aggregated_match_report_cache",
         ("match_report",),
@@ -47,20 +39,14 @@ STATS_FUNCTIONS: tuple[StatsFunction, ...] = (
             "update_aggregated_season_honours_and_records",
             "update_aggregated_personal_bests",
         ),
-        label="stats_function_5",
     ),
-    StatsFunction(
-        "update_aggregated_personal_bests", ("personal_bests",), label="stats_function_6"
-    ),
+    StatsFunction("update_aggregated_personal_bests", ("personal_bests",)),
     StatsFunction(
         "update_aggregated_player_profile_stats",
         ("player_profile_stats",),
-        label="stats_function_7",
     ),
-    StatsFunction(
-        "update_aggregated_season_race_data", ("season_race_data",), label="stats_function_8"
-    ),
-    StatsFunction("update_power_ratings", ("player_power_rating",), label="stats_function_9"),
+    StatsFunction("update_aggregated_season_race_data", ("season_race_data",)),
+    StatsFunction("update_power_ratings", ("player_power_rating",)),
 )
 
 ALL_CACHE_TAGS: tuple[str, ...] = tuple(t for f in STATS_FUNCTIONS for t in f.cache_tags)
@@ -70,22 +56,12 @@ def by_name(functions: tuple[StatsFunction, ...] = STATS_FUNCTIONS) -> dict[str,
     return {f.name: f for f in functions}
 
 
-def topological_order(functions: tuple[StatsFunction, ...]) -> list[StatsFunction]:
-    """The functions in an order that respects depends_on, list order otherwise."""
-    names = {f.name for f in functions}
-    done: set[str] = set()
-    ordered: list[StatsFunction] = []
-    remaining = list(functions)
-    while remaining:
-        ready = [f for f in remaining if all(d in done or d not in names for d in f.depends_on)]
-        if not ready:
-            cycle = ", ".join(f.name for f in remaining)
-            raise ValueError(f"dependency cycle among stats functions: {cycle}")
-        for f in ready:
-            ordered.append(f)
-            done.add(f.name)
-        remaining = [f for f in remaining if f.name not in done]
-    return ordered
+def dependency_order(functions: tuple[StatsFunction, ...]) -> list[StatsFunction]:
+    """The functions so that each comes after those it reads (dependencies outside
+    `functions` are taken as met); graphlib.CycleError if they read each other in a circle."""
+    known = by_name(functions)
+    graph = {f.name: [d for d in f.depends_on if d in known] for f in functions}
+    return [known[name] for name in graphlib.TopologicalSorter(graph).static_order()]
 
 
 def select(

@@ -14,51 +14,54 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import metrics
-from capo_worker.queue import Attempt
-from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction
+from capo_worker.config import Settings
+from capo_worker.job_row import Attempt
+from capo_worker.results import FunctionResult, FunctionStatus, JobResults
+from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction, dependency_order
 
 log = logging.getLogger(__name__)
 
-Status = Literal["success", "failed", "skipped"]
-
 
 @dataclass
-class FunctionResult:
+class FunctionRun:
+    """One function's outcome in this run."""
+
     function: StatsFunction
-    status: Status
+    status: FunctionStatus
     duration_ms: int
     error: str | None = None
     details: dict[str, Any] | None = None  # the function's own summary (rows, note)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "function": self.function.name,
-            "status": self.status,
-            "duration": self.duration_ms,
-            "cache_tags": list(self.function.cache_tags),
-        }
+    def result(self) -> FunctionResult:
+        """Its entry in the results JSON (`function_results`)."""
+        entry = FunctionResult(
+            function=self.function.name,
+            status=self.status,
+            duration=self.duration_ms,
+            cache_tags=list(self.function.cache_tags),
+        )
         if self.error is not None:
-            out["error"] = self.error
+            entry.error = self.error
         if self.details is not None:
-            out["details"] = self.details
-        return out
+            entry.details = self.details
+        return entry
 
 
 @dataclass
 class RunReport:
     tenant_id: str
-    results: list[FunctionResult]
+    results: list[FunctionRun]
     duration_ms: int
     as_of: dt.date | None = None
 
     @property
-    def succeeded(self) -> list[FunctionResult]:
+    def succeeded(self) -> list[FunctionRun]:
         return [r for r in self.results if r.status == "success"]
 
     @property
@@ -69,21 +72,26 @@ class RunReport:
     def successful_tags(self) -> list[str]:
         return [t for r in self.succeeded for t in r.function.cache_tags]
 
-    def summary_json(self) -> dict[str, Any]:
-        """The reference's results shape, with real names and skipped functions."""
-        return {
-            "total_functions": len(self.results),
-            "successful_functions": len(self.succeeded),
-            "failed_functions": sum(r.status == "failed" for r in self.results),
-            "skipped_functions": sum(r.status == "skipped" for r in self.results),
-            "stats_duration_ms": self.duration_ms,
-            "tenant_id": self.tenant_id,
-            "function_results": [r.to_json() for r in self.results],
-        }
+    @property
+    def failed_names(self) -> list[str]:
+        """The functions that failed or were skipped."""
+        return [r.function.name for r in self.results if r.status != "success"]
+
+    def summary(self) -> JobResults:
+        """The stats part of the results JSON: the reference's keys, real names, skips."""
+        return JobResults(
+            total_functions=len(self.results),
+            successful_functions=len(self.succeeded),
+            failed_functions=sum(r.status == "failed" for r in self.results),
+            skipped_functions=sum(r.status == "skipped" for r in self.results),
+            stats_duration_ms=self.duration_ms,
+            tenant_id=self.tenant_id,
+            function_results=[r.result() for r in self.results],
+        )
 
 
 # Called as (function, "started" | "finished", result or None); the CLI draws progress with it.
-ProgressCallback = Callable[[StatsFunction, str, FunctionResult | None], None]
+ProgressCallback = Callable[[StatsFunction, str, FunctionRun | None], None]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -103,9 +111,19 @@ class StatsRunner:
         statement_timeout_seconds: float = 300.0,
     ) -> None:
         self.pool = pool
+        dependency_order(functions)  # a cycle would leave its functions waiting forever
         self.functions = functions
         self.parallelism = parallelism
         self.statement_timeout_ms = int(statement_timeout_seconds * 1000)
+
+    @classmethod
+    def from_settings(cls, pool: AsyncConnectionPool, settings: Settings) -> StatsRunner:
+        """The runner every command and the worker use: STATS_PARALLELISM, the timeout."""
+        return cls(
+            pool,
+            parallelism=settings.stats_parallelism,
+            statement_timeout_seconds=settings.stats_function_timeout_seconds,
+        )
 
     async def run(
         self,
@@ -128,12 +146,12 @@ class StatsRunner:
         chosen = only if only is not None else self.functions
         names = {f.name for f in chosen}
         limit = asyncio.Semaphore(1 if sequential else self.parallelism)
-        done: dict[str, asyncio.Future[FunctionResult]] = {
+        done: dict[str, asyncio.Future[FunctionRun]] = {
             f.name: asyncio.get_running_loop().create_future() for f in chosen
         }
         started = time.perf_counter()
 
-        async def run_one(fn: StatsFunction) -> FunctionResult:
+        async def run_one(fn: StatsFunction) -> FunctionRun:
             blockers = []
             for dep in fn.depends_on:
                 if dep in names:
@@ -141,7 +159,7 @@ class StatsRunner:
                     if dep_result.status != "success":
                         blockers.append(dep)
             if blockers:
-                result = FunctionResult(
+                result = FunctionRun(
                     fn,
                     "skipped",
                     0,
@@ -178,7 +196,7 @@ class StatsRunner:
         as_of: dt.date | None,
         job_id: str | None,
         attempt: int | None,
-    ) -> FunctionResult:
+    ) -> FunctionRun:
         started = time.perf_counter()
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -203,9 +221,9 @@ class StatsRunner:
                 )
                 row = await cur.fetchone()
             details = row[0] if row and isinstance(row[0], dict) else None
-            result = FunctionResult(fn, "success", _elapsed_ms(started), details=details)
+            result = FunctionRun(fn, "success", _elapsed_ms(started), details=details)
         except (psycopg.Error, OSError) as exc:
-            result = FunctionResult(fn, "failed", _elapsed_ms(started), error=_error_text(exc))
+            result = FunctionRun(fn, "failed", _elapsed_ms(started), error=_error_text(exc))
             log.warning("Stats function %s failed: %s", fn.name, result.error)
         metrics.STATS_FUNCTION_DURATION.labels(fn.name, result.status).observe(
             result.duration_ms / 1000

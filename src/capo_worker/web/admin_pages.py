@@ -17,9 +17,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID, Settings
-from capo_worker.queue import STATUSES, TRIGGERS
-from capo_worker.web.admin_queries import Tenant, cache_stamps, list_tenants
+from capo_worker.config import Settings
+from capo_worker.constants import DEFAULT_TENANT_ID
+from capo_worker.job_row import STATUSES, TRIGGERS
+from capo_worker.tenants import Tenant, choose, list_tenants
+from capo_worker.web.admin_queries import cache_stamps
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import error_response
 from capo_worker.web.job_view import job_view
@@ -222,7 +224,7 @@ async def _jobs_context(ctx: WebContext, status: str | None, trigger: str | None
 
 
 def _tenant_id(tenants: list[Tenant], wanted: str | None) -> str:
-    chosen = next((t for t in tenants if wanted in (t.id, t.name)), None)
+    chosen = choose(tenants, wanted)
     return chosen.id if chosen else DEFAULT_TENANT_ID
 
 

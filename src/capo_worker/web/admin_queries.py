@@ -1,4 +1,4 @@
-"""What the admin page reads besides the jobs: tenants and cache timestamps."""
+"""What the admin page reads besides the jobs and the tenants: cache timestamps."""
 
 from __future__ import annotations
 
@@ -12,20 +12,9 @@ Conn = psycopg.AsyncConnection[Any]
 
 
 @dataclass(frozen=True)
-class Tenant:
-    id: str
-    name: str
-
-
-@dataclass(frozen=True)
 class CacheStamp:
     key: str
     last_invalidated: dt.datetime
-
-
-async def list_tenants(conn: Conn) -> list[Tenant]:
-    cur = await conn.execute("SELECT tenant_id::text, name FROM tenants ORDER BY name")
-    return [Tenant(str(r[0]), str(r[1])) for r in await cur.fetchall()]
 
 
 async def cache_stamps(conn: Conn, tenant_id: str) -> list[CacheStamp]:

@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
 from capo_worker import queue
+from capo_worker.job_row import STATUSES
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class QueueGauges(Collector):
         jobs = GaugeMetricFamily(
             "capo_jobs", "Jobs in the job table by status.", labels=["queue", "status"]
         )
-        for status in queue.STATUSES:
+        for status in STATUSES:
             jobs.add_metric([*labels, status], float(snap.stats.counts.get(status, 0)))
         yield jobs
         depth = GaugeMetricFamily(

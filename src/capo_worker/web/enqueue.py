@@ -9,24 +9,30 @@ import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from capo_worker import queue
-from capo_worker.queue import TRIGGERS
+from capo_worker.cache import build_invalidator
+from capo_worker.job_row import TRIGGERS
+from capo_worker.stats.pipeline import run_and_invalidate
+from capo_worker.stats.requests import enqueue_stats
+from capo_worker.stats.runner import StatsRunner
 from capo_worker.tenants import UnknownTenantError, resolve_tenant
-from capo_worker.timestamps import iso_utc_ms
+from capo_worker.text import one_line
+from capo_worker.timestamps import iso_utc
 from capo_worker.web.context import WebContext, web_context
-from capo_worker.web.enqueue_request import InvalidEnqueueRequest, parse_enqueue_request
+from capo_worker.web.enqueue_request import (
+    EnqueueBody,
+    InvalidEnqueueRequest,
+    parse_enqueue_request,
+)
 from capo_worker.web.errors import ApiError, error_body
 from capo_worker.web.schemas import (
     AUTH_ERRORS,
     WRITE_ERRORS,
     EnqueueAccepted,
-    EnqueueBody,
     EnqueueHealth,
     ErrorBody,
     SynchronousFailure,
 )
 from capo_worker.web.security import require_admin
-from capo_worker.web.sync_stats import run_stats_now
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/admin", tags=["enqueue"], dependencies=[Depends(require_admin)])
@@ -72,15 +78,7 @@ async def enqueue_stats_job(
         async with ctx.pool.connection() as conn:
             tenant_id = await resolve_tenant(conn, parsed.tenant)
             if background:
-                result = await queue.enqueue(
-                    conn,
-                    payload=parsed.payload,
-                    request_id=parsed.request_id,
-                    tenant_id=tenant_id,
-                    priority=queue.priority_for(parsed.trigger),
-                    queue_name=settings.queue_name,
-                    max_attempts=settings.max_attempts,
-                )
+                result = await enqueue_stats(conn, parsed, tenant_id, settings)
     except UnknownTenantError:
         raise ApiError(
             400,
@@ -89,11 +87,11 @@ async def enqueue_stats_job(
             field="tenantId",
         ) from None
     except psycopg.OperationalError as exc:
-        log.error("Enqueue failed, database unavailable: %s", " ".join(str(exc).split()))
+        log.error("Enqueue failed, database unavailable: %s", one_line(exc))
         error = f"Database unavailable: {_db_message(exc)}"
         raise ApiError(503, error, "Failed to enqueue job") from None
     except psycopg.Error as exc:
-        log.error("Enqueue failed: %s", " ".join(str(exc).split()))
+        log.error("Enqueue failed: %s", one_line(exc))
         error = f"Database error: {_db_message(exc)}"
         raise ApiError(500, error, "Failed to enqueue job") from None
     if result is None:
@@ -115,9 +113,22 @@ async def enqueue_stats_job(
 
 
 async def _run_now(ctx: WebContext, trigger: str, request_id: str, tenant_id: str) -> Any:
-    run = await run_stats_now(
-        ctx.settings, ctx.pool, tenant_id=tenant_id, trigger=trigger, request_id=request_id
+    """The rollback path (background jobs off for the trigger): what the reference's legacy
+    route did, the ten functions one after another, then the cache invalidation; nothing
+    goes into the job table."""
+    log.info(
+        "Background jobs are off for %s: running the stats now, one function at a time", trigger
     )
+    run = await run_and_invalidate(
+        StatsRunner.from_settings(ctx.pool, ctx.settings),
+        build_invalidator(ctx.settings),
+        tenant_id,
+        source=f"sync-{trigger}",
+        request_id=request_id,
+        sequential=True,
+    )
+    run.results.mode = "synchronous"
+    results = run.results.to_json()
     if run.ok:
         return EnqueueAccepted(
             success=True,
@@ -126,14 +137,14 @@ async def _run_now(ctx: WebContext, trigger: str, request_id: str, tenant_id: st
             "(background jobs are off for it)",
             deduplicated=False,
             mode="synchronous",
-            results=run.results,
+            results=results,
         )
     body = error_body(run.error or "stats update failed", "Stats update completed with issues")
-    return JSONResponse({**body, "mode": "synchronous", "results": run.results}, status_code=500)
+    return JSONResponse({**body, "mode": "synchronous", "results": results}, status_code=500)
 
 
 def _db_message(exc: psycopg.Error) -> str:
-    return exc.diag.message_primary or " ".join(str(exc).split()) or type(exc).__name__
+    return exc.diag.message_primary or one_line(exc) or type(exc).__name__
 
 
 @router.get(
@@ -148,7 +159,7 @@ async def enqueue_health(
     return EnqueueHealth(
         status="healthy",
         endpoint="enqueue-stats-job",
-        timestamp=iso_utc_ms(),
-        supportedTriggers=list(TRIGGERS),  # type: ignore[arg-type]
+        timestamp=iso_utc(),
+        supportedTriggers=list(TRIGGERS),
         backgroundJobs={t: ctx.settings.background_jobs_enabled(t) for t in TRIGGERS},
     )

@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from capo_worker.text import one_line
+
 log = logging.getLogger(__name__)
 
 
@@ -115,7 +117,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """A database that cannot be reached is a 503 in the usual shape, never a bare 500."""
     assert isinstance(exc, psycopg.Error)
-    reason = " ".join(str(exc).split()) or type(exc).__name__
+    reason = one_line(exc) or type(exc).__name__
     log.error("%s %s: database error: %s", request.method, request.url.path, reason)
     if isinstance(exc, psycopg.OperationalError):
         return error_response(503, f"Database unavailable: {reason}", "Service unavailable")

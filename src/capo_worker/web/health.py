@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from capo_worker import queue
 from capo_worker.migrate import schema_status
+from capo_worker.text import one_line
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.db_metrics import QueueSnapshot, exposition, read_snapshot
 from capo_worker.web.schemas import Check, Health, Readiness
@@ -49,7 +50,7 @@ async def readyz(ctx: Annotated[WebContext, Depends(web_context)]) -> JSONRespon
             checks["migrations"] = Check(ok=schema.usable, detail=schema.describe())
             age = await queue.last_worker_heartbeat_age(conn)
     except psycopg.Error as exc:
-        checks["database"] = Check(ok=False, detail=_one_line(exc) or type(exc).__name__)
+        checks["database"] = Check(ok=False, detail=one_line(exc) or type(exc).__name__)
     else:
         if age is None:
             checks["worker"] = Check(ok=False, detail="no running worker has reported")
@@ -75,10 +76,6 @@ async def metrics(ctx: Annotated[WebContext, Depends(web_context)]) -> Response:
         async with ctx.pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn:
             snapshot = await read_snapshot(conn, queue_name)
     except psycopg.Error as exc:
-        log.warning("Metrics: cannot read the job table: %s", _one_line(exc))
+        log.warning("Metrics: cannot read the job table: %s", one_line(exc))
         snapshot = QueueSnapshot(queue_name, None, None)
     return Response(exposition(snapshot), media_type=CONTENT_TYPE_PLAIN_0_0_4)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

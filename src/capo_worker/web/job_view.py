@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from capo_worker.queue import STATUSES, Job
+from capo_worker.job_row import STATUSES, Job
+from capo_worker.results import JobResults
+from capo_worker.text import shorten
 
 ERROR_PREVIEW = 120
 
@@ -69,12 +71,12 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def unreadable_parts(job: Job) -> list[str]:
     """The parts of a row that are not of the shape capo-worker writes."""
+    return _payload_and_errors(job) + JobResults.read(job.results).unreadable
+
+
+def _payload_and_errors(job: Job) -> list[str]:
     odd = []
     if not isinstance(job.job_payload, dict):
         odd.append("job_payload")
@@ -82,21 +84,6 @@ def unreadable_parts(job: Job) -> list[str]:
         isinstance(e, dict) for e in job.attempt_errors
     ):
         odd.append("attempt_errors")
-    if job.results is not None and not isinstance(job.results, dict):
-        odd.append("results")
-    results = _dict(job.results)
-    functions = results.get("function_results")
-    if functions is not None and not (
-        isinstance(functions, list) and all(isinstance(f, dict) for f in functions)
-    ):
-        odd.append("results.function_results")
-    cache = results.get("cache_invalidation")
-    if cache is not None and not isinstance(cache, dict):
-        odd.append("results.cache_invalidation")
-    for key in ("attempts", "invalidated_tags", "failed_tags"):
-        value = _dict(cache).get(key)
-        if value is not None and not isinstance(value, list):
-            odd.append(f"results.cache_invalidation.{key}")
     return odd
 
 
@@ -109,43 +96,41 @@ def duration_text(job: Job) -> str:
     return f"{seconds:.1f}s" if seconds < 10 else f"{round(seconds)}s"
 
 
-def _functions(results: dict[str, Any]) -> list[FunctionLine]:
-    lines = []
-    for entry in _list(results.get("function_results")):
-        if not isinstance(entry, dict):
-            continue
-        details = entry.get("details")
-        duration = entry.get("duration")
-        lines.append(
-            FunctionLine(
-                name=str(entry.get("function", "?")),
-                status=str(entry.get("status", "?")),
-                duration_ms=duration if isinstance(duration, int) else None,
-                tags=[str(t) for t in _list(entry.get("cache_tags"))],
-                error=str(entry["error"]) if entry.get("error") else None,
-                details=json.dumps(details, sort_keys=True) if details is not None else None,
-            )
+def _functions(results: JobResults | None) -> list[FunctionLine]:
+    return [
+        FunctionLine(
+            name=entry.function,
+            status=entry.status,
+            duration_ms=entry.duration,
+            tags=entry.cache_tags,
+            error=entry.error,
+            details=json.dumps(entry.details, sort_keys=True)
+            if entry.details is not None
+            else None,
         )
-    return lines
+        for entry in (results.function_results if results else [])
+    ]
 
 
-def _cache(results: dict[str, Any]) -> CacheLine | None:
-    outcome = results.get("cache_invalidation")
-    flag = results.get("cache_invalidation_success")
-    if not isinstance(outcome, dict):
+def _cache(results: JobResults | None) -> CacheLine | None:
+    if results is None:
+        return None
+    outcome = results.cache_invalidation
+    flag = results.cache_invalidation_success
+    if outcome is None:
         if flag is None:
             return None
         return CacheLine("invalidated" if flag else "failed", "invalidated" if flag else "failed")
-    if outcome.get("skipped"):
-        return CacheLine("skipped", f"skipped: {outcome.get('reason', 'no reason given')}")
-    invalidated = [str(t) for t in _list(outcome.get("invalidated_tags"))]
-    failed = [str(t) for t in _list(outcome.get("failed_tags"))]
-    attempts = len(_list(outcome.get("attempts")))
-    if outcome.get("success"):
-        summary = f"{len(invalidated)} tag(s) invalidated in {attempts} attempt(s)"
-        return CacheLine("invalidated", summary, invalidated, failed, attempts)
-    summary = f"failed: {outcome.get('error') or 'some tags were not invalidated'}"
-    return CacheLine("failed", summary, invalidated, failed, attempts)
+    if outcome.skipped:
+        return CacheLine("skipped", f"skipped: {outcome.reason or 'no reason given'}")
+    attempts = len(outcome.attempts)
+    if outcome.success:
+        summary = f"{len(outcome.invalidated_tags)} tag(s) invalidated in {attempts} attempt(s)"
+        return CacheLine(
+            "invalidated", summary, outcome.invalidated_tags, outcome.failed_tags, attempts
+        )
+    summary = f"failed: {outcome.error or 'some tags were not invalidated'}"
+    return CacheLine("failed", summary, outcome.invalidated_tags, outcome.failed_tags, attempts)
 
 
 def job_view(job: Job, now: dt.datetime | None = None) -> JobView:
@@ -188,7 +173,8 @@ def _bare_view(job: Job, what: str) -> JobView:
 
 def _view(job: Job, now: dt.datetime) -> JobView:
     payload = job.job_payload if isinstance(job.job_payload, dict) else {}
-    results = job.results if isinstance(job.results, dict) else {}
+    read = JobResults.read(job.results)
+    results = read.results
     error = job.error_message if job.status != "completed" else None
     waiting = job.status == "queued" and job.run_after is not None and job.run_after > now
     retry_of = payload.get("retryOf")
@@ -208,15 +194,13 @@ def _view(job: Job, now: dt.datetime) -> JobView:
         duration=duration_text(job),
         attempts=f"{job.attempts}/{job.max_attempts}",
         error=error,
-        error_preview=(error[:ERROR_PREVIEW] + "...")
-        if error and len(error) > ERROR_PREVIEW
-        else error,
+        error_preview=shorten(error, ERROR_PREVIEW) if error else error,
         can_retry=job.status == "failed",
-        worker=job.locked_by or (str(results["worker_id"]) if results.get("worker_id") else None),
+        worker=job.locked_by or (results.worker_id if results else None),
         tenant_id=job.effective_tenant_id,
         functions=_functions(results),
         cache=_cache(results),
         attempt_errors=[e for e in _list(job.attempt_errors) if isinstance(e, dict)],
         payload_json=json.dumps(payload, indent=2, sort_keys=True),
-        unreadable=unreadable_parts(job),
+        unreadable=_payload_and_errors(job) + read.unreadable,
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from capo_worker import queue
+from capo_worker.job_row import Status, Trigger
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import ApiError
 from capo_worker.web.schemas import (
@@ -19,8 +20,6 @@ from capo_worker.web.schemas import (
     JobList,
     JobOut,
     RetryAccepted,
-    Status,
-    Trigger,
 )
 from capo_worker.web.security import require_admin
 

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from capo_worker.config import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID
+from capo_worker.tenants import choose, list_tenants
 from capo_worker.web import league_queries as q
-from capo_worker.web.admin_queries import list_tenants
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.page_docs import BAD_PARAMETER, UNKNOWN_TENANT, TenantParam
 from capo_worker.web.race_chart import render_race_chart
@@ -43,7 +43,7 @@ async def stats_page(
 ) -> Response:
     async with ctx.pool.connection() as conn:
         tenants = await list_tenants(conn)
-        chosen = next((t for t in tenants if tenant in (t.id, t.name)), None)
+        chosen = choose(tenants, tenant)
         if tenant and chosen is None:
             return templates.TemplateResponse(
                 request,
@@ -52,7 +52,7 @@ async def stats_page(
                 status_code=404,
             )
         if chosen is None:
-            chosen = next((t for t in tenants if t.id == DEFAULT_TENANT_ID), None)
+            chosen = choose(tenants, DEFAULT_TENANT_ID)
         tenant_id = chosen.id if chosen else DEFAULT_TENANT_ID
         years = await q.seasons(conn, tenant_id)
         year = season if season in years else None

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from capo_worker.queue import Job
+from capo_worker.job_row import COLUMNS, Job, Trigger
 from capo_worker.web.job_view import unreadable_parts
-
-Trigger = Literal["post-match", "admin", "cron"]
-Status = Literal["queued", "processing", "completed", "failed"]
 
 
 class ErrorBody(BaseModel):
@@ -38,55 +34,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     415: {"model": ErrorBody, "description": "A body that is not application/json"},
 }
-
-
-class EnqueueBody(BaseModel):
-    """The enqueue request. Stored as the job's payload as sent (unknown keys are kept)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    triggeredBy: Trigger
-    requestId: str = Field(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00]+$",
-        description="Idempotency key: the same requestId always answers with the same job.",
-    )
-    matchId: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    userId: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
-    retryOf: Annotated[
-        str | None,
-        WithJsonSchema(
-            {
-                "anyOf": [
-                    {"type": "string", "format": "uuid"},
-                    {"type": "string", "maxLength": 0},
-                    {"type": "null"},
-                ],
-                "description": "The failed job this request retries (a job id).",
-            }
-        ),
-    ] = None
-    timestamp: Annotated[
-        str | None,
-        WithJsonSchema(
-            {
-                "anyOf": [
-                    {"type": "string", "format": "date-time"},
-                    {"type": "string", "maxLength": 0},
-                    {"type": "null"},
-                ],
-                "description": "ISO-8601; absent, null or empty: the server's time "
-                "(UTC, milliseconds), as in the seed.",
-            }
-        ),
-    ] = None
-    tenantId: str | None = Field(
-        default=None,
-        max_length=200,
-        pattern=r"^[^\x00]*$",
-        description="Tenant name or id; the default tenant when absent.",
-    )
 
 
 class EnqueueAccepted(BaseModel):
@@ -119,28 +66,12 @@ class EnqueueHealth(BaseModel):
     )
 
 
-class JobOut(BaseModel):
-    id: str
-    job_type: str
-    job_payload: dict[str, Any]
-    status: Status
+class JobOut(Job):
+    """A job row as the API shows it: the columns (job_row.Job), and what they tell."""
+
+    model_config = ConfigDict(frozen=False)
+
     trigger: str | None
-    priority: int | None
-    tenant_id: str | None
-    queue_name: str
-    attempts: int
-    max_attempts: int
-    retry_count: int
-    created_at: dt.datetime | None
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
-    updated_at: dt.datetime | None
-    run_after: dt.datetime | None
-    locked_by: str | None
-    lease_expires_at: dt.datetime | None
-    error_message: str | None
-    results: dict[str, Any] | None
-    attempt_errors: list[dict[str, Any]]
     duration_ms: int | None
     unreadable: list[str] = Field(
         default_factory=list,
@@ -150,13 +81,12 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
-        fields = {name: getattr(job, name) for name in job.__dataclass_fields__}
         payload = job.job_payload if isinstance(job.job_payload, dict) else {}
         results = job.results if isinstance(job.results, dict) else None
         errors = job.attempt_errors if isinstance(job.attempt_errors, list) else []
         return cls(
             **{
-                **fields,
+                **{name: getattr(job, name) for name in COLUMNS},
                 "job_payload": payload,
                 "results": results,
                 "attempt_errors": [e for e in errors if isinstance(e, dict)],

@@ -1,5 +1,7 @@
 """Serving HTTP, alone (`capo-worker web`) or with the worker (`run`, `demo`).
 
+Called by service.run_service, which opens the database and handles signals.
+
 One process: uvicorn's server runs on the main event loop, the worker on an
 event loop of its own in another thread (worker_thread.py), so that page
 rendering cannot delay its heartbeats. SIGTERM or SIGINT sets one stop event
@@ -16,15 +18,16 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
 from capo_worker.config import ConfigError, Settings
-from capo_worker.runtime import Runtime, open_runtime
+from capo_worker.runtime import Runtime
 from capo_worker.web.app import create_app
 from capo_worker.web.request_guard import unnamed_server_warning
 from capo_worker.web.security import check_listen_allowed
+from capo_worker.worker_thread import MakeWorker, WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +88,13 @@ async def serve(
     runtime: Runtime,
     stop: asyncio.Event,
     *,
-    with_worker: bool,
-    handler_modules: Iterable[str] = (),
+    make_worker: MakeWorker | None = None,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until `stop` is set (or the server fails), then shut everything down."""
+    """Serve until `stop` is set (or the server fails), then shut everything down.
+
+    With `make_worker`, a worker runs too, in a thread of its own (worker_thread.py).
+    """
     settings = runtime.settings
     check_listen_allowed(settings)
     unnamed = unnamed_server_warning(settings)
@@ -99,10 +104,8 @@ async def serve(
     port = sock.getsockname()[1]
     server = _Server(_uvicorn_config(settings, runtime))
     tasks = [asyncio.create_task(server.serve(sockets=[sock]), name="http")]
-    if with_worker:
-        from capo_worker.worker_thread import WorkerThread
-
-        worker = WorkerThread(runtime, handler_modules)
+    if make_worker is not None:
+        worker = WorkerThread(runtime, make_worker)
         tasks.append(asyncio.create_task(worker.run_until(stop), name="worker"))
     url = base_url(settings.host, port)
     log.info(
@@ -129,23 +132,3 @@ async def serve(
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
         raise failures[0]
-
-
-async def run_service(
-    settings: Settings, *, with_worker: bool, handler_modules: Iterable[str] = ()
-) -> None:
-    """`capo-worker run` and `capo-worker web`: open the database, serve until a signal."""
-    from capo_worker.service import stop_on_signals
-
-    check_listen_allowed(settings)  # before starting any database
-    # `web` never migrates: /readyz says when the schema is not this build's.
-    # `run` migrates when MIGRATE_ON_START, else waits for `capo-worker migrate`.
-    async with open_runtime(
-        settings,
-        migrate=with_worker and settings.migrate_on_start,
-        wait=True,
-        if_behind="wait" if with_worker else "warn",
-    ) as runtime:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
-        await serve(runtime, stop, with_worker=with_worker, handler_modules=handler_modules)

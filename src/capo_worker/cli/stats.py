@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from capo_worker.cli.common import out, reading_runtime, run_async, settings_from_env
 from capo_worker.config import Settings
-from capo_worker.runtime import open_runtime
 from capo_worker.stats.registry import StatsFunction, select
-from capo_worker.stats.runner import FunctionResult, StatsRunner
+from capo_worker.stats.runner import FunctionRun, StatsRunner
 from capo_worker.tenants import resolve_tenant
 
 _STYLE = {"success": "green", "failed": "red", "skipped": "yellow"}
@@ -50,14 +52,10 @@ async def run_stats_command(
     except ValueError as exc:
         raise StatsRunUsageError(str(exc)) from None
     # Read-only for the schema: it never migrates (behind: one line, exit 2).
-    async with open_runtime(settings, migrate=False, if_behind="fail") as rt:
+    async with reading_runtime(settings) as rt:
         async with rt.pool.connection() as conn:
             tenant_id = await resolve_tenant(conn, tenant)
-        runner = StatsRunner(
-            rt.pool,
-            parallelism=settings.stats_parallelism,
-            statement_timeout_seconds=settings.stats_function_timeout_seconds,
-        )
+        runner = StatsRunner.from_settings(rt.pool, settings)
         progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -71,7 +69,7 @@ async def run_stats_command(
         total = len(chosen) if chosen else len(runner.functions)
         task = progress.add_task("running stats functions", total=total)
 
-        def on_progress(fn: StatsFunction, event: str, result: FunctionResult | None) -> None:
+        def on_progress(fn: StatsFunction, event: str, result: FunctionRun | None) -> None:
             if event == "started":
                 progress.update(task, description=fn.name)
             else:
@@ -86,7 +84,7 @@ async def run_stats_command(
                 on_progress=on_progress,
             )
     if json_output:
-        sys.stdout.write(json.dumps(report.summary_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.summary().to_json(), indent=2) + "\n")
     else:
         table = Table("function", "status", "ms", "details", title=f"tenant {tenant_id}")
         for r in report.results:
@@ -100,3 +98,32 @@ async def run_stats_command(
         mode = "sequential" if sequential else f"graph, {settings.stats_parallelism} at a time"
         console.print(f"Total {report.duration_ms} ms ({mode}).")
     return 0 if report.ok else 1
+
+
+def stats_run(
+    tenant: Annotated[str | None, typer.Option(help="Tenant name or id.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Compute as if today were this date (YYYY-MM-DD).")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only this function (repeatable).")
+    ] = None,
+    sequential: Annotated[
+        bool, typer.Option("--sequential", help="One function at a time.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the stats functions now, through the runner the worker uses."""
+    settings = settings_from_env()
+    code = run_async(
+        lambda: run_stats_command(
+            settings,
+            tenant=tenant,
+            as_of=as_of,
+            only=only,
+            sequential=sequential,
+            json_output=json_output,
+            console=out,
+        )
+    )
+    raise typer.Exit(code)

@@ -14,16 +14,24 @@ import uuid
 from collections.abc import Callable
 
 from capo_worker import queue
-from capo_worker.config import DEFAULT_TENANT_ID, Settings
-from capo_worker.runtime import open_runtime
-from capo_worker.timestamps import iso_utc_ms
-from capo_worker.web.security import check_listen_allowed
-from capo_worker.web.server import serve
+from capo_worker.cli.common import out, run_async, settings_from_env
+from capo_worker.config import Settings
+from capo_worker.constants import DEFAULT_TENANT_ID
+from capo_worker.runtime import Runtime
+from capo_worker.service import run_service
+from capo_worker.stats.requests import StatsRequest, enqueue_stats
+from capo_worker.tenants import has_league
 
 log = logging.getLogger(__name__)
 
 DEMO_SIZE = "small"
 DEMO_SEED = 1
+
+
+def demo() -> None:
+    """Embedded PostgreSQL, a demo league, an admin job, worker and web; prints the address."""
+    settings = settings_from_env(service=True)
+    run_async(lambda: run_demo(settings, lambda line: out.print(line, markup=False)))
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -35,13 +43,7 @@ def demo_settings(settings: Settings) -> Settings:
 
 async def ensure_demo_league(conn: queue.Conn) -> int | None:
     """Load the demo league into the default tenant unless it has a league; return its size."""
-    cur = await conn.execute(
-        """SELECT EXISTS (SELECT 1 FROM matches WHERE tenant_id = %(t)s)
-               OR EXISTS (SELECT 1 FROM players WHERE tenant_id = %(t)s)""",
-        {"t": DEFAULT_TENANT_ID},
-    )
-    row = await cur.fetchone()
-    if row and row[0]:
+    if await has_league(conn, DEFAULT_TENANT_ID):
         return None
     from capo_worker.league.demo import generate_league
     from capo_worker.league.importer import import_league
@@ -51,48 +53,24 @@ async def ensure_demo_league(conn: queue.Conn) -> int | None:
     return len(league.matches)
 
 
-async def enqueue_demo_job(conn: queue.Conn, settings: Settings) -> queue.EnqueueResult:
-    request_id = f"demo-{uuid.uuid4()}"
-    payload = {
-        "triggeredBy": "admin",
-        "requestId": request_id,
-        "timestamp": iso_utc_ms(),
-        "userId": "demo",
-    }
-    return await queue.enqueue(
-        conn,
-        payload=payload,
-        request_id=request_id,
-        tenant_id=DEFAULT_TENANT_ID,
-        priority=queue.priority_for("admin"),
-        queue_name=settings.queue_name,
-        max_attempts=settings.max_attempts,
-    )
-
-
 async def run_demo(settings: Settings, announce: Callable[[str], None]) -> None:
-    from capo_worker.service import stop_on_signals
-
     settings = demo_settings(settings)
-    check_listen_allowed(settings)
-    async with open_runtime(
-        settings, migrate=settings.migrate_on_start, wait=True, if_behind="wait"
-    ) as runtime:
+
+    async def prepare(runtime: Runtime) -> None:
         announce(f"Database: {runtime.database.describe()}")
         async with runtime.pool.connection() as conn:
             matches = await ensure_demo_league(conn)
-            job = await enqueue_demo_job(conn, settings)
+            request = StatsRequest.new("admin", user_id="demo", request_id=f"demo-{uuid.uuid4()}")
+            job = await enqueue_stats(conn, request, DEFAULT_TENANT_ID, settings)
         if matches is not None:
             announce(f"Loaded a demo league ({DEMO_SIZE}, {matches} matches).")
         else:
             announce("The database already has a league; keeping it.")
         announce(f"Enqueued stats job {job.job_id}.")
-        stop = asyncio.Event()
-        stop_on_signals(stop)
 
-        def listening(url: str) -> None:
-            announce(f"Admin page: {url}/admin/info")
-            announce(f"League stats: {url}/stats")
-            announce("Press Ctrl+C to stop.")
+    def listening(url: str) -> None:
+        announce(f"Admin page: {url}/admin/info")
+        announce(f"League stats: {url}/stats")
+        announce("Press Ctrl+C to stop.")
 
-        await serve(runtime, stop, with_worker=True, on_listening=listening)
+    await run_service(settings, web=True, worker=True, prepare=prepare, on_listening=listening)

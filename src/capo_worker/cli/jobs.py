@@ -1,0 +1,229 @@
+"""Jobs from the command line: enqueue, and jobs list/show/retry/prune."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+from psycopg_pool import AsyncConnectionPool
+from rich.table import Table
+
+from capo_worker import queue
+from capo_worker.cli.common import (
+    check_uuid,
+    err,
+    out,
+    print_json,
+    reading_runtime,
+    run_async,
+    say,
+    settings_from_env,
+    writing_runtime,
+)
+from capo_worker.job_row import FINISHED, STATUSES, TRIGGERS, Job
+from capo_worker.results import JobResults
+from capo_worker.stats.requests import StatsRequest, enqueue_stats
+from capo_worker.tenants import resolve_tenant
+from capo_worker.text import shorten
+
+
+def enqueue(
+    trigger: Annotated[str, typer.Option(help="post-match, admin or cron.")],
+    match_id: Annotated[int | None, typer.Option(help="The match that triggered it.")] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="Idempotency key; the same id returns the same job.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant name or id.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the job; exit 0 completed, 1 failed.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Enqueue a stats update and print the job id."""
+    if trigger not in TRIGGERS:
+        raise typer.BadParameter(
+            f"unknown trigger {trigger!r}; use one of {', '.join(TRIGGERS)}",
+            param_hint="--trigger",
+        )
+    settings = settings_from_env()
+
+    async def go() -> int:
+        async with writing_runtime(settings) as rt:
+            async with rt.pool.connection() as conn:
+                tenant_id = await resolve_tenant(conn, tenant)
+                request = StatsRequest.new(
+                    trigger,  # checked above
+                    user_id="cli",
+                    request_id=request_id,
+                    match_id=match_id,
+                    tenant_id=tenant_id if tenant else None,
+                )
+                result = await enqueue_stats(conn, request, tenant_id, settings)
+            if json_output and not wait:
+                print_json({"jobId": result.job_id, "deduplicated": result.deduplicated})
+            elif not json_output:
+                note = " (joined an existing job)" if result.deduplicated else ""
+                out.print(f"{result.job_id}{note}")
+            if not wait:
+                return 0
+            job = await _follow(rt.pool, result.job_id, quiet=json_output)
+            if json_output:
+                print_json(job.to_dict())
+            return 0 if job.status == "completed" else 1
+
+    raise typer.Exit(run_async(go))
+
+
+async def _follow(pool: AsyncConnectionPool, job_id: str, *, quiet: bool) -> Job:
+    last = None
+    while True:
+        async with pool.connection() as conn:
+            job = await queue.get_job(conn, job_id)
+        if job is None:
+            raise typer.Exit(1)
+        if job.status != last and not quiet:
+            err.print(f"job {job_id}: {job.status}")
+            last = job.status
+        if job.status in FINISHED:
+            return job
+        await asyncio.sleep(0.5)
+
+
+def _fmt_time(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def jobs_list(
+    status: Annotated[
+        str | None, typer.Option(help="queued, processing, completed, failed")
+    ] = None,
+    trigger: Annotated[str | None, typer.Option(help="post-match, admin or cron")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Newest jobs first."""
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"use one of {', '.join(STATUSES)}", param_hint="--status")
+    settings = settings_from_env()
+
+    async def go() -> list[Job]:
+        async with reading_runtime(settings) as rt, rt.pool.connection() as conn:
+            return await queue.list_jobs(conn, status=status, trigger=trigger, limit=limit)
+
+    jobs = run_async(go)
+    if json_output:
+        print_json([j.to_dict() for j in jobs])
+        return
+    if not jobs:
+        out.print("No background jobs found.")
+        return
+    table = Table("id", "trigger", "status", "created", "duration", "attempts", "error")
+    table.columns[0].no_wrap = True
+    table.columns[3].no_wrap = True
+    for j in jobs:
+        duration = f"{j.duration_ms / 1000:.1f}s" if j.duration_ms is not None else "-"
+        table.add_row(
+            j.id,
+            j.trigger or "-",
+            j.status,
+            _fmt_time(j.created_at),
+            duration,
+            f"{j.attempts}/{j.max_attempts}",
+            shorten(j.error_message or "", 60, ending=""),
+        )
+    out.print(table)
+
+
+def jobs_show(
+    job_id: str,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One job with its results and the error of every attempt."""
+    settings = settings_from_env()
+    check_uuid(job_id)
+
+    async def go() -> Job | None:
+        async with reading_runtime(settings) as rt, rt.pool.connection() as conn:
+            return await queue.get_job(conn, job_id)
+
+    job = run_async(go)
+    if job is None:
+        err.print(f"No job {job_id}.")
+        raise typer.Exit(1)
+    if json_output:
+        print_json(job.to_dict())
+        return
+    table = Table("field", "value", show_header=False)
+    for key, value in job.to_dict().items():
+        if key in ("results", "attempt_errors", "job_payload"):
+            continue
+        table.add_row(key, "-" if value is None else str(value))
+    out.print(table)
+    out.print("payload:", json.dumps(job.job_payload))
+    for attempt in job.attempt_errors:
+        out.print(
+            f"attempt {attempt.get('attempt')}: {attempt.get('error')} "
+            f"({attempt.get('worker')}, {attempt.get('at')})"
+        )
+    results = JobResults.read(job.results).results
+    for fn in results.function_results if results else []:
+        line = f"  {fn.function}: {fn.status} in {fn.duration} ms"
+        out.print(line + (f" - {fn.error}" if fn.error else ""))
+
+
+def jobs_retry(job_id: str) -> None:
+    """Queue a failed job again (retry_count + 1); its history is kept."""
+    settings = settings_from_env()
+    check_uuid(job_id)
+
+    async def go() -> tuple[Job | None, Job | None]:
+        async with writing_runtime(settings) as rt, rt.pool.connection() as conn:
+            retried = await queue.retry(conn, job_id=job_id, extra_attempts=settings.max_attempts)
+            return retried, None if retried else await queue.get_job(conn, job_id)
+
+    retried, current = run_async(go)
+    if retried is not None:
+        out.print(f"Job {job_id} queued again (retry {retried.retry_count}).")
+        return
+    if current is None:
+        err.print(f"No job {job_id}.")
+    else:
+        err.print(f"Job {job_id} is {current.status}; only failed jobs can be retried.")
+    raise typer.Exit(1)
+
+
+def jobs_prune(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Age limit in days (default JOB_RETENTION_DAYS)."),
+    ] = None,
+    include_legacy: Annotated[
+        bool,
+        typer.Option(
+            "--include-legacy",
+            help="Also delete jobs the Node worker finished before capo-worker took over.",
+        ),
+    ] = False,
+) -> None:
+    """Delete completed and failed jobs older than N days (never queued or running ones)."""
+    settings = settings_from_env()
+    days = older_than_days if older_than_days is not None else settings.job_retention_days
+
+    async def go() -> tuple[int, int]:
+        async with writing_runtime(settings) as rt, rt.pool.connection() as conn:
+            deleted = await queue.prune(conn, older_than_days=days, include_legacy=include_legacy)
+            if include_legacy:
+                return deleted, 0
+            return deleted, await queue.count_legacy_finished(conn, older_than_days=days)
+
+    deleted, kept = run_async(go)
+    line = f"Deleted {deleted} finished job(s) older than {days:g} day(s)."
+    if kept:
+        line += (
+            f" Kept {kept} that the Node worker finished before capo-worker took over "
+            "(add --include-legacy to delete them too)."
+        )
+    say(line)
