@@ -30,7 +30,7 @@ check: $(STAMP)
 
 # After changing a migration or a SQL function file: docs/schema.sql and the schema version.
 schema: $(STAMP)
-	$(BIN)/python -m tests.schema_dump
+	$(BIN)/python -m tests.support.schema_dump
 
 bench: $(STAMP)
 	$(BIN)/python bench/stats.py

@@ -44,7 +44,7 @@ from bench.stats import (  # noqa: E402
     server_facts,
     write_doc,
 )
-from tests import reference_db  # noqa: E402
+from tests.support import reference_db  # noqa: E402
 
 from capo_worker.db import drop_database, make_pool  # noqa: E402
 from capo_worker.migrate import migrate  # noqa: E402

@@ -13,8 +13,7 @@ import os
 import time
 from typing import TextIO
 
-from capo_worker.handlers import Handler, HandlerRegistry, JobContext, JobOutcome
-from capo_worker.queue import Job
+from capo_worker.handlers import Handler, HandlerRegistry, Job, JobContext, JobOutcome
 
 JOB_TYPE = "bench_noop"
 PICKUP_LOG_ENV = "BENCH_PICKUP_LOG"

@@ -35,10 +35,10 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make `tests.golden` importable
+if str(ROOT) not in sys.path:  # run as a script: make `tests.support.golden` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.golden import compare_folder  # noqa: E402
+from tests.support.golden import compare_folder  # noqa: E402
 
 from capo_worker.db import (  # noqa: E402
     create_database,

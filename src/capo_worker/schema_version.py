@@ -4,5 +4,5 @@ Written by `make schema` (tests/schema_dump.py) whenever a migration or a
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 2
-SCHEMA_CHECKSUM = "b9d371099faae4e0c4d7c6e7a1b712c84d15b70c19aebc8d9e43f3417684bbb1"
+SCHEMA_VERSION = 3
+SCHEMA_CHECKSUM = "0347b1838c88dcc549b8413fa1a37dbea7ea339bceb8cd011e6597341885285d"

@@ -34,11 +34,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT COALESCE(NULLIF(current_setting('capo.as_of', true), '')::date, CURRENT_DATE)
 $$;
 
--- The tenant a call with no argument works on (single-club installs).
-CREATE OR REPLACE FUNCTION capo_default_tenant() RETURNS uuid
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT '00000000-0000-0000-0000-000000000001'::uuid
-$$;
+-- The tenant a call with no argument works on (single-club installs) is
+-- capo_default_tenant(), defined in migrations/0030_default_tenant_function.sql.
 
 -- Reference helper: a config value as text, or the default when the key is
 -- absent. Two signatures and no default argument: the app's (the default
@@ -92,7 +89,7 @@ $$;
 -- The last five default relative to the effective win/draw/loss points, and a
 -- value that is not an integer fails the caller, as in the reference.
 CREATE OR REPLACE FUNCTION capo_fantasy_settings(
-    target_tenant_id uuid DEFAULT '00000000-0000-0000-0000-000000000001'
+    target_tenant_id uuid DEFAULT capo_default_tenant()
 ) RETURNS TABLE (w int, d int, l int, hw int, hl int, cw int, cd int, hcw int)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH base AS (

@@ -1,0 +1,1 @@
+"""What the tests of every tier share: databases, processes, leagues, the stand-in web app."""
