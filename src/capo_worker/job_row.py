@@ -1,10 +1,11 @@
 """The job row, defined once: its columns, statuses and triggers.
 
-`background_job_status` is created by migrations/0001_job_queue.sql; `Job`
-names the columns capo-worker reads, and everything else is derived from it:
-the select list of every queue statement (`job_columns`), the API's JobOut
-(web/schemas.py) and the CLI's JSON. tests/integration/test_job_row.py checks
-that the table agrees (columns, nullability, the status CHECK, defaults).
+`background_job_status` is created by migrations/0001_job_queue.sql;
+`JobColumns` names the columns capo-worker reads, and everything else is
+derived from it: `Job` (what queue.py returns), the select list of every
+queue statement (`job_columns`), the API's JobOut (web/schemas.py) and the
+CLI's JSON. tests/integration/test_job_row.py checks that the table agrees
+(columns, nullability, the status CHECK, the defaults).
 
 Rows are read without validation (`Job.of_row`): the table is shared with the
 web app and open to hand edits, so a JSON column may hold any shape, and the
@@ -42,10 +43,8 @@ class Attempt(NamedTuple):
         return f"capo-job {self.job_id} #{self.number}"
 
 
-class Job(BaseModel):
-    """One row of background_job_status (the columns capo-worker reads)."""
-
-    model_config = ConfigDict(frozen=True)
+class JobColumns(BaseModel):
+    """The columns of background_job_status that capo-worker reads."""
 
     id: str
     job_type: str
@@ -67,6 +66,12 @@ class Job(BaseModel):
     error_message: str | None
     results: dict[str, Any] | None  # the results JSON (results.py), as stored
     attempt_errors: list[dict[str, Any]]  # one object per failed attempt
+
+
+class Job(JobColumns):
+    """One row, as queue.py reads it."""
+
+    model_config = ConfigDict(frozen=True)
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> Job:
@@ -109,7 +114,7 @@ class Job(BaseModel):
         return out
 
 
-COLUMNS: tuple[str, ...] = tuple(Job.model_fields)
+COLUMNS: tuple[str, ...] = tuple(JobColumns.model_fields)
 
 
 def job_columns(alias: str = "") -> str:

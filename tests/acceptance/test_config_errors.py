@@ -53,3 +53,32 @@ def test_mistakes_stop_start_up_with_one_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Configuration error:") and expected in lines[0]
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("tests.support.no_such_handlers", "cannot be imported"),
+        ("tests.support.paths", "has no register(registry) function"),
+    ],
+)
+def test_a_handler_module_that_cannot_be_loaded_stops_the_worker_before_the_database(
+    tmp_path: Path, module: str, expected: str
+) -> None:
+    """An extra job type's module (JOB_HANDLER_MODULES) is configuration: named and refused
+    in one line, before any database is started (there is none here to start)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "capo_worker", "worker"],
+        env=process_env(
+            "postgresql://nobody@127.0.0.1:1/none", JOB_HANDLER_MODULES=module, LOG_LEVEL="INFO"
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"Configuration error: handler module {module!r}")
+    assert expected in lines[0] and "JOB_HANDLER_MODULES" in lines[0]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from capo_worker import queue
 from capo_worker.config import load_settings
 from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.cron import (

@@ -326,18 +326,18 @@ def test_renumber_moves_a_colliding_league_to_new_ids(
              FROM player_matches pm JOIN players p USING (player_id) JOIN matches m USING (match_id)
              JOIN tenants t ON t.tenant_id = pm.tenant_id
             WHERE t.name = %s ORDER BY pm.player_match_id""",
-        ("club2",),
+        "club2",
     )
     original = query(
         loaded_db,
         """SELECT p.name, m.match_date::text, pm.team, pm.goals
              FROM player_matches pm JOIN players p USING (player_id) JOIN matches m USING (match_id)
             WHERE pm.tenant_id = %s ORDER BY pm.player_match_id""",
-        (DEFAULT_TENANT_ID,),
+        DEFAULT_TENANT_ID,
     )
     assert rows == original
     other_ids = query(
-        loaded_db, "SELECT min(player_id) FROM players WHERE tenant_id <> %s", (DEFAULT_TENANT_ID,)
+        loaded_db, "SELECT min(player_id) FROM players WHERE tenant_id <> %s", DEFAULT_TENANT_ID
     )
     assert other_ids == [(11,)]
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from capo_worker import queue
-from capo_worker.constants import DEFAULT_TENANT_ID, STATS_JOB_TYPE
+from capo_worker.constants import DEFAULT_TENANT_ID, STATS_JOB_TYPE, TEXT_LIMIT
 from capo_worker.job_row import Attempt, Job
 from capo_worker.stats.requests import priority_for
 from capo_worker.text import bounded_text
@@ -538,7 +538,7 @@ async def test_stored_texts_are_cut_with_a_note_of_their_size(conn: Conn) -> Non
     stored = await queue.get_job(conn, job.id)
     assert stored is not None and stored.results is not None
     note = "... [cut: 1,000,000 characters in all]"
-    assert stored.error_message == "x" * queue.TEXT_LIMIT + note
+    assert stored.error_message == "x" * TEXT_LIMIT + note
     assert stored.attempt_errors[-1]["error"] == stored.error_message
     cache = stored.results["cache_invalidation"]
     assert cache["error"] == stored.error_message

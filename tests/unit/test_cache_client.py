@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from capo_worker import queue
 from capo_worker.cache import Invalidation, WebhookInvalidator, build_invalidator
 from capo_worker.config import load_settings
-from capo_worker.constants import DEFAULT_TENANT_ID
+from capo_worker.constants import DEFAULT_TENANT_ID, TEXT_LIMIT
 from capo_worker.stats.job import (
     reusable_stats,
 )
@@ -106,7 +105,7 @@ async def test_three_500s_fail_after_three_attempts(webapp: StandInWebApp) -> No
 async def test_a_long_error_is_cut_to_a_few_kb_with_its_length(webapp: StandInWebApp) -> None:
     webapp.plan = ["error-of-20000"] * 3
     outcome = await send(client(webapp))
-    expected = f"HTTP 500: {'E' * queue.TEXT_LIMIT}... [cut: 20,000 characters in all]"
+    expected = f"HTTP 500: {'E' * TEXT_LIMIT}... [cut: 20,000 characters in all]"
     assert outcome.error == expected
     assert [a.error for a in outcome.attempts] == [expected] * 3
 

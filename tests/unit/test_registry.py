@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from capo_worker.stats.registry import STATS_FUNCTIONS, dependency_order
+import graphlib
+
+import pytest
+
+from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction, dependency_order
+from capo_worker.stats.runner import StatsRunner
 
 
 def test_registry_order_respects_the_reads_between_functions() -> None:
@@ -16,3 +21,12 @@ def test_registry_order_respects_the_reads_between_functions() -> None:
     assert report > order.index("update_aggregated_personal_bests")
     tags = [t for f in STATS_FUNCTIONS for t in f.cache_tags]
     assert len(tags) == 11 and len(set(tags)) == 11
+
+
+def test_a_cycle_is_refused_when_the_runner_is_built() -> None:
+    """Functions that read each other in a circle would wait for each other forever."""
+    a = StatsFunction("t_a", ("a",), depends_on=("t_b",))
+    b = StatsFunction("t_b", ("b",), depends_on=("t_a",))
+    with pytest.raises(graphlib.CycleError):
+        StatsRunner(None, functions=(a, b))  # type: ignore[arg-type]  # no pool needed to refuse
+    assert [f.name for f in dependency_order((b, StatsFunction("t_c", ("c",))))] == ["t_b", "t_c"]

@@ -12,8 +12,8 @@ checked (a timestamp must name a real date and time), and every error names
 its field. Values PostgreSQL's jsonb cannot store (NUL characters, lone
 surrogates, NaN or infinite numbers, very deep nesting) are refused here
 rather than failing at the insert, and unknown keys may take 1 kB together.
-Each check raises the error the API answers with (`InvalidEnqueueRequest`:
-field, error, message), the first one found in the order of the fields.
+The model's own checks word each refusal as the API answers it (field,
+error, message): the first problem found, in the order of the fields.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -88,12 +87,12 @@ def _bad_text(text: str) -> str | None:
     return None
 
 
-def _text(field: str, what: str = "a string") -> BeforeValidator:
+def _text(field: str, what: str = "a string") -> Callable[[Any], None]:
     """An optional text of at most MAX_TEXT characters."""
 
-    def check(value: Any) -> Any:
+    def check(value: Any) -> None:
         if value is None:
-            return None
+            return
         if not isinstance(value, str):
             raise _refuse(field, f"{field} must be {what}, got {_kind(value)}")
         if len(value) > MAX_TEXT:
@@ -101,25 +100,23 @@ def _text(field: str, what: str = "a string") -> BeforeValidator:
         problem = _bad_text(value)
         if problem:
             raise _refuse(field, f"{field} {problem}")
-        return value
 
-    return BeforeValidator(check)
+    return check
 
 
-def _trigger(value: Any) -> Any:
+def _trigger(value: Any) -> None:
     if value not in TRIGGERS:
         raise _refuse(
             "triggeredBy",
             f"Invalid triggeredBy value. Must be one of: {', '.join(TRIGGERS)}",
             INVALID_TRIGGER,
         )
-    return value
 
 
-def _match_id(value: Any) -> Any:
+def _match_id(value: Any) -> None:
     """A positive integer (1.0 counts, as in JSON Schema) that fits PostgreSQL's integer."""
     if value is None:
-        return None
+        return
     integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not integral:
         raise _refuse("matchId", f"matchId must be an integer, got {_kind(value)}")
@@ -128,13 +125,13 @@ def _match_id(value: Any) -> Any:
     return value
 
 
-def _retry_of(value: Any) -> Any:
+def _retry_of(value: Any) -> None:
+    _text("retryOf", "a job id (UUID)")(value)
     if value:
         try:
             uuid.UUID(value)
         except ValueError:
             raise _refuse("retryOf", f"retryOf {value[:40]!r} is not a job id (UUID)") from None
-    return value
 
 
 def _is_timestamp(value: str) -> bool:
@@ -151,10 +148,10 @@ def _is_timestamp(value: str) -> bool:
     return True
 
 
-def _timestamp(value: Any) -> Any:
+def _timestamp(value: Any) -> None:
     """Absent, null or "": the server's time; otherwise a real ISO-8601 date-time."""
     if value is None or value == "":
-        return value
+        return
     if not isinstance(value, str):
         raise _refuse(
             "timestamp", f"timestamp must be an ISO-8601 date-time string, got {_kind(value)}"
@@ -165,7 +162,6 @@ def _timestamp(value: Any) -> Any:
             f"timestamp {value[:40]!r} is not an ISO-8601 date-time such as "
             "2026-11-28T18:49:05.123Z",
         )
-    return value
 
 
 def _optional_format(fmt: str, description: str) -> WithJsonSchema:
@@ -181,55 +177,54 @@ def _optional_format(fmt: str, description: str) -> WithJsonSchema:
     )
 
 
+# Each field's check, in the order they are made: the first problem is the answer.
+_FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
+    "triggeredBy": _trigger,
+    "requestId": _text("requestId", "a string (for example a UUID)"),
+    "matchId": _match_id,
+    "userId": _text("userId"),
+    "retryOf": _retry_of,
+    "tenantId": _text("tenantId", "a tenant name or id"),
+    "timestamp": _timestamp,
+}
+
+
 class EnqueueBody(BaseModel):
     """The enqueue request. Stored as the job's payload as sent (unknown keys are kept)."""
 
     model_config = ConfigDict(extra="allow")
 
-    # Checked in this order; the first problem is the answer.
-    triggeredBy: Annotated[Trigger, BeforeValidator(_trigger)]
-    requestId: Annotated[
-        str,
-        _text("requestId", "a string (for example a UUID)"),
-        Field(
-            min_length=1,
-            max_length=MAX_TEXT,
-            pattern=r"^[^\x00]+$",
-            description="Idempotency key: the same requestId always answers with the same job.",
-        ),
-    ]
-    matchId: Annotated[int | None, BeforeValidator(_match_id), Field(ge=1, le=MAX_MATCH_ID)] = None
-    userId: Annotated[
-        str | None, _text("userId"), Field(max_length=MAX_TEXT, pattern=r"^[^\x00]*$")
-    ] = None
+    triggeredBy: Trigger
+    requestId: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00]+$",
+        description="Idempotency key: the same requestId always answers with the same job.",
+    )
+    matchId: int | None = Field(default=None, ge=1, le=MAX_MATCH_ID)
+    userId: str | None = Field(default=None, max_length=MAX_TEXT, pattern=r"^[^\x00]*$")
     retryOf: Annotated[
-        str | None,
-        BeforeValidator(_retry_of),
-        _text("retryOf", "a job id (UUID)"),
-        _optional_format("uuid", "The failed job this request retries (a job id)."),
-    ] = None
-    tenantId: Annotated[
-        str | None,
-        _text("tenantId", "a tenant name or id"),
-        Field(
-            max_length=MAX_TEXT,
-            pattern=r"^[^\x00]*$",
-            description="Tenant name or id; the default tenant when absent.",
-        ),
+        str | None, _optional_format("uuid", "The failed job this request retries (a job id).")
     ] = None
     timestamp: Annotated[
         str | None,
-        BeforeValidator(_timestamp),
         _optional_format(
             "date-time",
             "ISO-8601; absent, null or empty: the server's time (UTC, milliseconds), as in "
             "the seed.",
         ),
     ] = None
+    tenantId: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        pattern=r"^[^\x00]*$",
+        description="Tenant name or id; the default tenant when absent.",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
-    def _whole_body(cls, data: Any, handler: ModelWrapValidatorHandler[EnqueueBody]) -> Any:
+    def _checked(cls, data: Any, handler: ModelWrapValidatorHandler[EnqueueBody]) -> Any:
+        """Our checks with our words, before and after pydantic's (which then never fail)."""
         if not isinstance(data, dict):
             raise _refuse("body", f"The request body must be a JSON object, got {_kind(data)}")
         missing = [f for f in ("triggeredBy", "requestId") if not data.get(f)]
@@ -239,10 +234,11 @@ class EnqueueBody(BaseModel):
                 f"Missing required field{'s' if len(missing) > 1 else ''}: "
                 f"{' and '.join(missing)} (triggeredBy and requestId are required)",
             )
-        body = handler(data)
+        for name, check in _FIELD_CHECKS.items():
+            check(data.get(name))
         _check_storable(data, "body", "body")
         _check_other_fields(data)
-        return body
+        return handler(data)
 
 
 def _check_storable(value: Any, path: str, field: str, depth: int = 0) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from capo_worker.job_row import COLUMNS, Job, Trigger
+from capo_worker.job_row import COLUMNS, Job, JobColumns, Trigger
 from capo_worker.web.job_view import unreadable_parts
 
 
@@ -66,10 +66,8 @@ class EnqueueHealth(BaseModel):
     )
 
 
-class JobOut(Job):
-    """A job row as the API shows it: the columns (job_row.Job), and what they tell."""
-
-    model_config = ConfigDict(frozen=False)
+class JobOut(JobColumns):
+    """A job row as the API shows it: the columns (job_row.JobColumns), and what they tell."""
 
     trigger: str | None
     duration_ms: int | None
