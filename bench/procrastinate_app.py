@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
-import procrastinate
+if TYPE_CHECKING:  # imported when an app is made: the benchmark's report needs no Procrastinate
+    import procrastinate
 
 TASK_NAME = "bench_noop"
 DSN_ENV = "BENCH_PROCRASTINATE_DSN"
@@ -22,6 +24,8 @@ PICKUP_LOG_ENV = "BENCH_PICKUP_LOG"
 
 def make_app(dsn: str, *, pool_size: int = 4) -> procrastinate.App:
     """An app on `dsn` whose pool holds up to `pool_size` connections, with the no-op task."""
+    import procrastinate
+
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=dsn, min_size=1, max_size=max(1, pool_size)
@@ -39,4 +43,8 @@ def make_app(dsn: str, *, pool_size: int = 4) -> procrastinate.App:
     return app
 
 
-app = make_app(os.environ.get(DSN_ENV, ""), pool_size=int(os.environ.get(POOL_SIZE_ENV, "4")))
+def __getattr__(name: str) -> procrastinate.App:
+    """`bench.procrastinate_app.app`, the workers' app, made when they ask for it."""
+    if name != "app":
+        raise AttributeError(name)
+    return make_app(os.environ.get(DSN_ENV, ""), pool_size=int(os.environ.get(POOL_SIZE_ENV, "4")))

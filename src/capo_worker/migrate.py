@@ -5,7 +5,8 @@ Two kinds of file, both shipped inside the package:
 - versioned: `migrations/NNNN_name.sql`, applied once each, in order, and
   recorded in `capo_schema_migrations`;
 - repeatable: `stats/sql/*.sql` (the helpers and the ten stats functions,
-  `CREATE OR REPLACE` so grants and comments survive), applied after the
+  `CREATE OR REPLACE`, so grants and comments survive unless a file calls
+  `capo_make_replaceable` to drop a signature that changed), applied after the
   versioned ones, in name order, and again when the file changed or when the
   functions it defines were changed or dropped by hand (each file's installed
   functions are fingerprinted when it is applied and compared at every check).

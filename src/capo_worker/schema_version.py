@@ -1,6 +1,6 @@
 """The schema version of this build (docs/operations.md, "Schema versions").
 
-Written by `make schema` (tests/schema_dump.py) whenever a migration or a
+Written by `make schema` (tests/support/schema_dump.py) whenever a migration or a
 function file changes: do not edit by hand.
 """
 

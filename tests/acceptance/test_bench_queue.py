@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from bench import queue as bench_queue
 
+# The comparison needs the `bench` extra; the test suite alone (`.[test]`) skips it.
+pytest.importorskip("procrastinate", reason="the queue benchmark compares with Procrastinate")
+
 OTHER_SECTION = "## Stats functions\n\nWritten by bench/stats.py; must survive.\n"
 
 

@@ -71,7 +71,7 @@ def test_four_workers_run_500_jobs_exactly_once(
         rows = query(
             runs_db, "SELECT count(*) FROM background_job_status WHERE status = 'completed'"
         )
-        return rows[0][0] == 500
+        return bool(rows[0][0] == 500)
 
     wait_for(all_done, 180, "500 jobs to complete")
     runs = query(runs_db, "SELECT job_id::text, count(*) FROM test_job_runs GROUP BY 1")

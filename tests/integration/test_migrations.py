@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 import psycopg
 import pytest
 
 from capo_worker.migrate import (
+    AppliedStep,
     Build,
     Migration,
     MigrationError,
@@ -34,7 +36,7 @@ def applied_names(url: str) -> list[str]:
     return [r[0] for r in query(url, "SELECT name FROM capo_schema_migrations ORDER BY name")]
 
 
-def names(steps: list[Step] | tuple[Step, ...]) -> list[str]:
+def names(steps: Sequence[Step | AppliedStep]) -> list[str]:
     return [s.name for s in steps]
 
 

@@ -482,7 +482,7 @@ async def test_rescue_terminates_the_sessions_of_the_lost_attempt_only(
         )
         await other.execute(
             "SELECT set_config('application_name', %s, false)",
-            (f"{queue.Attempt(job.id, job.attempts + 10).application_name} x",),
+            (f"{Attempt(job.id, job.attempts + 10).application_name} x",),
         )
         ended = await queue.terminate_attempts(conn, [job.attempt])
         assert ended == queue.Termination(1, [])

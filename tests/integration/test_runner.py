@@ -96,7 +96,7 @@ async def test_graph_runs_dependencies_first_and_independent_functions_together(
     assert a[1] is not None and c[0] >= a[1]  # c starts after a committed
     assert c[1] is not None and d[0] >= c[1]
     with psycopg.connect(graph_db) as conn:
-        seen = dict(conn.execute("SELECT other, seen FROM runner_seen").fetchall())
+        seen: dict[str, bool] = dict(conn.execute("SELECT other, seen FROM runner_seen").fetchall())
     assert seen == {"t_a": True, "t_b": True}  # a and b each saw the other running
     assert report.successful_tags == ["tag_a", "tag_b1", "tag_b2", "tag_c", "tag_d"]
 

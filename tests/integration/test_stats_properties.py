@@ -293,7 +293,7 @@ def check_hall_of_fame(f: Facts, out: Outputs) -> None:
     limit = f.int_config("hall_of_fame_limit", 3)
     min_games = f.int_config("games_required_for_hof", 50)
     all_time = {r["player_id"]: r for r in out["aggregated_all_time_stats"]}
-    source = {
+    source: dict[str, tuple[str, Callable[[Row], bool]]] = {
         "most_goals": ("goals", lambda r: r["goals"] > 0),
         "best_win_percentage": (
             "win_percentage",

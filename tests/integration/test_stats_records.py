@@ -34,7 +34,7 @@ MY_TABLES = {
     "aggregated_season_race_data": ("race_data_id", "last_updated"),
     "aggregated_player_profile_stats": ("last_updated",),
 }
-EMPTY_RECORDS = {
+EMPTY_RECORDS: dict[str, Any] = {
     "most_goals_in_game": [],
     "biggest_victory": [],
     "consecutive_goals_streak": [],
@@ -732,8 +732,8 @@ def test_tenants_do_not_touch_each_other(conn: psycopg.Connection[Any], db_url: 
     as_of = league.as_of.isoformat() if league.as_of else TODAY
     conn.execute("INSERT INTO tenants (tenant_id, name) VALUES (%s, 'other')", (OTHER_TENANT,))
     other = {"tenant": OTHER_TENANT}
-    add_player(conn, 901, "Zoe", **other)
-    add_player(conn, 902, "Yan", **other)
+    add_player(conn, 901, "Zoe", tenant=OTHER_TENANT)
+    add_player(conn, 902, "Yan", tenant=OTHER_TENANT)
     add_game(conn, 901, "2025-06-05", 5, 0, {901: 5}, {902: 0}, **other)
     add_game(conn, 902, "2026-11-19", 1, 0, {901: 1}, {902: 0}, **other)
     set_config(conn, "min_games_for_honours", "1", **other)

@@ -33,5 +33,5 @@ def test_each_function_is_defined_by_one_file() -> None:
         for fn in m.function_names:
             assert fn not in owners, f"{fn} is defined by {owners[fn]} and {m.name}"
             owners[fn] = m.name
-    for fn in STATS_FUNCTIONS:
-        assert owners[fn.name] == f"{fn.name}.sql"
+    for function in STATS_FUNCTIONS:
+        assert owners[function.name] == f"{function.name}.sql"

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from capo_worker.config import ConfigError
+from capo_worker.hostnames import is_loopback
 from capo_worker.web.security import (
     check_listen_allowed,
-    is_loopback,
     issue_session,
     read_session,
 )

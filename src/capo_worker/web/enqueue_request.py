@@ -122,7 +122,6 @@ def _match_id(value: Any) -> None:
         raise _refuse("matchId", f"matchId must be an integer, got {_kind(value)}")
     if not 1 <= value <= MAX_MATCH_ID:
         raise _refuse("matchId", f"matchId is out of range: match ids run from 1 to {MAX_MATCH_ID}")
-    return value
 
 
 def _retry_of(value: Any) -> None:

@@ -2,7 +2,7 @@
 
 The pages are described like the API so that every query parameter has one
 declaration that both validates it (a bad value is a 400 naming it, never a
-500) and lets schemathesis fuzz it (tests/web/test_schemathesis.py).
+500) and lets schemathesis fuzz it (tests/acceptance/web/test_schemathesis.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ names the field when one is at fault), and the database is exactly as it was
 (a pg_dump before and after compare equal). Strings full of SQL
 metacharacters and unusual Unicode are not bad input where free text is
 allowed: they are stored verbatim and break nothing. Schema-driven fuzzing
-of every operation (schemathesis, no 5xx) is tests/web/test_schemathesis.py.
+of every operation (schemathesis, no 5xx) is tests/acceptance/web/test_schemathesis.py.
 """
 
 from __future__ import annotations

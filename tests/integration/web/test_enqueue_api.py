@@ -14,7 +14,14 @@ import pytest
 from capo_worker.constants import DEFAULT_TENANT_ID
 from tests.support.db import execute, query
 from tests.support.leagues import load_fixture
-from tests.support.web import TENANT_B, app_client, break_function, job_rows, pin_today
+from tests.support.web import (
+    TENANT_B,
+    app_client,
+    break_function,
+    job_rows,
+    pin_today,
+    settings_for,
+)
 
 URL = "/api/admin/enqueue-stats-job"
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -268,7 +275,7 @@ async def test_flag_off_runs_the_stats_now_and_queues_nothing(
     db_url: str, flags: dict[str, bool], trigger: str
 ) -> None:
     await _league(db_url)
-    async with app_client(db_url, **flags) as client:
+    async with app_client(db_url, settings_for(db_url, **flags)) as client:
         response = await client.post(URL, json=body(triggeredBy=trigger))
     assert response.status_code == 200, response.text
     data = response.json()

@@ -1,7 +1,7 @@
 """Every query parameter of the pages is checked: a bad one is a 400 naming it, never a 500.
 
 Schemathesis fuzzes the same parameters from /openapi.json
-(tests/web/test_schemathesis.py); these are the cases an attacker reported.
+(tests/acceptance/web/test_schemathesis.py); these are the cases an attacker reported.
 """
 
 from __future__ import annotations
