@@ -69,17 +69,27 @@ def log_rows(url: str) -> dict[str, tuple[dt.datetime, dt.datetime | None, Any, 
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
-def rendezvous(other: str) -> str:
-    """A body that waits (10 s at most) until `other` runs in another session, and records
-    whether it saw it: two independent functions that both see each other ran together."""
-    running = (
-        f"EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'capo-worker {other}')"
-    )
+def rendezvous(me: str, other: str) -> str:
+    """A body that waits (10 s at most) until `other` runs in another session, records
+    whether it saw it, says so in its application_name, and waits for `other` to have seen
+    it too (or to be gone): two independent functions that see each other ran together."""
+
+    def running(name: str, suffix: str = "%") -> str:
+        return (
+            "EXISTS (SELECT FROM pg_stat_activity "
+            f"WHERE application_name LIKE 'capo-worker {name}{suffix}')"
+        )
+
     return f"""FOR i IN 1..200 LOOP
-                   EXIT WHEN {running};
+                   EXIT WHEN {running(other)};
                    PERFORM pg_sleep(0.05);
                END LOOP;
-               INSERT INTO runner_seen VALUES ('{other}', {running});"""
+               INSERT INTO runner_seen VALUES ('{other}', {running(other)});
+               PERFORM set_config('application_name', 'capo-worker {me} saw', true);
+               FOR i IN 1..200 LOOP
+                   EXIT WHEN {running(other, " saw")} OR NOT {running(other)};
+                   PERFORM pg_sleep(0.05);
+               END LOOP;"""
 
 
 async def test_graph_runs_dependencies_first_and_independent_functions_together(
@@ -87,8 +97,8 @@ async def test_graph_runs_dependencies_first_and_independent_functions_together(
 ) -> None:
     with psycopg.connect(graph_db, autocommit=True) as conn:
         conn.execute("CREATE UNLOGGED TABLE runner_seen (other text, seen boolean)")
-        define(conn, "t_a", rendezvous("t_b"))
-        define(conn, "t_b", rendezvous("t_a"))
+        define(conn, "t_a", rendezvous("t_a", "t_b"))
+        define(conn, "t_b", rendezvous("t_b", "t_a"))
     report = await StatsRunner(pool, functions=GRAPH, parallelism=4).run(TENANT)
     assert report.ok and [r.status for r in report.results] == ["success"] * 4
     log = log_rows(graph_db)
