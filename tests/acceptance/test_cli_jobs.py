@@ -46,3 +46,27 @@ def test_a_stats_error_is_printed_literally(db_url: str) -> None:
     done = capo_worker("stats", "run", "--only", "update_power_ratings", db_url=db_url)
     assert done.returncode == 1, done.stderr
     assert "bad [/] data" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_jobs_show_reads_node_era_and_odd_results(db_url: str) -> None:
+    """The Node worker's results and a hand-edited row are shown, not a traceback."""
+    node = {
+        "total_functions": 10,
+        "cache_invalidation_success": False,
+        "function_results": [{"function": "stats_function_5", "status": "failed", "duration": 95}],
+    }
+    ids = [
+        str(
+            query(
+                db_url,
+                "INSERT INTO background_job_status (job_payload, status, results) "
+                "VALUES ('{}', 'completed', %s::jsonb) RETURNING id",
+                json.dumps(results),
+            )[0][0]
+        )
+        for results in (node, [1, 2])
+    ]
+    shown = [capo_worker("jobs", "show", job_id, db_url=db_url) for job_id in ids]
+    assert [s.returncode for s in shown] == [0, 0], [s.stderr for s in shown]
+    assert "stats_function_5: failed in 95 ms" in shown[0].stdout
+    assert "Traceback" not in shown[1].stderr and ids[1] in shown[1].stdout

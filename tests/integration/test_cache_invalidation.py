@@ -20,7 +20,6 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker import queue
-from capo_worker.cache import WebhookInvalidator
 from capo_worker.config import Settings, load_settings
 from capo_worker.constants import STATS_JOB_TYPE
 from capo_worker.handlers import Job, JobContext
@@ -33,27 +32,13 @@ from capo_worker.stats.pipeline import NOT_CONFIGURED, NOTHING_TO_INVALIDATE
 from capo_worker.stats.registry import ALL_CACHE_TAGS, STATS_FUNCTIONS, StatsFunction
 from capo_worker.stats.runner import StatsRunner
 from tests.support.leagues import load_fixture
-from tests.support.webapp import KEY, StandInWebApp, running_webapp
+from tests.support.webapp import KEY, StandInWebApp, client, running_webapp
 
 
 @pytest.fixture
 def webapp() -> Iterator[StandInWebApp]:
     with running_webapp() as app:
         yield app
-
-
-class RecordedSleeps:
-    """Stands in for asyncio.sleep between attempts: records the delays, waits not at all."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def client(app: StandInWebApp, *, key: str = KEY, timeout: float = 5.0) -> WebhookInvalidator:
-    return WebhookInvalidator(app.url, key, timeout_seconds=timeout, sleep=RecordedSleeps())
 
 
 TEST_FUNCTIONS = (

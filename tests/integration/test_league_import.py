@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import os
@@ -23,16 +22,10 @@ from capo_worker.league.model import (
     parse_league,
 )
 from tests.support.db import query
-from tests.support.leagues import league_path
+from tests.support.leagues import league_path, mutated, tiny_league_data
 from tests.support.statsdb import database_fingerprint, import_into, run_graph
 
-TINY: dict[str, Any] = json.loads(league_path("tiny").read_text())
-
-
-def mutated(change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-    data = copy.deepcopy(TINY)
-    change(data)
-    return data
+TINY = tiny_league_data()
 
 
 @pytest.fixture

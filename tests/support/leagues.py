@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -57,3 +60,15 @@ def run_stats_sequentially(
             except psycopg.Error as exc:
                 outcome[fn.name] = str(exc).strip()
     return outcome
+
+
+def tiny_league_data() -> dict[str, Any]:
+    """The tiny league file as JSON data, a fresh copy to change."""
+    return dict(json.loads(league_path("tiny").read_text()))
+
+
+def mutated(change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The tiny league's data after `change` (which edits it in place)."""
+    data = tiny_league_data()
+    change(data)
+    return data

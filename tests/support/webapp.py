@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from capo_worker.cache import WebhookInvalidator
+
 PATH = "/api/internal/cache/invalidate"
 KEY = "test-internal-key"
 UNAUTHORIZED = {
@@ -193,3 +195,18 @@ def running_webapp(**options: Any) -> Iterator[StandInWebApp]:
         yield app
     finally:
         app.down()
+
+
+class RecordedSleeps:
+    """Stands in for asyncio.sleep between attempts: records the delays, waits not at all."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def client(app: StandInWebApp, *, key: str = KEY, timeout: float = 5.0) -> WebhookInvalidator:
+    """The product's webhook client for the stand-in, sleeping not at all between attempts."""
+    return WebhookInvalidator(app.url, key, timeout_seconds=timeout, sleep=RecordedSleeps())

@@ -20,27 +20,13 @@ from capo_worker.stats.job import (
     reusable_stats,
 )
 from capo_worker.stats.registry import STATS_FUNCTIONS
-from tests.support.webapp import KEY, PATH, StandInWebApp, running_webapp
+from tests.support.webapp import KEY, PATH, RecordedSleeps, StandInWebApp, client, running_webapp
 
 
 @pytest.fixture
 def webapp() -> Iterator[StandInWebApp]:
     with running_webapp() as app:
         yield app
-
-
-class RecordedSleeps:
-    """Stands in for asyncio.sleep between attempts: records the delays, waits not at all."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def client(app: StandInWebApp, *, key: str = KEY, timeout: float = 5.0) -> WebhookInvalidator:
-    return WebhookInvalidator(app.url, key, timeout_seconds=timeout, sleep=RecordedSleeps())
 
 
 def sleeps(invalidator: WebhookInvalidator) -> list[float]:

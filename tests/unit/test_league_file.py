@@ -4,11 +4,6 @@ leagues clean.
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from capo_worker.league.checks import check_league, league_warnings
@@ -17,15 +12,9 @@ from capo_worker.league.model import (
     load_league_file,
     parse_league,
 )
-from tests.support.leagues import league_path
+from tests.support.leagues import league_path, mutated, tiny_league_data
 
-TINY: dict[str, Any] = json.loads(league_path("tiny").read_text())
-
-
-def mutated(change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-    data = copy.deepcopy(TINY)
-    change(data)
-    return data
+TINY = tiny_league_data()
 
 
 def test_every_problem_is_listed_at_once() -> None:

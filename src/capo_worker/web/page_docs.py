@@ -17,6 +17,7 @@ from capo_worker.web.schemas import WRITE_ERRORS, ErrorBody
 MAX_TENANT = 200
 MAX_NEXT = 2000
 
+# A form's "all" (""), then job_row.Status and job_row.Trigger (tests/unit/test_page_filters.py).
 StatusFilter = Literal["", "queued", "processing", "completed", "failed"]
 TriggerFilter = Literal["", "post-match", "admin", "cron"]
 
