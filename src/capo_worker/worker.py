@@ -13,6 +13,10 @@ nothing more, lets running jobs finish within the grace period and gives the
 rest back to the queue. Database errors never end the loop: every database
 step is retried with backoff, except an outcome the database refuses for good
 (too large, a constraint), which is recorded as a failed attempt instead.
+
+Read `Worker.run` and `_claim_loop` first: they are the loop. The SQL is in
+queue.py (`claim`, `heartbeat`, `complete_many`, `fail`, `release`,
+`rescue_expired`); LISTEN is listener.py; batched completions completions.py.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -39,10 +43,8 @@ from capo_worker.handlers import HandlerRegistry, Job, JobContext, JobOutcome
 from capo_worker.job_row import Attempt
 from capo_worker.listener import JobNotifications
 from capo_worker.results import with_attempt
+from capo_worker.schema_gate import SchemaGate
 from capo_worker.text import bounded_text, one_line
-
-if TYPE_CHECKING:
-    from capo_worker.schema_gate import SchemaGate
 
 log = logging.getLogger("capo_worker.worker")
 
