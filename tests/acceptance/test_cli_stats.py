@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from capo_worker.stats.registry import STATS_FUNCTIONS
-from tests.support.db import query
+from tests.support.db import execute, query
 from tests.support.golden import compare_folder, report
 from tests.support.leagues import golden_dir, load_fixture
 from tests.support.processes import run_command as capo_worker
@@ -88,10 +88,11 @@ def test_empty_database_succeeds_with_notes(db_url: str) -> None:
 
 def test_failing_function_gives_exit_1(tiny_db: str) -> None:
     # A config value the importer would refuse, written behind its back.
-    query_exec(
+    execute(
         tiny_db,
         "INSERT INTO app_config (config_key, config_value) VALUES (%s, %s)",
-        ("games_required_for_hof", "lots"),
+        "games_required_for_hof",
+        "lots",
     )
     code, summary = run_json("--as-of", "2026-11-28", db_url=tiny_db)
     assert code == 1
@@ -122,8 +123,3 @@ def test_bad_options_give_one_clear_line(db_url: str, args: list[str], message: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(message)
-
-
-def query_exec(db_url: str, text: str, params: tuple[Any, ...]) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(text.encode(), params)

@@ -20,6 +20,7 @@ import pytest
 
 from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
+from tests.support.db import execute
 from tests.support.leagues import golden_dir, load_fixture, load_league
 
 FN = "update_aggregated_match_report_cache"
@@ -149,11 +150,6 @@ def the_report(db_url: str, tenant_id: str = DEFAULT_TENANT_ID) -> dict[str, Any
     rows = report_rows(db_url, tenant_id)
     assert len(rows) == 1, rows
     return rows[0]
-
-
-def execute(db_url: str, query: str, params: tuple[Any, ...] = ()) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(query.encode(), params)
 
 
 def set_records(db_url: str, records: dict[str, Any], tenant_id: str = DEFAULT_TENANT_ID) -> None:
@@ -361,7 +357,7 @@ def test_current_streaks_selection_cap_and_nulls(db_url: str) -> None:
             b[eve] = 0
         league.match(days, a, b)
     league.load(db_url)
-    execute(db_url, "UPDATE players SET is_retired = true WHERE player_id = %s", (ben,))
+    execute(db_url, "UPDATE players SET is_retired = true WHERE player_id = %s", ben)
     # Cat's first five games (i = 16..20) become draws, the last four stay wins.
     execute(
         db_url,
