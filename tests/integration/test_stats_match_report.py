@@ -207,7 +207,7 @@ def test_league_without_matches_succeeds_with_a_note(db_url: str) -> None:
         """INSERT INTO aggregated_match_report (match_id, tenant_id, match_date, team_a_score,
                                                team_b_score)
            VALUES (999, %s, '2026-01-01', 1, 0)""",
-        (DEFAULT_TENANT_ID,),
+        DEFAULT_TENANT_ID,
     )
 
     summary = run_report(db_url)
@@ -363,13 +363,16 @@ def test_current_streaks_selection_cap_and_nulls(db_url: str) -> None:
         db_url,
         """UPDATE player_matches SET result = 'draw'
             WHERE player_id = %s AND match_id BETWEEN %s AND %s""",
-        (cat, league.match_id(16), league.match_id(20)),
+        cat,
+        league.match_id(16),
+        league.match_id(20),
     )
     # A NULL result is skipped (neither counts nor breaks) but uses a slot.
     execute(
         db_url,
         "UPDATE player_matches SET result = NULL WHERE player_id = %s AND match_id = %s",
-        (ann, league.match_id(22)),
+        ann,
+        league.match_id(22),
     )
 
     run_report(db_url)
@@ -689,7 +692,7 @@ def test_attendance_feat_never_fires(db_url: str) -> None:
     execute(
         db_url,
         "INSERT INTO aggregated_personal_bests (match_id, broken_pbs_data) VALUES (5, %s)",
-        (json.dumps(pbs),),
+        json.dumps(pbs),
     )
 
     run_report(db_url)
@@ -739,7 +742,7 @@ def test_tenants_are_isolated(db_url: str) -> None:
     execute(
         db_url,
         "INSERT INTO tenants (tenant_id, name) VALUES (%s, 'second club')",
-        (OTHER_TENANT,),
+        OTHER_TENANT,
     )
     # Same names in both clubs; ids must differ (they are global serials).
     first = feat_league()
@@ -794,7 +797,8 @@ def test_errors_are_wrapped_and_keep_the_previous_report(db_url: str, key: str, 
     execute(
         db_url,
         "INSERT INTO app_config (config_key, config_value) VALUES (%s, %s)",
-        (key, value),
+        key,
+        value,
     )
 
     with pytest.raises(psycopg.Error) as caught:
