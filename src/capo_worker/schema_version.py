@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 3
-SCHEMA_CHECKSUM = "0347b1838c88dcc549b8413fa1a37dbea7ea339bceb8cd011e6597341885285d"
+SCHEMA_VERSION = 4
+SCHEMA_CHECKSUM = "2e7bdf586eff66c3fbf8b577824bb128047e61b42a010fa178adbc15ac7f48ef"
