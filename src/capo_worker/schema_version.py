@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 4
-SCHEMA_CHECKSUM = "2e7bdf586eff66c3fbf8b577824bb128047e61b42a010fa178adbc15ac7f48ef"
+SCHEMA_VERSION = 6
+SCHEMA_CHECKSUM = "72db02cdca141fd85acf823371c36114e8ce079ad7c43f666e21d4971563b793"

@@ -64,10 +64,21 @@ BEGIN
 
         -- One statement builds the honours (inserted) and the records document, so
         -- the games are read once.
-        WITH match_seq AS (
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED): among many clubs the planner would
+        -- otherwise guess the club's joins from ids that span every club.
+        WITH match_seq AS MATERIALIZED (
             SELECT match_id, match_date, team_a_score, team_b_score,
                    row_number() OVER (ORDER BY match_date, match_id) AS seq
             FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_players AS MATERIALIZED (
+            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
         ),
         -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
         -- 2 loss, 3 draw or any other text.
@@ -81,11 +92,9 @@ BEGIN
                                        pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
                                        fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
                    m.match_date, m.seq, m.team_a_score, m.team_b_score
-            FROM player_matches pm
-            JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+            FROM club_games pm
+            JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND NOT pl.is_ringer
         ),
         names AS (
             SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
