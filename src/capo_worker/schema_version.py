@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 6
-SCHEMA_CHECKSUM = "72db02cdca141fd85acf823371c36114e8ce079ad7c43f666e21d4971563b793"
+SCHEMA_VERSION = 7
+SCHEMA_CHECKSUM = "7a7b43c47f41f611e24e4af5b572964ccfbe83633c9a6b6469ca811c22eae8b6"
