@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 7
-SCHEMA_CHECKSUM = "7a7b43c47f41f611e24e4af5b572964ccfbe83633c9a6b6469ca811c22eae8b6"
+SCHEMA_VERSION = 8
+SCHEMA_CHECKSUM = "72c9ab821a9c28e73de4b59693373c3d73bdea196ce503a41679adcc2e0b90cf"
