@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 8
-SCHEMA_CHECKSUM = "72c9ab821a9c28e73de4b59693373c3d73bdea196ce503a41679adcc2e0b90cf"
+SCHEMA_VERSION = 9
+SCHEMA_CHECKSUM = "ea0867aa573dfb70ad880890168ce0e139f8bdccf43bd7f7ad2c94a9b34c760b"

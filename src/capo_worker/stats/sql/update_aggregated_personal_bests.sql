@@ -22,7 +22,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_personal_bests(capo_defau
 CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- JIT compilation costs more than it saves on these short queries
+AS $fn$
 DECLARE
     latest_id int;
     payload   jsonb;

@@ -42,6 +42,7 @@ LANGUAGE plpgsql
 -- clubs they guessed a few rows and paired teammates in nested loops, 5 times
 -- slower than alone.
 SET enable_nestloop = off
+SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $fn$
 DECLARE
     fs       record;

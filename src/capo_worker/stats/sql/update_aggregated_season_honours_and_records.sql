@@ -27,7 +27,9 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- JIT compilation costs more than it saves on these short queries
+AS $fn$
 DECLARE
     fs              record;
     min_games       int;

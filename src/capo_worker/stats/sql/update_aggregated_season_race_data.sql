@@ -19,7 +19,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_season_race_data(capo_def
 CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- JIT compilation costs more than it saves on these short queries
+AS $fn$
 DECLARE
     fs          record;
     today       date;
