@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 9
-SCHEMA_CHECKSUM = "ea0867aa573dfb70ad880890168ce0e139f8bdccf43bd7f7ad2c94a9b34c760b"
+SCHEMA_VERSION = 10
+SCHEMA_CHECKSUM = "1a0c01c61d40df999dcbb8e513635d153542ff5ec8108fb1e0b6c2bc90ddb4bd"
