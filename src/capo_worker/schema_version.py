@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 10
-SCHEMA_CHECKSUM = "1a0c01c61d40df999dcbb8e513635d153542ff5ec8108fb1e0b6c2bc90ddb4bd"
+SCHEMA_VERSION = 11
+SCHEMA_CHECKSUM = "c254e3c0483fe2e22ab3f6abf6f1e3487893bad65e2d849853fb0ea96a639a1f"

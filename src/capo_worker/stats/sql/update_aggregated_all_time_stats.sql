@@ -45,10 +45,6 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
-        ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
         )
         SELECT target_tenant_id, a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                round(a.wins::numeric / a.games * 100, 1),
@@ -76,8 +72,9 @@ BEGIN
                                            pm.clean_sheet,
                                            fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
                                                                            AS fp
-            FROM club_games pm
+            FROM player_matches pm  -- (its only index on player_id leads with the tenant)
             JOIN club_players p ON p.player_id = pm.player_id
+            WHERE pm.tenant_id = target_tenant_id
             GROUP BY pm.player_id
             HAVING count(*) >= v_min_games
         ) a
