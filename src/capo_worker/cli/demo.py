@@ -58,6 +58,10 @@ async def run_demo(settings: Settings, announce: Callable[[str], None]) -> None:
 
     async def prepare(runtime: Runtime) -> None:
         announce(f"Database: {runtime.database.describe()}")
+        if runtime.database.embedded is not None:
+            announce(
+                f"Open it with psql while the demo runs: {runtime.database.embedded.psql_command()}"
+            )
         async with runtime.pool.connection() as conn:
             matches = await ensure_demo_league(conn)
             request = StatsRequest.new("admin", user_id="demo", request_id=f"demo-{uuid.uuid4()}")
