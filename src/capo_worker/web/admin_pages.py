@@ -218,17 +218,30 @@ class JobFilters:
 
     status: str | None
     trigger: str | None
-    tenant: str | None  # name or id, as given
+    tenant: str | None  # only this tenant's jobs: name or id, as given
     page: int
+    stats_tenant: str | None  # the page's `tenant`: "Update stats" and the cache stamps
 
     @classmethod
-    def of(cls, status: str | None, trigger: str | None, tenant: str | None, page: int) -> Self:
+    def of(
+        cls,
+        status: str | None,
+        trigger: str | None,
+        tenant: str | None,
+        page: int,
+        stats_tenant: str | None,
+    ) -> Self:
         # "" is the form's "all"
-        return cls(status or None, trigger or None, tenant or None, page)
+        return cls(status or None, trigger or None, tenant or None, page, stats_tenant or None)
 
     def query(self, page: int) -> str:
         """The page's query string for another page of the same filters."""
-        wanted = {"status": self.status, "trigger": self.trigger, "job_tenant": self.tenant}
+        wanted = {
+            "status": self.status,
+            "trigger": self.trigger,
+            "job_tenant": self.tenant,
+            "tenant": self.stats_tenant,
+        }
         return urlencode({**{k: v for k, v in wanted.items() if v}, "page": page})
 
 
@@ -308,7 +321,7 @@ async def admin_info(
     access = await page_access(request, ctx)
     if access is None:
         return _signin_redirect(request)
-    filters = JobFilters.of(status, trigger, job_tenant, page)
+    filters = JobFilters.of(status, trigger, job_tenant, page, tenant)
     context = await _jobs_context(ctx, filters)
     tenant_id = _tenant_id(context["tenants"], tenant)
     async with ctx.pool.connection() as conn:
@@ -351,7 +364,8 @@ async def admin_jobs_json(
     access: Access | None = await page_access(request, ctx)
     if access is None:
         return error_response(401, "Sign in again", "Unauthorized")
-    context = await _jobs_context(ctx, JobFilters.of(status, trigger, job_tenant, page), follow)
+    filters = JobFilters.of(status, trigger, job_tenant, page, tenant)
+    context = await _jobs_context(ctx, filters, follow)
     context["jobs_shown"] = JOBS_SHOWN
     async with ctx.pool.connection() as conn:
         context["stamps"] = await cache_stamps(conn, _tenant_id(context["tenants"], tenant))

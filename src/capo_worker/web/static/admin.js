@@ -146,6 +146,7 @@
       swapRows(data.rows_html);
       pager.innerHTML = data.pager_html;
       if (following && data.followed && data.followed.id === following) showFollowed(data.followed);
+      else if (following && !data.followed) following = null; // deleted meanwhile: stop asking
       summary.innerHTML = data.summary_html;
       stamps.innerHTML = data.stamps_html;
       localTimes(stamps);
