@@ -75,7 +75,7 @@ def enqueue(
                 print_json(job.to_dict())
             elif job.status == "failed":
                 say(f"error: {job.error_message or '(none recorded)'}", console=err)
-                for line in _attempt_lines(job) + _failed_function_lines(job):
+                for line in _failed_function_lines(job):
                     say(line, console=err)
             return 0 if job.status == "completed" else 1
 
@@ -83,15 +83,21 @@ def enqueue(
 
 
 async def _follow(pool: AsyncConnectionPool, job_id: str, *, quiet: bool) -> Job:
+    """Poll the job until it is finished, printing each status and each failed attempt."""
     last = None
+    attempts_shown = 0
     while True:
         async with pool.connection() as conn:
             job = await queue.get_job(conn, job_id)
         if job is None:
             raise typer.Exit(1)
-        if job.status != last and not quiet:
-            err.print(f"job {job_id}: {job.status}")
-            last = job.status
+        if not quiet:
+            for line in _attempt_lines(job)[attempts_shown:]:
+                say(line, console=err)
+            attempts_shown = len(_attempt_lines(job))
+            if job.status != last:
+                say(f"job {job_id}: {job.status}", console=err)
+                last = job.status
         if job.status in FINISHED:
             return job
         await asyncio.sleep(0.5)
