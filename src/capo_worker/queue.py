@@ -542,18 +542,40 @@ async def list_jobs(
     *,
     status: str | None = None,
     trigger: str | None = None,
+    tenant_id: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[Job]:
-    """Newest first, optionally filtered by status and by the payload's triggeredBy."""
+    """Newest first, optionally filtered by status, the payload's triggeredBy and tenant
+    (rows without one are the default tenant's); `offset` skips that many newer ones."""
     cur = await conn.cursor(row_factory=dict_row).execute(
         f"""SELECT {_JOB_COLUMNS} FROM background_job_status
             WHERE (%(status)s::text IS NULL OR status = %(status)s)
               AND (%(trigger)s::text IS NULL OR job_payload ->> 'triggeredBy' = %(trigger)s)
+              AND (%(tenant)s::uuid IS NULL
+                   OR COALESCE(tenant_id, %(default_tenant)s::uuid) = %(tenant)s::uuid)
             ORDER BY created_at DESC NULLS LAST, id
-            LIMIT %(limit)s""",
-        {"status": status, "trigger": trigger, "limit": limit},
+            LIMIT %(limit)s OFFSET %(offset)s""",
+        {
+            "status": status,
+            "trigger": trigger,
+            "tenant": tenant_id,
+            "default_tenant": DEFAULT_TENANT_ID,
+            "limit": limit,
+            "offset": offset,
+        },
     )
     return [Job.of_row(r) for r in await cur.fetchall()]
+
+
+async def job_ids_starting_with(conn: Conn, prefix: str, *, limit: int) -> list[str]:
+    """Ids of the jobs whose id starts with `prefix` (hex digits and dashes), newest first."""
+    cur = await conn.execute(
+        """SELECT id::text FROM background_job_status WHERE id::text LIKE %s
+           ORDER BY created_at DESC NULLS LAST, id LIMIT %s""",
+        (prefix + "%", limit),
+    )
+    return [str(row[0]) for row in await cur.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-import typer
 from rich.console import Console
 
 from capo_worker.config import Settings, load_settings
@@ -67,10 +65,3 @@ def inspecting_runtime(settings: Settings) -> AbstractAsyncContextManager[Runtim
     """Commands about the schema itself (migrate, check-config, prepare-rollback): whatever
     state it is in, they open the database and neither migrate nor refuse."""
     return open_runtime(settings, migrate=False, if_behind="ignore")
-
-
-def check_uuid(job_id: str) -> None:
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        raise typer.BadParameter(f"{job_id!r} is not a job id (a UUID)") from None

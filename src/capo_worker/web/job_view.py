@@ -18,6 +18,7 @@ from capo_worker.results import JobResults
 from capo_worker.text import shorten
 
 ERROR_PREVIEW = 120
+SHORT_ID = 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class CacheLine:
 @dataclass(frozen=True)
 class JobView:
     id: str
+    request_id: str | None
     trigger: str
     match_id: Any
     retry_of: str | None
@@ -65,6 +67,11 @@ class JobView:
     attempt_errors: list[dict[str, Any]]
     payload_json: str
     unreadable: list[str] = field(default_factory=list)  # parts of the row of an odd shape
+
+    @property
+    def short_id(self) -> str:
+        """The id's first 8 characters: what `capo-worker jobs show` needs, mostly."""
+        return self.id[:SHORT_ID]
 
 
 def _list(value: Any) -> list[Any]:
@@ -145,6 +152,7 @@ def job_view(job: Job, now: dt.datetime | None = None) -> JobView:
 def _bare_view(job: Job, what: str) -> JobView:
     return JobView(
         id=str(job.id),
+        request_id=None,
         trigger=str(job.job_type),
         match_id=None,
         retry_of=None,
@@ -180,6 +188,7 @@ def _view(job: Job, now: dt.datetime) -> JobView:
     retry_of = payload.get("retryOf")
     return JobView(
         id=job.id,
+        request_id=job.request_id,
         trigger=job.trigger or job.job_type,
         match_id=payload.get("matchId"),
         retry_of=str(retry_of) if retry_of else None,

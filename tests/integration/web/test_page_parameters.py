@@ -29,6 +29,10 @@ LONG = "x" * 201
         ("/admin/info/jobs.json?trigger=" + "9" * 5000, "trigger"),
         (f"/admin/info/jobs.json?tenant={LONG}", "tenant"),
         ("/admin/signin?next=/" + "x" * 2000, "next"),
+        ("/admin/info?page=0", "page"),
+        ("/admin/info/jobs.json?page=10001", "page"),
+        ("/admin/info?job_tenant=nobody", "job_tenant"),
+        ("/admin/info/jobs.json?follow=not-a-job", "follow"),
     ],
 )
 async def test_a_bad_page_parameter_is_a_400_naming_it(db_url: str, url: str, field: str) -> None:
@@ -49,6 +53,8 @@ async def test_a_bad_page_parameter_is_a_400_naming_it(db_url: str, url: str, fi
         "/admin/info?status=&trigger=",  # the filter form's "all"
         "/admin/info?status=failed&trigger=post-match&tenant=default",
         "/admin/info/jobs.json?status=queued&trigger=cron",
+        "/admin/info?page=3&job_tenant=default",
+        "/admin/info/jobs.json?job_tenant=&follow=00000000-0000-4000-8000-000000000001",
         "/admin/signin?next=/admin/info%3Fstatus%3Dfailed",
     ],
 )
