@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import Settings
-from capo_worker.web import admin_pages, enqueue, health, jobs_api, league_pages
+from capo_worker.web import admin_pages, enqueue, health, jobs_api, league_pages, player_pages
 from capo_worker.web.context import WebContext
 from capo_worker.web.errors import install_error_handlers
 from capo_worker.web.middleware import BodySizeLimit, SecurityHeaders
@@ -46,6 +46,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
         health.router,
         admin_pages.router,
         league_pages.router,
+        player_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
