@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 3
-SCHEMA_CHECKSUM = "0347b1838c88dcc549b8413fa1a37dbea7ea339bceb8cd011e6597341885285d"
+SCHEMA_VERSION = 4
+SCHEMA_CHECKSUM = "a913228766f49f8fc682a88550f9621678bd444b0fbbd1405d5de7d43d7c97bc"
