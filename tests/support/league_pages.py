@@ -9,6 +9,7 @@ import re
 from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.db import make_pool
 from capo_worker.league.model import League, load_league_file
+from capo_worker.stats.registry import select
 from capo_worker.stats.runner import StatsRunner
 from tests.support.leagues import load_fixture, load_league
 from tests.support.paths import REPO
@@ -19,13 +20,18 @@ LARGE = REPO / "bench" / "fixtures" / "large.json.gz"  # 1,324 players, 4,838 ma
 
 
 async def run_stats(
-    db_url: str, as_of: dt.date | None = None, tenant_id: str = DEFAULT_TENANT_ID
+    db_url: str,
+    as_of: dt.date | None = None,
+    tenant_id: str = DEFAULT_TENANT_ID,
+    only: list[str] | None = None,
 ) -> None:
-    """All ten functions through the runner the worker uses (it records the as-of day)."""
+    """The functions (all ten unless `only`) through the runner the worker uses, which
+    records the day they computed for."""
     pool = make_pool(db_url, max_size=4)
     await pool.open(wait=True)
     try:
-        report = await StatsRunner(pool).run(tenant_id, as_of=as_of)
+        chosen = select(only) if only else None
+        report = await StatsRunner(pool).run(tenant_id, as_of=as_of, only=chosen)
     finally:
         await pool.close()
     assert report.ok, [r.error for r in report.results if r.error]
@@ -49,7 +55,7 @@ async def large_league_with_stats(db_url: str) -> None:
 
 
 def section(html: str, section_id: str) -> str:
-    found = re.search(rf'<(section|div) [^>]*id="{section_id}".*?</\1>', html, re.S)
+    found = re.search(rf'<(section|div|figure|p) [^>]*id="{section_id}".*?</\1>', html, re.S)
     assert found, f"no section {section_id}"
     return found.group(0)
 
