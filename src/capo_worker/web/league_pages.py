@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from capo_worker.tenants import list_tenants
 from capo_worker.web import league_queries as q
@@ -48,7 +48,13 @@ SeasonParam = Annotated[
 ]
 PageParam = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page of the table, from 1.")]
 SearchParam = Annotated[
-    str, Query(max_length=MAX_SEARCH, description="Only players whose name contains this.")
+    str,
+    Query(
+        alias="q",
+        max_length=MAX_SEARCH,
+        pattern=r"^[^\x00]*$",  # PostgreSQL text cannot hold NUL: a 400, not a 500
+        description="Only players whose name contains this (any case).",
+    ),
 ]
 
 
@@ -94,6 +100,7 @@ async def _table(
 
 @router.get(
     "/stats",
+    response_class=HTMLResponse,
     summary="A tenant's league tables, ratings, form, latest match, hall of fame and race",
     responses={**UNKNOWN_TENANT, **BAD_PARAMETER},
 )
@@ -136,6 +143,7 @@ async def stats_page(
 
 @router.get(
     "/stats/tables/{table}",
+    response_class=HTMLResponse,
     summary="One league table in full, a page at a time, with a player search",
     responses={**UNKNOWN_TENANT, **BAD_PARAMETER},
 )
@@ -146,10 +154,7 @@ async def table_page(
     tenant: TenantParam = None,
     season: SeasonParam = None,
     page: PageParam = 1,
-    q_: Annotated[
-        str,
-        Query(alias="q", max_length=MAX_SEARCH, description="Only players whose name has this."),
-    ] = "",
+    q_: SearchParam = "",
 ) -> Response:
     search = q_.strip()
     window = q.Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search)

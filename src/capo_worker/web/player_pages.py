@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, Response
 
 from capo_worker.web import league_queries as q
 from capo_worker.web import player_queries as pq
@@ -19,9 +19,9 @@ from capo_worker.web import records_queries as rq
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.league_context import league_context
 from capo_worker.web.league_pages import (
-    MAX_SEARCH,
     PAGE_SIZE,
     PageParam,
+    SearchParam,
     not_found,
     unknown_tenant,
 )
@@ -55,6 +55,7 @@ def honours_of(name: str, honours: list[dict[str, Any]]) -> list[str]:
 
 @router.get(
     "/stats/players",
+    response_class=HTMLResponse,
     summary="The players of a tenant, by name, with a search",
     responses={**UNKNOWN_TENANT, **BAD_PARAMETER},
 )
@@ -63,9 +64,7 @@ async def players_page(
     ctx: Annotated[WebContext, Depends(web_context)],
     tenant: TenantParam = None,
     page: PageParam = 1,
-    q_: Annotated[
-        str, Query(alias="q", max_length=MAX_SEARCH, description="Part of the player's name.")
-    ] = "",
+    q_: SearchParam = "",
 ) -> Response:
     search = q_.strip()
     window = q.Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search)
@@ -87,6 +86,7 @@ async def players_page(
 
 @router.get(
     "/stats/players/{player_id}",
+    response_class=HTMLResponse,
     summary="One player: career, best streaks, year by year, teammate chemistry, rating",
     responses={**UNKNOWN_PLAYER, **BAD_PARAMETER},
 )
@@ -127,6 +127,7 @@ async def player_page(
 
 @router.get(
     "/stats/honours",
+    response_class=HTMLResponse,
     summary="Season honours of every finished year and the league records",
     responses={**UNKNOWN_TENANT, **BAD_PARAMETER},
 )

@@ -28,6 +28,7 @@ LONG = "x" * 201
         ("/stats/tables/form?q=" + "x" * 51, "q"),
         ("/stats/tables/season?season=1066", "season"),
         ("/stats/players?page=-2", "page"),
+        ("/stats/players?q=a%00b", "q"),
         ("/stats/players/x", "player_id"),
         ("/stats/players/99999999999", "player_id"),
         (f"/stats/honours?tenant={LONG}", "tenant"),
