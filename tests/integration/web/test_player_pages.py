@@ -4,7 +4,6 @@ and /stats/honours (season honours and league records)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import psycopg
@@ -147,7 +146,12 @@ async def test_the_honours_page_shows_every_finished_season_and_the_records(db_u
         for holder in value["holders"]:
             assert f">{holder['name']}</a>: {holder['streak']} games" in record_html, kind
     assert 'href="/stats/honours"' in overview.text
-    assert json.dumps(records)  # the document was read
+    # The champion's page lists the title.
+    year, winners, _ = max(honours)
+    champion = winners["winners"][0]
+    async with app_client(db_url) as client:
+        his = (await client.get(f"/stats/players/{ids[champion['name']]}")).text
+    assert f"{year}: Champion ({champion['points']} points)" in section(his, "player-honours")
 
 
 async def test_a_player_page_without_stats_says_so(db_url: str) -> None:
