@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -97,7 +98,7 @@ def assign_colours(*charts: object) -> dict[str, str]:
 
 
 def render_race_charts(
-    race: dict[str, list[object]], year: int | None, half_label: str
+    race: Mapping[str, object], year: int | None, half_label: str
 ) -> list[tuple[str, str, RaceChart]]:
     """The whole-season and half-season charts, one colour per player across both."""
     periods = {"whole_season": "Whole season", "current_half": half_label}
