@@ -142,6 +142,10 @@ async def test_the_honours_page_shows_every_finished_season_and_the_records(db_u
     record_html = section(page.text, "records")
     for holder in records["most_goals_in_game"]:
         assert f">{holder['name']}</a>: {holder['goals']} goals" in record_html
+    for victory in records["biggest_victory"]:
+        for part in f"{victory['team_a_players']}, {victory['team_b_players']}".split(", "):
+            name = part.split(" (")[0]
+            assert f'<a href="/stats/players/{ids[name]}">{name}</a>' in record_html
     for kind, value in records["streaks"].items():
         for holder in value["holders"]:
             assert f">{holder['name']}</a>: {holder['streak']} games" in record_html, kind
