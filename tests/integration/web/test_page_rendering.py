@@ -37,8 +37,7 @@ async def test_a_page_being_rendered_does_not_hold_the_loop(
     monkeypatch.setattr(jinja2.Template, "render", held_render)
     async with app_client(db_url) as client:
         page = asyncio.create_task(client.get("/stats"))
-        while not rendering.is_set():
-            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(rendering.wait, HOLD_LIMIT_S)
         health = await client.get("/healthz")  # answered while the page is held
         release.set()
         answer = await page
