@@ -38,7 +38,7 @@ UNKNOWN_PLAYER: dict[int | str, dict[str, Any]] = {
 
 
 def honours_of(name: str, honours: list[dict[str, Any]]) -> list[str]:
-    """ "2025: champion", "2024: top scorer (31 goals)", ... for the player named `name`."""
+    """The titles of the player named `name`: `2025: Champion (610 points)`, ..."""
     won = []
     for row in honours:
         for column, unit, titles in (
