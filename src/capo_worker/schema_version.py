@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 3
-SCHEMA_CHECKSUM = "0347b1838c88dcc549b8413fa1a37dbea7ea339bceb8cd011e6597341885285d"
+SCHEMA_VERSION = 5
+SCHEMA_CHECKSUM = "d0da85decbb76ddca7945dd56ea8a827738c52072ffcebdd22e6069ae27c4f48"

@@ -220,6 +220,15 @@ class StatsRunner:
                     (tenant_id,),
                 )
                 row = await cur.fetchone()
+                # The date these tables were computed for, committed with them:
+                # the league pages label their periods by it.
+                await conn.execute(
+                    """INSERT INTO capo_stats_computed_for (tenant_id, function_name, as_of)
+                       VALUES (%s, %s, capo_today())
+                       ON CONFLICT (tenant_id, function_name)
+                       DO UPDATE SET as_of = EXCLUDED.as_of, computed_at = now()""",
+                    (tenant_id, fn.name),
+                )
             details = row[0] if row and isinstance(row[0], dict) else None
             result = FunctionRun(fn, "success", _elapsed_ms(started), details=details)
         except (psycopg.Error, OSError) as exc:

@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import Settings
-from capo_worker.web import admin_pages, api_docs, enqueue, health, jobs_api, league_pages
+from capo_worker.web import (
+    admin_pages,
+    api_docs,
+    enqueue,
+    health,
+    jobs_api,
+    league_pages,
+    player_pages,
+)
 from capo_worker.web.context import WebContext
 from capo_worker.web.errors import install_error_handlers
 from capo_worker.web.middleware import BodySizeLimit, SecurityHeaders
@@ -47,6 +55,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
         admin_pages.router,
         league_pages.router,
         api_docs.router,
+        player_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
