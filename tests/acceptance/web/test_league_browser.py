@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from capo_worker.web.league_pages import PAGE_SIZE, TOP
-from tests.acceptance.web.test_browser import browser, shot, start  # noqa: F401 (fixtures)
+from tests.acceptance.web.conftest import shot
 from tests.support.db import query
 from tests.support.league_pages import large_league_with_stats
 from tests.support.processes import Process, free_port, process_env
@@ -34,7 +34,7 @@ def large_db(db_url: str) -> str:
     return db_url
 
 
-def serve(db_url: str, start: Callable[..., Process]) -> str:  # noqa: F811
+def serve(db_url: str, start: Callable[..., Process]) -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     web = start(["web"], process_env(db_url, PORT=str(port), CRON_SCHEDULE="off"), "web")
@@ -45,8 +45,8 @@ def serve(db_url: str, start: Callable[..., Process]) -> str:  # noqa: F811
 
 def test_the_large_league_on_a_desktop(
     large_db: str,
-    start: Callable[..., Process],  # noqa: F811
-    browser: Any,  # noqa: F811
+    start: Callable[..., Process],
+    browser: Any,
 ) -> None:
     url = serve(large_db, start)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -111,8 +111,8 @@ def test_the_large_league_on_a_desktop(
 
 def test_the_large_league_on_a_phone(
     large_db: str,
-    start: Callable[..., Process],  # noqa: F811
-    browser: Any,  # noqa: F811
+    start: Callable[..., Process],
+    browser: Any,
 ) -> None:
     url = serve(large_db, start)
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
