@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 3
-SCHEMA_CHECKSUM = "0347b1838c88dcc549b8413fa1a37dbea7ea339bceb8cd011e6597341885285d"
+SCHEMA_VERSION = 4
+SCHEMA_CHECKSUM = "4e8d1cd0365da3521e30deaec0417008714df104b2c4b08992f1ef1b315c7ecc"

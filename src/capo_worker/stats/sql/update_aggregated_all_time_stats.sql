@@ -19,8 +19,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_all_time_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_duration int;
     v_min_games int;
     fs record;
@@ -33,7 +35,9 @@ BEGIN
         v_min_games := get_config_value('games_required_for_hof', '0', target_tenant_id)::int;
         SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
 
-        DELETE FROM aggregated_all_time_stats WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_all_time_stats
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         INSERT INTO aggregated_all_time_stats (
             tenant_id, player_id, games_played, wins, draws, losses, goals, win_percentage,
@@ -70,6 +74,7 @@ BEGIN
             JOIN players p ON p.player_id = pm.player_id AND p.tenant_id = target_tenant_id
             WHERE pm.tenant_id = target_tenant_id
               AND NOT p.is_ringer
+              AND (v_players IS NULL OR pm.player_id = ANY (v_players))
             GROUP BY pm.player_id
             HAVING count(*) >= v_min_games
         ) a

@@ -35,8 +35,13 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
+AS $fn$
 DECLARE
+    -- NULL: every player; else only these players' rows (a post-match job for the
+    -- latest match, docs/stats.md)
+    scope_players int[] := capo_scope_players();
     fs       record;
     duration numeric;
     written  int;
@@ -56,7 +61,8 @@ BEGIN
         duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
     END IF;
 
-    DELETE FROM aggregated_player_profile_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_player_profile_stats
+    WHERE tenant_id = target_tenant_id AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
     INSERT INTO aggregated_player_profile_stats (
         player_id, tenant_id, name, games_played, fantasy_points,
@@ -149,7 +155,8 @@ BEGIN
                                          AND pl.tenant_id = target_tenant_id
                                          AND NOT pl.is_ringer
                           LEFT JOIN match_seq m ON m.match_id = pm.match_id
-                          WHERE pm.tenant_id = target_tenant_id) b
+                          WHERE pm.tenant_id = target_tenant_id
+                            AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))) b
                     WINDOW w AS (PARTITION BY b.player_id
                                  ORDER BY b.match_date, b.match_id, b.player_match_id)) o
               WINDOW w AS (PARTITION BY o.player_id
@@ -210,16 +217,42 @@ BEGIN
     -- That counts it once unless a player has rows on two teams of one match;
     -- such matches (none in app-made data; any match with a team other than A/B
     -- is treated as one, to be safe) are counted by distinct match instead.
+    -- A scoped run has only its players' rows in `ordered`; their teammates' rows
+    -- come from player_matches, restricted to the matches of `sided`. A row repeats
+    -- when its player has an earlier row (by player_match_id) in the same match,
+    -- which is what repeat_row says in the full ordering.
+    mate_rows AS (
+        SELECT pm.player_id, pm.match_id, pm.team,
+               row_number() OVER (PARTITION BY pm.player_id, pm.match_id
+                                  ORDER BY pm.player_match_id) > 1 AS repeat_row,
+               CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
+                    WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
+        FROM player_matches pm
+        JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+                       AND NOT pl.is_ringer
+        WHERE scope_players IS NOT NULL AND pm.tenant_id = target_tenant_id
+          AND pm.match_id IN (SELECT match_id FROM sided)
+    ),
+    mate_side AS (
+        SELECT player_id, match_id, team, repeat_row FROM sided WHERE scope_players IS NULL
+        UNION ALL
+        SELECT player_id, match_id, team, repeat_row FROM mate_rows WHERE team IS NOT NULL
+    ),
+    -- Matches where some player has rows on two teams (or a team other than A/B).
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
-        WHERE maybe_two_teams AND match_date IS NOT NULL
+        WHERE scope_players IS NULL AND maybe_two_teams AND match_date IS NOT NULL
+        UNION
+        SELECT match_id FROM mate_rows
+        GROUP BY match_id, player_id
+        HAVING count(DISTINCT tcode) > 1 OR bool_or(tcode = 3)
     ),
     simple_pairs AS (
         SELECT p.player_id, t.player_id AS mate_id, count(*) AS pair_rows,
                sum(p.fp) AS points,
                count(*) FILTER (WHERE NOT p.repeat_row AND NOT t.repeat_row) AS shared
         FROM sided p
-        JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+        JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
                     AND t.player_id <> p.player_id
         WHERE t.player_id IN (SELECT player_id FROM mates)
           AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
@@ -231,7 +264,7 @@ BEGIN
         FROM (SELECT p.player_id, t.player_id AS mate_id, p.match_id,
                      count(*) AS pair_rows, sum(p.fp) AS points
               FROM sided p
-              JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+              JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
                           AND t.player_id <> p.player_id
               WHERE t.player_id IN (SELECT player_id FROM mates)
                 AND p.match_id IN (SELECT match_id FROM two_team_matches)
@@ -276,7 +309,8 @@ BEGIN
     LEFT JOIN best b USING (player_id)
     LEFT JOIN yearly y USING (player_id)
     LEFT JOIN chemistry c USING (player_id)
-    WHERE s.tenant_id = target_tenant_id AND NOT s.is_ringer;
+    WHERE s.tenant_id = target_tenant_id AND NOT s.is_ringer
+      AND (scope_players IS NULL OR s.player_id = ANY (scope_players));
     GET DIAGNOSTICS written = ROW_COUNT;
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);

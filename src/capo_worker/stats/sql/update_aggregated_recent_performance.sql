@@ -23,14 +23,18 @@ CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $$
 DECLARE
-    v_rows bigint;
+    v_players int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
+    v_rows    bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_recent_performance'),
                                   hashtext(target_tenant_id::text));
     BEGIN
-        DELETE FROM aggregated_recent_performance WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_recent_performance
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         -- One sort of the tenant's non-ringer rows, numbered newest first per
         -- player; the first five of each player make the array.
@@ -70,11 +74,13 @@ BEGIN
                 JOIN players rp ON rp.player_id = pm.player_id
                                AND rp.tenant_id = target_tenant_id AND NOT rp.is_ringer
                 WHERE pm.tenant_id = target_tenant_id
+                  AND (v_players IS NULL OR pm.player_id = ANY (v_players))
             ) g
             WHERE g.rn <= 5
             GROUP BY g.player_id
         ) r ON r.player_id = p.player_id
         WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer
+          AND (v_players IS NULL OR p.player_id = ANY (v_players))
         ORDER BY p.player_id;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
 

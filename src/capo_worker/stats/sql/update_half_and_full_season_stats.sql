@@ -25,8 +25,10 @@ CREATE OR REPLACE FUNCTION update_half_and_full_season_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $$
 DECLARE
+    v_players    int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_today      date;
     v_half_start date;
     v_half_end   date;
@@ -50,7 +52,9 @@ BEGIN
 
         -- Half-season: every row of the window, both ends inclusive (future
         -- matches inside the window count).
-        DELETE FROM aggregated_half_season_stats WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_half_season_stats
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         INSERT INTO aggregated_half_season_stats (
             tenant_id, player_id, games_played, wins, draws, losses, goals,
@@ -81,6 +85,7 @@ BEGIN
             WHERE pm.tenant_id = target_tenant_id
               AND NOT p.is_ringer
               AND m.match_date BETWEEN v_half_start AND v_half_end
+              AND (v_players IS NULL OR pm.player_id = ANY (v_players))
             GROUP BY pm.player_id
         ) a
         ORDER BY a.player_id;
@@ -94,6 +99,7 @@ BEGIN
 
         DELETE FROM aggregated_season_stats s
         WHERE s.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR s.player_id = ANY (v_players))
           AND s.season_start_date IN (
               SELECT make_date(extract(year FROM m.match_date)::int, 1, 1)
               FROM matches m
@@ -130,6 +136,7 @@ BEGIN
             WHERE pm.tenant_id = target_tenant_id
               AND NOT p.is_ringer
               AND m.match_date <= v_last_day
+              AND (v_players IS NULL OR pm.player_id = ANY (v_players))
             GROUP BY pm.player_id, extract(year FROM m.match_date)::int
         ) a
         ORDER BY a.y, a.player_id;

@@ -1,0 +1,31 @@
+-- What a post-match job needs to know to recompute only what its match changed
+-- (docs/stats.md, "Post-match updates"). Both tables are capo-worker's own and
+-- hold nothing that cannot be rebuilt: a missing or stale row only makes the
+-- next post-match job run in full. IF NOT EXISTS, so this runs the same on an
+-- adopted Capo database.
+
+-- Per tenant: the inputs every output table was last made consistent with, by
+-- a job whose ten functions all succeeded.
+CREATE TABLE IF NOT EXISTS capo_stats_scope_state (
+    tenant_id     uuid PRIMARY KEY REFERENCES tenants ON DELETE CASCADE,
+    as_of         date NOT NULL,        -- "today" of that run (capo_today())
+    inputs_digest text NOT NULL,        -- md5 of the tenant's players and app_config
+    match_count   integer NOT NULL,     -- the tenant's matches at that run
+    scope         text NOT NULL,        -- 'full' or 'match <id>'
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Per match: its date and players at that run, so that a job for a match that
+-- was edited or deleted since knows who played in it before.
+CREATE TABLE IF NOT EXISTS capo_stats_match_players (
+    tenant_id  uuid NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    match_id   integer NOT NULL,        -- no foreign key: a deleted match's row must stay
+    match_date date NOT NULL,
+    player_ids integer[] NOT NULL,
+    PRIMARY KEY (tenant_id, match_id)
+);
+
+COMMENT ON TABLE capo_stats_scope_state IS
+    'capo-worker: the inputs the aggregated tables were last computed from, per tenant; post-match jobs compare against it to decide what to recompute.';
+COMMENT ON TABLE capo_stats_match_players IS
+    'capo-worker: each match''s date and players at the last complete stats run, so a post-match job for an edited or deleted match knows who played in it.';
