@@ -17,6 +17,7 @@ import psycopg
 
 from capo_worker.handlers import Job, JobContext, JobOutcome
 from capo_worker.results import JobResults
+from capo_worker.stats import scope
 from capo_worker.stats.pipeline import (
     CacheInvalidator,
     failure_message,
@@ -24,7 +25,6 @@ from capo_worker.stats.pipeline import (
     run_and_invalidate,
     worth_retrying,
 )
-from capo_worker.stats import scope
 from capo_worker.stats.registry import StatsFunction
 from capo_worker.stats.runner import StatsRunner
 from capo_worker.timestamps import iso_utc

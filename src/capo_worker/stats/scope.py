@@ -263,9 +263,7 @@ async def remember(
         if not ok or scope.today is None:
             await conn.execute("SELECT capo_stats_forget_run(%s::uuid)", (tenant_id,))
             return
-        await conn.execute(
-            "SELECT set_config('capo.as_of', %s, true)", (scope.today.isoformat(),)
-        )
+        await conn.execute("SELECT set_config('capo.as_of', %s, true)", (scope.today.isoformat(),))
         await conn.execute(
             "SELECT capo_stats_remember_run(%s::uuid, %s)", (tenant_id, scope.match_id)
         )
