@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 4
-SCHEMA_CHECKSUM = "4e8d1cd0365da3521e30deaec0417008714df104b2c4b08992f1ef1b315c7ecc"
+SCHEMA_VERSION = 5
+SCHEMA_CHECKSUM = "edd2aa02090ac6a04ca1e3884ee33f09b0c261668df1228015044f060dcd9af2"

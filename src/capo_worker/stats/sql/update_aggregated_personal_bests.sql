@@ -145,7 +145,7 @@ BEGIN
 
     INSERT INTO aggregated_personal_bests (match_id, tenant_id, broken_pbs_data)
     VALUES (latest_id, target_tenant_id, payload)
-    ON CONFLICT (match_id) DO UPDATE
+    ON CONFLICT (tenant_id, match_id) DO UPDATE  -- a key that leads with the tenant
         SET broken_pbs_data = EXCLUDED.broken_pbs_data, updated_at = now();
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'personal_bests', 'personal_bests', true);

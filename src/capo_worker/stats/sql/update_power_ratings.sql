@@ -158,7 +158,7 @@ BEGIN
                x.j, now()
         FROM ranked x
         ORDER BY x.player_id
-        ON CONFLICT (player_id) DO UPDATE SET
+        ON CONFLICT (tenant_id, player_id) DO UPDATE SET  -- a key that leads with the tenant
             tenant_id = EXCLUDED.tenant_id,
             power_rating = EXCLUDED.power_rating,
             goal_threat = EXCLUDED.goal_threat,
