@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 5
-SCHEMA_CHECKSUM = "edd2aa02090ac6a04ca1e3884ee33f09b0c261668df1228015044f060dcd9af2"
+SCHEMA_VERSION = 7
+SCHEMA_CHECKSUM = "8ca1d70d6176a8ef15860343b0021a61e66d7cfa1d023d94f9e494543c879b10"

@@ -22,6 +22,7 @@ from capo_worker.db import create_database, drop_database
 from capo_worker.league.model import League, load_league_file
 from capo_worker.results import JobResults
 from capo_worker.stats.requests import StatsRequest
+from capo_worker.stats.scope import SCOPED_RULES
 from tests.support.db import query
 from tests.support.golden import compare_folder, report
 from tests.support.leagues import PUBLIC_LEAGUES, league_path, load_league
@@ -184,9 +185,7 @@ def test_post_match_jobs_equal_full_runs(db_url: str, twin_db_url: str, name: st
     replay.step(dt.date(latest_day.year + 1, 1, 2), "cron")
 
     assert replay.scopes[1].stats_scope == f"match {saved[0].match.match_id}"
-    assert {"update_aggregated_all_time_stats", "update_aggregated_recent_performance"} <= (
-        replay.scoped_functions()
-    )
+    assert set(SCOPED_RULES) <= replay.scoped_functions()
     assert all(f.scope == "full" for f in replay.scopes[-1].function_results)
 
 
@@ -204,7 +203,7 @@ def test_small_replay_equals_the_references(db_url: str) -> None:
         results = stats_job(db_url, match.match.match_date, "post-match", match.match.match_id)
         scoped |= {f.function for f in results.function_results if f.scope != "full"}
     stats_job(db_url, NIGHTLY, "cron")
-    assert "update_aggregated_player_profile_stats" in scoped
+    assert scoped == set(SCOPED_RULES)
     with psycopg.connect(db_url) as conn:
         diffs = compare_folder(conn, REPLAY_GOLDEN)
     assert all(d.ok for d in diffs), report(diffs)

@@ -45,13 +45,19 @@ def test_an_edit_recomputes_the_players_before_and_after() -> None:
     assert plan(edited, NAMES)["update_aggregated_recent_performance"].players == (1, 2, 3, 9)
 
 
-def test_a_past_match_runs_the_profiles_in_full() -> None:
+ATTENDANCE = {
+    "update_aggregated_player_profile_stats",
+    "update_aggregated_season_honours_and_records",
+}
+
+
+def test_a_past_match_runs_the_attendance_readers_in_full() -> None:
     late = dataclasses.replace(NEW_LATEST, last_now=False)
     deleted_past = dataclasses.replace(
         NEW_LATEST, old_date=dt.date(2026, 3, 1), new_date=None, last_before=False
     )
     for change in (late, deleted_past):
-        assert scoped(change) == set(SCOPED_RULES) - {"update_aggregated_player_profile_stats"}
+        assert scoped(change) == set(SCOPED_RULES) - ATTENDANCE
 
 
 def test_a_new_half_season_or_a_lonely_year_runs_the_season_tables_in_full() -> None:
@@ -61,3 +67,12 @@ def test_a_new_half_season_or_a_lonely_year_runs_the_season_tables_in_full() -> 
     assert "update_half_and_full_season_stats" not in scoped(new_half)
     assert "update_half_and_full_season_stats" not in scoped(new_year)
     assert "update_half_and_full_season_stats" in scoped(same_half)
+
+
+def test_a_finished_season_runs_honours_and_records_in_full() -> None:
+    last_year = dataclasses.replace(NEW_LATEST, old_date=dt.date(2025, 12, 30))
+    new_year = dataclasses.replace(
+        NEW_LATEST, today=dt.date(2027, 1, 3), new_date=dt.date(2027, 1, 3)
+    )
+    for change in (last_year, new_year):
+        assert "update_aggregated_season_honours_and_records" not in scoped(change)

@@ -29,3 +29,27 @@ COMMENT ON TABLE capo_stats_scope_state IS
     'capo-worker: the inputs the aggregated tables were last computed from, per tenant; post-match jobs compare against it to decide what to recompute.';
 COMMENT ON TABLE capo_stats_match_players IS
     'capo-worker: each match''s date and players at the last complete stats run, so a post-match job for an edited or deleted match knows who played in it.';
+
+-- Per player: the candidates for the league records (docs/stats.md), written by
+-- update_aggregated_season_honours_and_records in the transaction that writes
+-- aggregated_records. A record's holders are always among them, so a post-match
+-- job recomputes the rows of its match's players and builds the records from
+-- this table instead of every player's history.
+CREATE TABLE IF NOT EXISTS capo_records_player_bests (
+    tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    player_id integer NOT NULL REFERENCES players ON DELETE CASCADE,
+    -- 'Win Streak', 'Losing Streak', 'Undefeated Streak', 'Winless Streak':
+    -- every run of the player's longest length; 'scoring': the same for scoring
+    -- runs; 'attendance': the latest run of the longest length; 'most_goals':
+    -- the games of the player's best (goals, date)
+    kind      text NOT NULL,
+    streak    integer NOT NULL,        -- run length, or goals for 'most_goals'
+    start_day integer,                 -- days since 0001-01-01
+    end_day   integer NOT NULL,
+    match_id  integer,                 -- 'most_goals': the game's match and score
+    score     text
+);
+CREATE INDEX IF NOT EXISTS idx_records_player_bests_tenant_player
+    ON capo_records_player_bests (tenant_id, player_id);
+COMMENT ON TABLE capo_records_player_bests IS
+    'capo-worker: each player''s candidates for the league records, so that a post-match job rebuilds the records from its match''s players.';

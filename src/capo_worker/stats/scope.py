@@ -133,17 +133,29 @@ def _last_match(change: MatchChange) -> str | None:
     return None
 
 
+def _last_match_of_this_year(change: MatchChange) -> str | None:
+    why = _last_match(change)
+    if why is not None:
+        return why
+    if change.today.year != change.state_as_of.year:
+        return f"a new year since the last run ({change.state_as_of}): a season finished"
+    this_year = dt.date(change.today.year, 1, 1)
+    if any(d is not None and d < this_year for d in (change.old_date, change.new_date)):
+        return "the match is in a finished season: its honours change"
+    return None
+
+
 SCOPED_RULES: dict[str, Rule] = {
     "update_aggregated_all_time_stats": _per_player,
     "update_aggregated_recent_performance": _per_player,
     "update_half_and_full_season_stats": _same_half_and_shared_years,
     "update_aggregated_player_profile_stats": _last_match,
+    "update_aggregated_season_honours_and_records": _last_match_of_this_year,
 }
 
 # Why the other functions always run in full (docs/stats.md says more).
 ALWAYS_FULL: dict[str, str] = {
     "update_aggregated_hall_of_fame": "reads the all-time table (cheap)",
-    "update_aggregated_season_honours_and_records": "records are league-wide maxima",
     "update_aggregated_match_report_cache": "the report of the latest match reads everyone",
     "update_aggregated_personal_bests": "writes only the latest match's row (cheap)",
     "update_aggregated_season_race_data": "the top five of the season (cheap)",

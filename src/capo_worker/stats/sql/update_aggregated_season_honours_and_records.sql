@@ -27,7 +27,9 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
+AS $fn$
 DECLARE
     fs              record;
     min_games       int;
@@ -36,6 +38,10 @@ DECLARE
     honours_rows    int := 0;
     has_matches     boolean;
     records_doc     jsonb;
+    candidate_rows  int;
+    -- NULL: every player; else only these players' record candidates, and no
+    -- honours (a post-match job, docs/stats.md)
+    scope_players   int[] := capo_scope_players();
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_honours_and_records'),
                                   hashtext(target_tenant_id::text));
@@ -60,7 +66,15 @@ BEGIN
         SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
         year_start := make_date(extract(year FROM capo_today())::int, 1, 1);
 
-        DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+        -- A scoped run (a post-match job for the league's last match, in the current
+        -- year) leaves the honours of finished years alone and recomputes the record
+        -- candidates of its players only (docs/stats.md, "Post-match updates").
+        IF scope_players IS NULL THEN
+            DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+        END IF;
+        DELETE FROM capo_records_player_bests
+        WHERE tenant_id = target_tenant_id
+          AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
         -- One statement builds the honours (inserted) and the records document, so
         -- the games are read once.
@@ -86,6 +100,7 @@ BEGIN
             JOIN match_seq m ON m.match_id = pm.match_id
             WHERE pm.tenant_id = target_tenant_id
               AND NOT pl.is_ringer
+              AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))
         ),
         names AS (
             SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
@@ -134,69 +149,12 @@ BEGIN
                                           'name', name, 'goals', goals))
                                           FILTER (WHERE goals_place = 3), '[]'::jsonb))
             FROM ranked
-            WHERE points_place <= 3 OR goals_place <= 3
+            WHERE (points_place <= 3 OR goals_place <= 3) AND scope_players IS NULL
             GROUP BY year
             RETURNING 1
         ),
         -- Records: all years, today's and later ones included.
         -- (a) most goals in a game: the top value, on its latest date only (Q-H3).
-        goal_top AS (
-            SELECT goals, match_date FROM games WHERE goals > 0
-            ORDER BY goals DESC, match_date DESC LIMIT 1
-        ),
-        most_goals AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'goals', g.goals,
-                       'date', to_char(g.match_date, 'YYYY-MM-DD'),
-                       'score', CASE WHEN g.team = 'A'
-                                     THEN g.team_a_score || '-' || g.team_b_score
-                                     ELSE g.team_b_score || '-' || g.team_a_score END)
-                   ORDER BY n.name COLLATE "C", g.match_id) AS doc
-            FROM games g
-            JOIN goal_top t ON g.goals = t.goals AND g.match_date = t.match_date
-            JOIN names n ON n.player_id = g.player_id
-        ),
-        -- (b) biggest victory: matches with a non-ringer; largest margin, latest date.
-        victory_top AS (
-            SELECT abs(team_a_score - team_b_score) AS margin, match_date FROM games
-            ORDER BY abs(team_a_score - team_b_score) DESC, match_date DESC LIMIT 1
-        ),
-        victory_sides AS (
-            -- "Name (goals)" lists of the match's non-ringers of team A and team B
-            -- (NULL when a side has none).
-            SELECT g.match_id, g.match_date, g.team_a_score, g.team_b_score,
-                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
-                                             ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
-                       AS team_a_players,
-                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
-                                             ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
-                       AS team_b_players
-            FROM games g
-            JOIN victory_top t ON abs(g.team_a_score - g.team_b_score) = t.margin
-                              AND g.match_date = t.match_date
-            JOIN names n ON n.player_id = g.player_id
-            GROUP BY g.match_id, g.match_date, g.team_a_score, g.team_b_score
-        ),
-        victories AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'team_a_score', team_a_score, 'team_b_score', team_b_score,
-                       'team_a_players', team_a_players, 'team_b_players', team_b_players,
-                       'date', to_char(match_date, 'YYYY-MM-DD'))
-                   ORDER BY match_id) AS doc
-            FROM victory_sides
-        ),
-        -- (c, d, e) runs, per player in match order, from one sort:
-        -- * result runs: a run of condition C starts at a game meeting C when the
-        --   previous game did not; attendance runs start at a game whose match does
-        --   not directly follow the previous game's match in the league's match order
-        --   (a duplicated row starts a new run, Q-X3). Level 2 carries the start of
-        --   the current run as rn * 2^20 + its first day (days since 0001-01-01);
-        --   level 3 gives the length so far and the start day.
-        -- * scoring runs put a date's goalless games before its scoring ones (spec
-        --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
-        --   or before its date (a RANGE frame over the date takes in its peers).
         runs AS MATERIALIZED (
             SELECT player_id, day, goals, grp_scoring,
                    CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
@@ -239,81 +197,169 @@ BEGIN
                                ORDER BY o.match_date, o.match_id, o.player_match_id
                                ROWS UNBOUNDED PRECEDING)) x
         ),
+        -- Each player's record candidates: the runs of their own longest length (the
+        -- league's longest is the longest of these), the latest longest attendance
+        -- run, and the games of their best (goals, date).
+        result_bests AS (
+            SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day,
+                   max(k.streak) OVER (PARTITION BY r.player_id, k.kind) AS best
+            FROM runs r
+            CROSS JOIN LATERAL (VALUES
+                ('Win Streak', r.len_win, r.start_win),
+                ('Losing Streak', r.len_loss, r.start_loss),
+                ('Undefeated Streak', r.len_undefeated, r.start_undefeated),
+                ('Winless Streak', r.len_winless, r.start_winless)
+            ) AS k(kind, streak, start_day)
+            WHERE k.streak IS NOT NULL
+        ),
         scoring_runs AS (
-            SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day
+            SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day,
+                   max(count(*)) OVER (PARTITION BY player_id) AS best
             FROM runs WHERE goals > 0
             GROUP BY player_id, grp_scoring
         ),
-        scoring_doc AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'streak', r.streak,
-                       'start_date', capo_records_day_text(r.start_day),
-                       'end_date', capo_records_day_text(r.end_day))
-                   ORDER BY r.end_day DESC, n.name COLLATE "C", r.start_day DESC) AS doc
-            FROM scoring_runs r JOIN names n USING (player_id)
-            WHERE r.streak = (SELECT max(streak) FROM scoring_runs)
+        attendance_bests AS (
+            SELECT DISTINCT ON (player_id) player_id, len_attendance AS streak,
+                   start_attendance AS start_day, day AS end_day
+            FROM runs
+            ORDER BY player_id, len_attendance DESC, day DESC
+        ),
+        goal_bests AS (
+            SELECT player_id, goals, match_date, match_id,
+                   CASE WHEN team = 'A' THEN team_a_score || '-' || team_b_score
+                        ELSE team_b_score || '-' || team_a_score END AS score,
+                   rank() OVER (PARTITION BY player_id
+                                ORDER BY goals DESC, match_date DESC) AS place
+            FROM games WHERE goals > 0
+        ),
+        bests AS (
+            INSERT INTO capo_records_player_bests
+                (tenant_id, player_id, kind, streak, start_day, end_day, match_id, score)
+            SELECT target_tenant_id, player_id, kind, streak, start_day, end_day,
+                   NULL::int, NULL::text
+            FROM result_bests WHERE streak = best
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'scoring', streak, start_day, end_day, NULL, NULL
+            FROM scoring_runs WHERE streak = best
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'attendance', streak, start_day, end_day,
+                   NULL, NULL
+            FROM attendance_bests
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'most_goals', goals, NULL,
+                   match_date - DATE '0001-01-01', match_id, score
+            FROM goal_bests WHERE place = 1
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM honours), (SELECT count(*) FROM bests)
+        INTO honours_rows, candidate_rows;
+
+        -- The records, from every player's candidates (written above or, for the
+        -- players a scoped run left alone, by an earlier run).
+        WITH cand AS (
+            SELECT b.*, n.name::text AS name
+            FROM capo_records_player_bests b
+            JOIN players n ON n.player_id = b.player_id AND n.tenant_id = target_tenant_id
+            WHERE b.tenant_id = target_tenant_id
         ),
         longest AS (
-            SELECT max(len_win) AS win, max(len_loss) AS loss,
-                   max(len_undefeated) AS undefeated, max(len_winless) AS winless,
-                   max(len_attendance) AS attendance
-            FROM runs
+            SELECT kind, max(streak) AS streak FROM cand GROUP BY kind
         ),
-        -- A game whose run so far has the longest length ends a longest run; every
-        -- such run is a holder (one player may hold a record twice, Q-H4).
-        result_holders AS (
-            SELECT k.kind, r.player_id, k.streak, k.start_day, r.day AS end_day
-            FROM runs r
-            CROSS JOIN longest l
-            CROSS JOIN LATERAL (VALUES
-                ('Win Streak', r.len_win, r.start_win, l.win),
-                ('Losing Streak', r.len_loss, r.start_loss, l.loss),
-                ('Undefeated Streak', r.len_undefeated, r.start_undefeated, l.undefeated),
-                ('Winless Streak', r.len_winless, r.start_winless, l.winless)
-            ) AS k(kind, streak, start_day, longest)
-            WHERE (r.len_win = l.win OR r.len_loss = l.loss
-                   OR r.len_undefeated = l.undefeated OR r.len_winless = l.winless)
-              AND k.streak = k.longest
+        goal_top AS (
+            SELECT streak AS goals, end_day FROM cand WHERE kind = 'most_goals'
+            ORDER BY streak DESC, end_day DESC LIMIT 1
+        ),
+        most_goals AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', c.name, 'goals', c.streak,
+                       'date', capo_records_day_text(c.end_day), 'score', c.score)
+                   ORDER BY c.name COLLATE "C", c.match_id) AS doc
+            FROM cand c
+            JOIN goal_top t ON c.streak = t.goals AND c.end_day = t.end_day
+            WHERE c.kind = 'most_goals'
+        ),
+        -- Matches with at least one non-ringer: the biggest-victory candidates.
+        played AS (
+            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score
+            FROM matches m
+            WHERE m.tenant_id = target_tenant_id
+              AND EXISTS (SELECT FROM player_matches pm
+                          JOIN players pl ON pl.player_id = pm.player_id
+                                         AND pl.tenant_id = target_tenant_id
+                          WHERE pm.match_id = m.match_id AND pm.tenant_id = target_tenant_id
+                            AND NOT pl.is_ringer)
+        ),
+        victory_top AS (
+            SELECT abs(team_a_score - team_b_score) AS margin, match_date FROM played
+            ORDER BY abs(team_a_score - team_b_score) DESC, match_date DESC LIMIT 1
+        ),
+        victory_sides AS (
+            SELECT v.match_id, v.match_date, v.team_a_score, v.team_b_score,
+                   string_agg(n.name || CASE WHEN COALESCE(pm.goals, 0) > 0
+                                             THEN ' (' || pm.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE pm.team = 'A')
+                       AS team_a_players,
+                   string_agg(n.name || CASE WHEN COALESCE(pm.goals, 0) > 0
+                                             THEN ' (' || pm.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE pm.team = 'B')
+                       AS team_b_players
+            FROM played v
+            JOIN victory_top t ON abs(v.team_a_score - v.team_b_score) = t.margin
+                              AND v.match_date = t.match_date
+            JOIN player_matches pm ON pm.match_id = v.match_id
+                                  AND pm.tenant_id = target_tenant_id
+            JOIN players n ON n.player_id = pm.player_id AND n.tenant_id = target_tenant_id
+                          AND NOT n.is_ringer
+            GROUP BY v.match_id, v.match_date, v.team_a_score, v.team_b_score
+        ),
+        victories AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'team_a_score', team_a_score, 'team_b_score', team_b_score,
+                       'team_a_players', team_a_players, 'team_b_players', team_b_players,
+                       'date', to_char(match_date, 'YYYY-MM-DD'))
+                   ORDER BY match_id) AS doc
+            FROM victory_sides
+        ),
+        scoring_doc AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', c.name, 'streak', c.streak,
+                       'start_date', capo_records_day_text(c.start_day),
+                       'end_date', capo_records_day_text(c.end_day))
+                   ORDER BY c.end_day DESC, c.name COLLATE "C", c.start_day DESC) AS doc
+            FROM cand c JOIN longest l USING (kind, streak)
+            WHERE c.kind = 'scoring'
         ),
         result_doc AS (
-            -- A kind with no run at all is absent; no games at all give {}.
             SELECT COALESCE(jsonb_object_agg(kind, jsonb_build_object('holders', holders)),
                             '{}'::jsonb) AS doc
-            FROM (SELECT h.kind,
+            FROM (SELECT c.kind,
                          jsonb_agg(jsonb_build_object(
-                             'name', n.name, 'streak', h.streak,
-                             'start_date', capo_records_day_text(h.start_day),
-                             'end_date', capo_records_day_text(h.end_day))
-                         ORDER BY h.end_day DESC, n.name COLLATE "C", h.start_day DESC)
+                             'name', c.name, 'streak', c.streak,
+                             'start_date', capo_records_day_text(c.start_day),
+                             'end_date', capo_records_day_text(c.end_day))
+                         ORDER BY c.end_day DESC, c.name COLLATE "C", c.start_day DESC)
                              AS holders
-                  FROM result_holders h JOIN names n USING (player_id)
-                  GROUP BY h.kind) k
-        ),
-        -- (e) attendance: the players whose best run (of at least min_streak_length
-        -- matches) is the longest, one element each, with their latest such run.
-        attendance_holders AS (
-            SELECT DISTINCT ON (r.player_id) r.player_id, r.len_attendance AS streak,
-                   r.start_attendance AS start_day, r.day AS end_day
-            FROM runs r CROSS JOIN longest l
-            WHERE r.len_attendance = l.attendance AND l.attendance >= min_streak
-            ORDER BY r.player_id, r.day DESC
+                  FROM cand c JOIN longest l USING (kind, streak)
+                  WHERE c.kind IN ('Win Streak', 'Losing Streak', 'Undefeated Streak',
+                                   'Winless Streak')
+                  GROUP BY c.kind) k
         ),
         attendance_doc AS (
             SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'streak', h.streak,
-                       'start_date', capo_records_day_text(h.start_day),
-                       'end_date', capo_records_day_text(h.end_day))
-                   ORDER BY h.end_day DESC, n.name COLLATE "C") AS doc
-            FROM attendance_holders h JOIN names n USING (player_id)
+                       'name', c.name, 'streak', c.streak,
+                       'start_date', capo_records_day_text(c.start_day),
+                       'end_date', capo_records_day_text(c.end_day))
+                   ORDER BY c.end_day DESC, c.name COLLATE "C") AS doc
+            FROM cand c JOIN longest l USING (kind, streak)
+            WHERE c.kind = 'attendance' AND c.streak >= min_streak
         )
         SELECT jsonb_build_object(
                    'most_goals_in_game', COALESCE((SELECT doc FROM most_goals), '[]'::jsonb),
                    'biggest_victory', COALESCE((SELECT doc FROM victories), '[]'::jsonb),
                    'consecutive_goals_streak', COALESCE((SELECT doc FROM scoring_doc), '[]'::jsonb),
                    'streaks', (SELECT doc FROM result_doc),
-                   'attendance_streak', COALESCE((SELECT doc FROM attendance_doc), '[]'::jsonb)),
-               (SELECT count(*) FROM honours)
-        INTO records_doc, honours_rows;
+                   'attendance_streak', COALESCE((SELECT doc FROM attendance_doc), '[]'::jsonb))
+        INTO records_doc;
 
         DELETE FROM aggregated_records WHERE tenant_id = target_tenant_id;
         INSERT INTO aggregated_records (tenant_id, records) VALUES (target_tenant_id, records_doc);
