@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 7
-SCHEMA_CHECKSUM = "8ca1d70d6176a8ef15860343b0021a61e66d7cfa1d023d94f9e494543c879b10"
+SCHEMA_VERSION = 8
+SCHEMA_CHECKSUM = "7b1336654dbb609bd4c0b5f6a4ef18029aad16da894d5974913ff9acd3ee6e75"

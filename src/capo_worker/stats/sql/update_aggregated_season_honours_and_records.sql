@@ -278,20 +278,30 @@ BEGIN
             JOIN goal_top t ON c.streak = t.goals AND c.end_day = t.end_day
             WHERE c.kind = 'most_goals'
         ),
-        -- Matches with at least one non-ringer: the biggest-victory candidates.
-        played AS (
-            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score
-            FROM matches m
-            WHERE m.tenant_id = target_tenant_id
-              AND EXISTS (SELECT FROM player_matches pm
+        -- The biggest victory: among matches with at least one non-ringer, the
+        -- largest margin, then the latest date. Matches are sorted by margin and
+        -- checked for a non-ringer one by one (OFFSET 0 keeps the check lazy),
+        -- instead of joining every game.
+        victory_top AS (
+            SELECT margin, match_date
+            FROM (SELECT abs(m.team_a_score - m.team_b_score) AS margin, m.match_date,
+                         m.match_id
+                  FROM matches m WHERE m.tenant_id = target_tenant_id
+                  ORDER BY 1 DESC, m.match_date DESC
+                  OFFSET 0) m
+            WHERE EXISTS (SELECT FROM player_matches pm
                           JOIN players pl ON pl.player_id = pm.player_id
                                          AND pl.tenant_id = target_tenant_id
                           WHERE pm.match_id = m.match_id AND pm.tenant_id = target_tenant_id
                             AND NOT pl.is_ringer)
+            ORDER BY margin DESC, match_date DESC
+            LIMIT 1
         ),
-        victory_top AS (
-            SELECT abs(team_a_score - team_b_score) AS margin, match_date FROM played
-            ORDER BY abs(team_a_score - team_b_score) DESC, match_date DESC LIMIT 1
+        played AS (
+            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score
+            FROM matches m JOIN victory_top t
+              ON abs(m.team_a_score - m.team_b_score) = t.margin AND m.match_date = t.match_date
+            WHERE m.tenant_id = target_tenant_id
         ),
         victory_sides AS (
             SELECT v.match_id, v.match_date, v.team_a_score, v.team_b_score,
