@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 8
-SCHEMA_CHECKSUM = "7b1336654dbb609bd4c0b5f6a4ef18029aad16da894d5974913ff9acd3ee6e75"
+SCHEMA_VERSION = 12
+SCHEMA_CHECKSUM = "a385567c08209f55ef82a13af6ae250ace41ca382f759fdda7d5d00e2de0803f"

@@ -35,9 +35,12 @@ COMMENT ON TABLE capo_stats_match_players IS
 -- aggregated_records. A record's holders are always among them, so a post-match
 -- job recomputes the rows of its match's players and builds the records from
 -- this table instead of every player's history.
+-- No foreign keys: a full run writes thousands of rows, and a check per row
+-- would cost more than the rows; a deleted player's rows are ignored (the
+-- records join players) and go with the next full run.
 CREATE TABLE IF NOT EXISTS capo_records_player_bests (
-    tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE,
-    player_id integer NOT NULL REFERENCES players ON DELETE CASCADE,
+    tenant_id uuid NOT NULL,
+    player_id integer NOT NULL,
     -- 'Win Streak', 'Losing Streak', 'Undefeated Streak', 'Winless Streak':
     -- every run of the player's longest length; 'scoring': the same for scoring
     -- runs; 'attendance': the latest run of the longest length; 'most_goals':
@@ -53,3 +56,32 @@ CREATE INDEX IF NOT EXISTS idx_records_player_bests_tenant_player
     ON capo_records_player_bests (tenant_id, player_id);
 COMMENT ON TABLE capo_records_player_bests IS
     'capo-worker: each player''s candidates for the league records, so that a post-match job rebuilds the records from its match''s players.';
+
+-- Removing a tenant's league (before a re-import) also removes what post-match
+-- jobs decide from, so the next job runs in full. (0003's function, with the
+-- three tables above.)
+CREATE OR REPLACE FUNCTION capo_delete_tenant_league(target_tenant_id uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM capo_stats_scope_state WHERE tenant_id = target_tenant_id;
+    DELETE FROM capo_stats_match_players WHERE tenant_id = target_tenant_id;
+    DELETE FROM capo_records_player_bests WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_half_season_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_season_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_all_time_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_hall_of_fame WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_recent_performance WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_records WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_personal_bests WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_match_report WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_player_profile_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_season_race_data WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_performance_ratings WHERE tenant_id = target_tenant_id;
+    DELETE FROM cache_metadata WHERE tenant_id = target_tenant_id;
+    DELETE FROM app_config WHERE tenant_id = target_tenant_id;
+    DELETE FROM player_matches WHERE tenant_id = target_tenant_id;
+    DELETE FROM matches WHERE tenant_id = target_tenant_id;
+    DELETE FROM players WHERE tenant_id = target_tenant_id;
+END;
+$$;

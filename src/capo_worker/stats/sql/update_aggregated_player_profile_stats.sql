@@ -36,7 +36,6 @@ CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $fn$
 DECLARE
     -- NULL: every player; else only these players' rows (a post-match job for the

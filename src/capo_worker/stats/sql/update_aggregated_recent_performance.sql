@@ -23,7 +23,6 @@ CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
-SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $$
 DECLARE
     v_players int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)

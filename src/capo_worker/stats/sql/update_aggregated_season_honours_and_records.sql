@@ -28,7 +28,6 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET plan_cache_mode = force_custom_plan  -- a full run and a scoped one need different plans
 AS $fn$
 DECLARE
     fs              record;
@@ -200,17 +199,27 @@ BEGIN
         -- Each player's record candidates: the runs of their own longest length (the
         -- league's longest is the longest of these), the latest longest attendance
         -- run, and the games of their best (goals, date).
+        -- One pass for each player's longest runs (attendance: the longest, then
+        -- latest, packed as length * 2^20 + day), then only the games that end one.
+        player_longest AS (
+            SELECT player_id, max(len_win) AS win, max(len_loss) AS loss,
+                   max(len_undefeated) AS undefeated, max(len_winless) AS winless,
+                   max(len_attendance * 1048576 + day) AS attendance_key
+            FROM runs GROUP BY player_id
+        ),
         result_bests AS (
-            SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day,
-                   max(k.streak) OVER (PARTITION BY r.player_id, k.kind) AS best
+            SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day
             FROM runs r
+            JOIN player_longest l USING (player_id)
             CROSS JOIN LATERAL (VALUES
-                ('Win Streak', r.len_win, r.start_win),
-                ('Losing Streak', r.len_loss, r.start_loss),
-                ('Undefeated Streak', r.len_undefeated, r.start_undefeated),
-                ('Winless Streak', r.len_winless, r.start_winless)
-            ) AS k(kind, streak, start_day)
-            WHERE k.streak IS NOT NULL
+                ('Win Streak', r.len_win, r.start_win, l.win),
+                ('Losing Streak', r.len_loss, r.start_loss, l.loss),
+                ('Undefeated Streak', r.len_undefeated, r.start_undefeated, l.undefeated),
+                ('Winless Streak', r.len_winless, r.start_winless, l.winless)
+            ) AS k(kind, streak, start_day, longest)
+            WHERE (r.len_win = l.win OR r.len_loss = l.loss
+                   OR r.len_undefeated = l.undefeated OR r.len_winless = l.winless)
+              AND k.streak = k.longest
         ),
         scoring_runs AS (
             SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day,
@@ -219,25 +228,31 @@ BEGIN
             GROUP BY player_id, grp_scoring
         ),
         attendance_bests AS (
-            SELECT DISTINCT ON (player_id) player_id, len_attendance AS streak,
-                   start_attendance AS start_day, day AS end_day
-            FROM runs
-            ORDER BY player_id, len_attendance DESC, day DESC
+            SELECT DISTINCT ON (r.player_id) r.player_id, r.len_attendance AS streak,
+                   r.start_attendance AS start_day, r.day AS end_day
+            FROM runs r JOIN player_longest l USING (player_id)
+            WHERE r.len_attendance * 1048576 + r.day = l.attendance_key
+            ORDER BY r.player_id, r.start_attendance DESC
+        ),
+        -- The games of each player's best (goals, date), packed as goals * 2^20 + day.
+        goal_keys AS (
+            SELECT player_id, max(goals::bigint * 1048576 + (match_date - DATE '0001-01-01'))
+                       AS goal_key
+            FROM games WHERE goals > 0 GROUP BY player_id
         ),
         goal_bests AS (
-            SELECT player_id, goals, match_date, match_id,
-                   CASE WHEN team = 'A' THEN team_a_score || '-' || team_b_score
-                        ELSE team_b_score || '-' || team_a_score END AS score,
-                   rank() OVER (PARTITION BY player_id
-                                ORDER BY goals DESC, match_date DESC) AS place
-            FROM games WHERE goals > 0
+            SELECT g.player_id, g.goals, g.match_date, g.match_id,
+                   CASE WHEN g.team = 'A' THEN g.team_a_score || '-' || g.team_b_score
+                        ELSE g.team_b_score || '-' || g.team_a_score END AS score
+            FROM games g JOIN goal_keys k ON k.player_id = g.player_id
+            WHERE g.goals::bigint * 1048576 + (g.match_date - DATE '0001-01-01') = k.goal_key
         ),
         bests AS (
             INSERT INTO capo_records_player_bests
                 (tenant_id, player_id, kind, streak, start_day, end_day, match_id, score)
             SELECT target_tenant_id, player_id, kind, streak, start_day, end_day,
                    NULL::int, NULL::text
-            FROM result_bests WHERE streak = best
+            FROM result_bests
             UNION ALL
             SELECT target_tenant_id, player_id, 'scoring', streak, start_day, end_day, NULL, NULL
             FROM scoring_runs WHERE streak = best
@@ -248,7 +263,7 @@ BEGIN
             UNION ALL
             SELECT target_tenant_id, player_id, 'most_goals', goals, NULL,
                    match_date - DATE '0001-01-01', match_id, score
-            FROM goal_bests WHERE place = 1
+            FROM goal_bests
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM honours), (SELECT count(*) FROM bests)
