@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 12
-SCHEMA_CHECKSUM = "a385567c08209f55ef82a13af6ae250ace41ca382f759fdda7d5d00e2de0803f"
+SCHEMA_VERSION = 9
+SCHEMA_CHECKSUM = "9e91f83122bbe231511eede05289ae9c5e9c880100dae713a31f252772d27fb2"

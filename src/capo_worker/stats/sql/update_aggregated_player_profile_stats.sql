@@ -35,11 +35,10 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql
-AS $fn$
+LANGUAGE plpgsql AS $fn$
 DECLARE
     -- NULL: every player; else only these players' rows (a post-match job for the
-    -- latest match, docs/stats.md)
+    -- league's last match, docs/stats.md)
     scope_players int[] := capo_scope_players();
     fs       record;
     duration numeric;
@@ -52,16 +51,24 @@ BEGIN
     -- Cast to numeric (decimals accepted, Q-R5). As in the reference, a bad value
     -- fails the call as soon as any game exists (a ringer's included), and goes
     -- unnoticed when there is none.
-    IF EXISTS (SELECT 1
-               FROM player_matches pm
-               JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
-               JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-               WHERE pm.tenant_id = target_tenant_id) THEN
+    -- (The club's players and matches first, as in the statement below.)
+    IF EXISTS (WITH club_players AS MATERIALIZED (
+                   SELECT player_id FROM players WHERE tenant_id = target_tenant_id),
+               club_matches AS MATERIALIZED (
+                   SELECT match_id FROM matches WHERE tenant_id = target_tenant_id),
+               club_games AS MATERIALIZED (
+                   SELECT player_id, match_id FROM player_matches
+                   WHERE tenant_id = target_tenant_id)
+               SELECT 1
+               FROM club_games pm
+               JOIN club_players pl ON pl.player_id = pm.player_id
+               JOIN club_matches m ON m.match_id = pm.match_id) THEN
         duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
     END IF;
 
     DELETE FROM aggregated_player_profile_stats
-    WHERE tenant_id = target_tenant_id AND (scope_players IS NULL OR player_id = ANY (scope_players));
+    WHERE tenant_id = target_tenant_id
+      AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
     INSERT INTO aggregated_player_profile_stats (
         player_id, tenant_id, name, games_played, fantasy_points,
@@ -70,11 +77,25 @@ BEGIN
         undefeated_streak, undefeated_streak_dates, winless_streak, winless_streak_dates,
         attendance_streak, attendance_streak_dates, scoring_streak, scoring_streak_dates,
         selected_club, yearly_stats, teammate_chemistry_all)
-    WITH match_seq AS (
+    -- The club's rows of each input table are read once, through indexes that
+    -- lead with the tenant, and joined in memory (MATERIALIZED): with many
+    -- clubs the planner would otherwise guess the club's joins from ids that
+    -- span every club, and pick per-row lookups by global id.
+    WITH match_seq AS MATERIALIZED (
         -- Position of each match in the league's match order, for attendance runs.
         SELECT match_id, match_date, team_a_score, team_b_score,
                row_number() OVER (ORDER BY match_date, match_id) AS seq
         FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    club_players AS MATERIALIZED (
+        SELECT player_id, name, is_retired, selected_club FROM players
+        WHERE tenant_id = target_tenant_id AND NOT is_ringer
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+               heavy_loss
+        FROM player_matches WHERE tenant_id = target_tenant_id
+          AND (scope_players IS NULL OR player_id = ANY (scope_players))
     ),
     -- Every row of every subject (non-ringer), sorted once by player and match
     -- order for both window levels, with FP_prof. A row without a match (NULL
@@ -149,13 +170,9 @@ BEGIN
                                                      OR (pm.team = 'B' AND m.team_a_score = 0),
                                                      fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw,
                                                      fs.cd, fs.hcw) AS fp
-                          FROM player_matches pm
-                          JOIN players pl ON pl.player_id = pm.player_id
-                                         AND pl.tenant_id = target_tenant_id
-                                         AND NOT pl.is_ringer
-                          LEFT JOIN match_seq m ON m.match_id = pm.match_id
-                          WHERE pm.tenant_id = target_tenant_id
-                            AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))) b
+                          FROM club_games pm
+                          JOIN club_players pl ON pl.player_id = pm.player_id
+                          LEFT JOIN match_seq m ON m.match_id = pm.match_id) b
                     WINDOW w AS (PARTITION BY b.player_id
                                  ORDER BY b.match_date, b.match_id, b.player_match_id)) o
               WINDOW w AS (PARTITION BY o.player_id
@@ -209,8 +226,7 @@ BEGIN
         FROM ordered WHERE team IS NOT NULL AND match_date IS NOT NULL
     ),
     mates AS (
-        SELECT player_id, name::text AS name FROM players
-        WHERE tenant_id = target_tenant_id AND NOT is_ringer AND is_retired = false
+        SELECT player_id, name::text AS name FROM club_players WHERE is_retired = false
     ),
     -- A shared match is counted on the first row of each player in the match.
     -- That counts it once unless a player has rows on two teams of one match;
@@ -227,8 +243,7 @@ BEGIN
                CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
                     WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
         FROM player_matches pm
-        JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
-                       AND NOT pl.is_ringer
+        JOIN club_players pl ON pl.player_id = pm.player_id
         WHERE scope_players IS NOT NULL AND pm.tenant_id = target_tenant_id
           AND pm.match_id IN (SELECT match_id FROM sided)
     ),
@@ -237,7 +252,6 @@ BEGIN
         UNION ALL
         SELECT player_id, match_id, team, repeat_row FROM mate_rows WHERE team IS NOT NULL
     ),
-    -- Matches where some player has rows on two teams (or a team other than A/B).
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
         WHERE scope_players IS NULL AND maybe_two_teams AND match_date IS NOT NULL
@@ -304,12 +318,11 @@ BEGIN
            s.selected_club,
            COALESCE(y.doc, '[]'::jsonb),
            COALESCE(c.doc, '[]'::json)
-    FROM players s
+    FROM club_players s
     LEFT JOIN best b USING (player_id)
     LEFT JOIN yearly y USING (player_id)
     LEFT JOIN chemistry c USING (player_id)
-    WHERE s.tenant_id = target_tenant_id AND NOT s.is_ringer
-      AND (scope_players IS NULL OR s.player_id = ANY (scope_players));
+    WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);

@@ -27,8 +27,7 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql
-AS $fn$
+LANGUAGE plpgsql AS $fn$
 DECLARE
     fs              record;
     min_games       int;
@@ -77,10 +76,22 @@ BEGIN
 
         -- One statement builds the honours (inserted) and the records document, so
         -- the games are read once.
-        WITH match_seq AS (
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED): among many clubs the planner would
+        -- otherwise guess the club's joins from ids that span every club.
+        WITH match_seq AS MATERIALIZED (
             SELECT match_id, match_date, team_a_score, team_b_score,
                    row_number() OVER (ORDER BY match_date, match_id) AS seq
             FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_players AS MATERIALIZED (
+            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
         -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
         -- 2 loss, 3 draw or any other text.
@@ -94,12 +105,9 @@ BEGIN
                                        pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
                                        fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
                    m.match_date, m.seq, m.team_a_score, m.team_b_score
-            FROM player_matches pm
-            JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
+            FROM club_games pm
+            JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND NOT pl.is_ringer
-              AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))
         ),
         names AS (
             SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
@@ -152,8 +160,16 @@ BEGIN
             GROUP BY year
             RETURNING 1
         ),
-        -- Records: all years, today's and later ones included.
-        -- (a) most goals in a game: the top value, on its latest date only (Q-H3).
+        -- (c, d, e) runs, per player in match order, from one sort:
+        -- * result runs: a run of condition C starts at a game meeting C when the
+        --   previous game did not; attendance runs start at a game whose match does
+        --   not directly follow the previous game's match in the league's match order
+        --   (a duplicated row starts a new run, Q-X3). Level 2 carries the start of
+        --   the current run as rn * 2^20 + its first day (days since 0001-01-01);
+        --   level 3 gives the length so far and the start day.
+        -- * scoring runs put a date's goalless games before its scoring ones (spec
+        --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
+        --   or before its date (a RANGE frame over the date takes in its peers).
         runs AS MATERIALIZED (
             SELECT player_id, day, goals, grp_scoring,
                    CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
@@ -196,9 +212,6 @@ BEGIN
                                ORDER BY o.match_date, o.match_id, o.player_match_id
                                ROWS UNBOUNDED PRECEDING)) x
         ),
-        -- Each player's record candidates: the runs of their own longest length (the
-        -- league's longest is the longest of these), the latest longest attendance
-        -- run, and the games of their best (goals, date).
         -- One pass for each player's longest runs (attendance: the longest, then
         -- latest, packed as length * 2^20 + day), then only the games that end one.
         player_longest AS (
@@ -271,10 +284,24 @@ BEGIN
 
         -- The records, from every player's candidates (written above or, for the
         -- players a scoped run left alone, by an earlier run).
-        WITH cand AS (
-            SELECT b.*, n.name::text AS name
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED), as in the statement above.
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id, name::text AS name, is_ringer FROM players
+            WHERE tenant_id = target_tenant_id
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, team, goals FROM player_matches
+            WHERE tenant_id = target_tenant_id
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date, team_a_score, team_b_score FROM matches
+            WHERE tenant_id = target_tenant_id
+        ),
+        cand AS MATERIALIZED (
+            SELECT b.*, n.name
             FROM capo_records_player_bests b
-            JOIN players n ON n.player_id = b.player_id AND n.tenant_id = target_tenant_id
+            JOIN club_players n ON n.player_id = b.player_id
             WHERE b.tenant_id = target_tenant_id
         ),
         longest AS (
@@ -294,48 +321,32 @@ BEGIN
             WHERE c.kind = 'most_goals'
         ),
         -- The biggest victory: among matches with at least one non-ringer, the
-        -- largest margin, then the latest date. Matches are sorted by margin and
-        -- checked for a non-ringer one by one (OFFSET 0 keeps the check lazy),
-        -- instead of joining every game.
+        -- largest margin, then the latest date.
         victory_top AS (
-            SELECT margin, match_date
-            FROM (SELECT abs(m.team_a_score - m.team_b_score) AS margin, m.match_date,
-                         m.match_id
-                  FROM matches m WHERE m.tenant_id = target_tenant_id
-                  ORDER BY 1 DESC, m.match_date DESC
-                  OFFSET 0) m
-            WHERE EXISTS (SELECT FROM player_matches pm
-                          JOIN players pl ON pl.player_id = pm.player_id
-                                         AND pl.tenant_id = target_tenant_id
-                          WHERE pm.match_id = m.match_id AND pm.tenant_id = target_tenant_id
-                            AND NOT pl.is_ringer)
-            ORDER BY margin DESC, match_date DESC
+            SELECT abs(m.team_a_score - m.team_b_score) AS margin, m.match_date
+            FROM club_matches m
+            WHERE m.match_id IN (SELECT g.match_id FROM club_games g
+                                 JOIN club_players n ON n.player_id = g.player_id
+                                 WHERE NOT n.is_ringer)
+            ORDER BY 1 DESC, m.match_date DESC
             LIMIT 1
         ),
-        played AS (
-            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score
-            FROM matches m JOIN victory_top t
-              ON abs(m.team_a_score - m.team_b_score) = t.margin AND m.match_date = t.match_date
-            WHERE m.tenant_id = target_tenant_id
-        ),
         victory_sides AS (
-            SELECT v.match_id, v.match_date, v.team_a_score, v.team_b_score,
-                   string_agg(n.name || CASE WHEN COALESCE(pm.goals, 0) > 0
-                                             THEN ' (' || pm.goals || ')' ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE pm.team = 'A')
+            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score,
+                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
+                                             THEN ' (' || g.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
                        AS team_a_players,
-                   string_agg(n.name || CASE WHEN COALESCE(pm.goals, 0) > 0
-                                             THEN ' (' || pm.goals || ')' ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE pm.team = 'B')
+                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
+                                             THEN ' (' || g.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
                        AS team_b_players
-            FROM played v
-            JOIN victory_top t ON abs(v.team_a_score - v.team_b_score) = t.margin
-                              AND v.match_date = t.match_date
-            JOIN player_matches pm ON pm.match_id = v.match_id
-                                  AND pm.tenant_id = target_tenant_id
-            JOIN players n ON n.player_id = pm.player_id AND n.tenant_id = target_tenant_id
-                          AND NOT n.is_ringer
-            GROUP BY v.match_id, v.match_date, v.team_a_score, v.team_b_score
+            FROM club_matches m
+            JOIN victory_top t ON abs(m.team_a_score - m.team_b_score) = t.margin
+                              AND m.match_date = t.match_date
+            JOIN club_games g ON g.match_id = m.match_id
+            JOIN club_players n ON n.player_id = g.player_id AND NOT n.is_ringer
+            GROUP BY m.match_id, m.match_date, m.team_a_score, m.team_b_score
         ),
         victories AS (
             SELECT jsonb_agg(jsonb_build_object(
