@@ -189,6 +189,55 @@ def test_post_match_jobs_equal_full_runs(db_url: str, twin_db_url: str, name: st
     assert all(f.scope == "full" for f in replay.scopes[-1].function_results)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PUBLIC_LEAGUES)
+def test_long_replays_with_random_edits_equal_full_runs(
+    db_url: str, twin_db_url: str, name: str
+) -> None:
+    """Fifteen matches saved one by one; after every third a random past match is edited
+    (goals, a result, a player swapped), after every fifth a random match is deleted."""
+    league = load_league_file(league_path(name))
+    base, saved = split_league(league, min(15, len(league.matches) - 2))
+    replay = Replay(db_url, twin_db_url, base)
+    rng = random.Random(f"long {name}")
+    replay.step(max(m.match_date for m in base.matches), "admin")
+    for i, match in enumerate(saved, 1):
+        replay.save(match)
+        day = match.match.match_date
+        replay.step(day, match_id=match.match.match_id)
+        ids = [int(r[0]) for r in query(db_url, "SELECT match_id FROM matches ORDER BY 1")]
+        if i % 3 == 0:
+            target = rng.choice(ids)
+            others = _players_not_in(db_url, target)
+            row = query(
+                db_url,
+                "SELECT min(player_match_id) FROM player_matches WHERE match_id = %s",
+                target,
+            )[0][0]
+            edit = rng.choice(["goals", "result", "swap"])
+            if edit == "goals" or row is None or not others:
+                statement = "UPDATE player_matches SET goals = COALESCE(goals, 0) + 1"
+                params: tuple[object, ...] = (row,)
+            elif edit == "result":
+                statement = "UPDATE player_matches SET result = 'loss', heavy_loss = true"
+                params = (row,)
+            else:
+                statement = "UPDATE player_matches SET player_id = %s"
+                params = (rng.choice(others), row)
+            replay.change([(statement + " WHERE player_match_id = %s", params)])
+            replay.step(day, match_id=target)
+        if i % 5 == 0:
+            target = rng.choice(ids)
+            replay.change(
+                [
+                    ("DELETE FROM player_matches WHERE match_id = %s", (target,)),
+                    ("DELETE FROM matches WHERE match_id = %s", (target,)),
+                ]
+            )
+            replay.step(day + dt.timedelta(days=1), match_id=target)
+    assert set(SCOPED_RULES) <= replay.scoped_functions()
+
+
 def test_small_replay_equals_the_references(db_url: str) -> None:
     """The reference's replay (README of tests/fixtures/replay): 23 post-match jobs, the
     half-season crossed at step 3, then the nightly run."""
