@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 9
-SCHEMA_CHECKSUM = "9e91f83122bbe231511eede05289ae9c5e9c880100dae713a31f252772d27fb2"
+SCHEMA_VERSION = 10
+SCHEMA_CHECKSUM = "3e66312eccac640d282e1337dc82a90a26b6b8d9f29b4c7cfabc7b572eb56423"

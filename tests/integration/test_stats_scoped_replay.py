@@ -28,6 +28,7 @@ from tests.support.golden import compare_folder, report
 from tests.support.leagues import PUBLIC_LEAGUES, league_path, load_league
 from tests.support.replay import SavedMatch, execute_all, save_match, split_league, stats_job
 from tests.support.statsdb import dump_outputs, failures, run_graph
+from tests.support.web import break_function
 
 REPLAY_GOLDEN = Path(__file__).parent.parent / "fixtures" / "replay" / "small_k23"
 NIGHTLY = dt.date(2026, 11, 28)
@@ -278,3 +279,23 @@ def test_a_post_match_job_that_absorbed_an_admin_request_runs_in_full(db_url: st
     scoped = {f.function: f.scope for f in alone.function_results}
     assert scoped["update_aggregated_all_time_stats"] == f"match {match_id}, {players} players"
     assert scoped["update_power_ratings"] == "full"
+
+
+def test_after_a_failed_function_the_next_post_match_job_runs_in_full(db_url: str) -> None:
+    league = load_league_file(league_path("tiny"))
+    base, saved = split_league(league, 2)
+    load_league(db_url, base)
+    stats_job(db_url, max(m.match_date for m in base.matches), "admin")
+    first, second = saved
+    save_match(db_url, first)
+    break_function(db_url, "update_power_ratings", "broken for the test")
+    failed = stats_job(
+        db_url, first.match.match_date, "post-match", first.match.match_id, expect_ok=False
+    )
+    assert failed.stats_scope == f"match {first.match.match_id}"
+    save_match(db_url, second)
+    after = stats_job(
+        db_url, second.match.match_date, "post-match", second.match.match_id, expect_ok=False
+    )
+    assert after.stats_scope == "full"
+    assert after.stats_scope_reason == "no complete run recorded yet for this tenant"

@@ -91,6 +91,7 @@ def stats_job(
     *,
     also: list[StatsRequest] | None = None,
     tenant_id: str = DEFAULT_TENANT_ID,
+    expect_ok: bool = True,
 ) -> JobResults:
     """Enqueue a stats request (and `also`, which join its job), then run that job's handler
     as the worker does, with today pinned to `day`. Returns the job's results."""
@@ -118,7 +119,7 @@ def stats_job(
             handler = StatsUpdateHandler(StatsRunner(pool, parallelism=3))
             ctx = JobContext(pool, settings, "test-replay", logging.getLogger("test-replay"))
             outcome = await handler(job, ctx)
-            assert outcome.ok, outcome.error
+            assert outcome.ok == expect_ok, outcome.error
             read = JobResults.read(outcome.results)
             assert read.results is not None and not read.unreadable
             return read.results

@@ -10,6 +10,7 @@ attempt reused them (`stats_reused`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,8 +98,20 @@ class StatsUpdateHandler:
             as_of=plan.today,
             scopes=plan.functions,
         )
-        async with self.runner.pool.connection() as conn:
-            await scope.remember(conn, tenant_id, plan, ok=outcome.stats_ok)
+        try:
+            async with self.runner.pool.connection() as conn:
+                await scope.remember(conn, tenant_id, plan, ok=outcome.stats_ok)
+        except psycopg.Error as exc:
+            ctx.log.warning(
+                "Job %s: could not record the stats state (%s); forgetting it, so the "
+                "next post-match job runs in full",
+                job.id,
+                str(exc).strip(),
+                extra={"job_id": job.id},
+            )
+            with contextlib.suppress(psycopg.Error):
+                async with self.runner.pool.connection() as conn:
+                    await scope.remember(conn, tenant_id, plan, ok=False)
         results = outcome.results
         results.stats_scope = plan.label
         results.stats_scope_reason = plan.reason

@@ -22,7 +22,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_personal_bests(capo_defau
 CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     latest_id int;
     payload   jsonb;

@@ -35,7 +35,9 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     -- NULL: every player; else only these players' rows (a post-match job for the
     -- league's last match, docs/stats.md)

@@ -27,7 +27,9 @@ $$;
 CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     fs              record;
     min_games       int;

@@ -19,7 +19,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_season_race_data(capo_def
 CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     fs          record;
     today       date;
