@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 10
-SCHEMA_CHECKSUM = "3e66312eccac640d282e1337dc82a90a26b6b8d9f29b4c7cfabc7b572eb56423"
+SCHEMA_VERSION = 11
+SCHEMA_CHECKSUM = "ee80f30612554322a0bc8bf328983cda0080a9060c451f0568f5768be91f8fa9"

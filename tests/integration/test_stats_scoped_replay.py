@@ -158,6 +158,31 @@ def test_post_match_jobs_equal_full_runs(db_url: str, twin_db_url: str, name: st
     )
     replay.step(latest_day + dt.timedelta(days=8), match_id=old.match_id)
 
+    # Rows no app writes: a player of the latest match gets a second row, on the other
+    # team, in an older match of theirs (a job for that match), then the latest match's
+    # job reads that history in its scoped teammate counts.
+    player = saved[-1].rows[0].player_id
+    older = query(
+        db_url,
+        "SELECT max(match_id) FROM player_matches WHERE player_id = %s AND match_id <> %s",
+        player,
+        latest_id,
+    )[0][0]
+    if older is not None:
+        replay.change(
+            [
+                (
+                    "INSERT INTO player_matches (player_match_id, player_id, match_id, team, goals,"
+                    " result) SELECT 990001, player_id, match_id,"
+                    " CASE WHEN team = 'A' THEN 'B' ELSE 'A' END, 1, 'win'"
+                    " FROM player_matches WHERE player_id = %s AND match_id = %s LIMIT 1",
+                    (player, older),
+                )
+            ]
+        )
+        replay.step(latest_day + dt.timedelta(days=8), match_id=older)
+        replay.step(latest_day + dt.timedelta(days=8), match_id=latest_id)
+
     # An old match entered late: a copy of the latest match's rows, dated a month back.
     late = SavedMatch(
         saved[-2].match.model_copy(

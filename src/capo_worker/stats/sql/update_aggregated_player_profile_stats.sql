@@ -239,15 +239,20 @@ BEGIN
     -- when its player has an earlier row (by player_match_id) in the same match,
     -- which is what repeat_row says in the full ordering.
     mate_rows AS (
-        SELECT pm.player_id, pm.match_id, pm.team,
-               row_number() OVER (PARTITION BY pm.player_id, pm.match_id
-                                  ORDER BY pm.player_match_id) > 1 AS repeat_row,
-               CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
-                    WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
-        FROM player_matches pm
-        JOIN club_players pl ON pl.player_id = pm.player_id
-        WHERE scope_players IS NOT NULL AND pm.tenant_id = target_tenant_id
-          AND pm.match_id IN (SELECT match_id FROM sided)
+        SELECT r.player_id, r.match_id, r.team,
+               row_number() OVER (PARTITION BY r.player_id, r.match_id
+                                  ORDER BY r.player_match_id) > 1 AS repeat_row,
+               -- rows on two teams (or a team other than A/B) in the match
+               min(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
+                   <> max(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
+                   OR r.tcode = 3 AS two_teams
+        FROM (SELECT pm.player_id, pm.match_id, pm.team, pm.player_match_id,
+                     CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
+                          WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
+              FROM player_matches pm
+              JOIN club_players pl ON pl.player_id = pm.player_id
+              WHERE scope_players IS NOT NULL AND pm.tenant_id = target_tenant_id
+                AND pm.match_id IN (SELECT match_id FROM sided)) r
     ),
     mate_side AS (
         SELECT player_id, match_id, team, repeat_row FROM sided WHERE scope_players IS NULL
@@ -258,9 +263,7 @@ BEGIN
         SELECT DISTINCT match_id FROM ordered
         WHERE scope_players IS NULL AND maybe_two_teams AND match_date IS NOT NULL
         UNION
-        SELECT match_id FROM mate_rows
-        GROUP BY match_id, player_id
-        HAVING count(DISTINCT tcode) > 1 OR bool_or(tcode = 3)
+        SELECT match_id FROM mate_rows WHERE two_teams
     ),
     simple_pairs AS (
         SELECT p.player_id, t.player_id AS mate_id, count(*) AS pair_rows,
