@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 11
-SCHEMA_CHECKSUM = "ee80f30612554322a0bc8bf328983cda0080a9060c451f0568f5768be91f8fa9"
+SCHEMA_VERSION = 8
+SCHEMA_CHECKSUM = "cbba9692b005612e48489d5b9141de8192a3b6f7d2fa9e88758dbd75ee53b14b"
