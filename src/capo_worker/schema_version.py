@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 8
-SCHEMA_CHECKSUM = "cbba9692b005612e48489d5b9141de8192a3b6f7d2fa9e88758dbd75ee53b14b"
+SCHEMA_VERSION = 9
+SCHEMA_CHECKSUM = "5bf801a4e3c3bc9ab1055a2020d96b5d4055402b7d353daa0df5a522f73b8ca8"

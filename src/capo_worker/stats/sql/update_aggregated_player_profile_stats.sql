@@ -241,9 +241,13 @@ BEGIN
     -- such matches (none in app-made data; any match with a team other than A/B
     -- is treated as one, to be safe) are counted by distinct match instead.
     -- A scoped run has only its players' rows in `ordered`; their teammates' rows
-    -- come from player_matches, restricted to the matches of `sided`. A row repeats
+    -- come from the club's rows, restricted to the matches of `sided`. A row repeats
     -- when its player has an earlier row (by player_match_id) in the same match,
     -- which is what repeat_row says in the full ordering.
+    club_rows AS MATERIALIZED (  -- every row of the club, for a scoped run only
+        SELECT player_id, match_id, team, player_match_id FROM player_matches
+        WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
+    ),
     mate_rows AS (
         SELECT r.player_id, r.match_id, r.team,
                row_number() OVER (PARTITION BY r.player_id, r.match_id
@@ -255,10 +259,9 @@ BEGIN
         FROM (SELECT pm.player_id, pm.match_id, pm.team, pm.player_match_id,
                      CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
                           WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
-              FROM player_matches pm
+              FROM club_rows pm
               JOIN club_players pl ON pl.player_id = pm.player_id
-              WHERE scope_players IS NOT NULL AND pm.tenant_id = target_tenant_id
-                AND pm.match_id IN (SELECT match_id FROM sided)) r
+              WHERE pm.match_id IN (SELECT match_id FROM sided)) r
     ),
     mate_side AS (
         SELECT player_id, match_id, team, repeat_row FROM sided WHERE scope_players IS NULL
