@@ -184,10 +184,14 @@ class Comparison:
         return lines
 
     def verdict(self) -> str:
+        """The ratios, against issue 14's goals when they apply (40 capo-sized clubs)."""
         worst = max(ORDER, key=self.ratio)
+        goals = self.league == "capo" and self.clubs == 40
+        total_goal = f" (goal at most {TOTAL_GOAL}x)" if goals else ""
+        function_goal = f" (goal at most {FUNCTION_GOAL}x)" if goals else ""
         return (
-            f"Total {self.ratio():.2f}x (goal at most {TOTAL_GOAL}x); the largest single "
-            f"function ratio {self.ratio(worst):.2f}x, {worst} (goal at most {FUNCTION_GOAL}x)."
+            f"Total {self.ratio():.2f}x{total_goal}; the largest single function ratio "
+            f"{self.ratio(worst):.2f}x, {worst}{function_goal}."
         )
 
 

@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 9
-SCHEMA_CHECKSUM = "5bf801a4e3c3bc9ab1055a2020d96b5d4055402b7d353daa0df5a522f73b8ca8"
+SCHEMA_CHECKSUM = "ea2a0094accbb798cce42b792aea5317cd5cec8ac87180ae4dc17386d90e4f3d"

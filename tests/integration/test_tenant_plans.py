@@ -4,9 +4,10 @@ Several clubs share one database (the fixture leagues, each under its own
 tenant). For each club the ten functions run, and PostgreSQL's own activity
 counters say which scans their statements did, nested PL/pgSQL statements
 included: no sequential scan of a league or output table, and no index scan
-through an index whose first column is not tenant_id. Either would read other
-clubs' rows (or find the club's rows by an id that knows no club), so its cost
-would grow with the number of clubs.
+through an index whose first column is not tenant_id. A sequential scan reads
+every club's rows; an index that does not lead with the tenant finds rows by a
+global id, the per-row lookups the planner chose among many clubs when it
+misjudged a club's joins (docs/operations.md, "Many clubs in one database").
 
 The counters are read instead of auto_explain because the embedded server
 ships without contrib modules; they record the scans the executor really made

@@ -14,9 +14,11 @@ DROP INDEX IF EXISTS idx_players_tenant;
 -- matches by date stay on idx_matches_tenant_date.
 CREATE INDEX IF NOT EXISTS idx_matches_tenant_match ON matches (tenant_id, match_id);
 
--- A match's games within the club. idx_player_matches_match (match_id) stays:
--- it serves the foreign-key check when the app deletes a match; with the
--- tenant in the condition the planner prefers this one.
+-- A club's games by match. idx_player_matches_match (match_id) stays: it
+-- serves the foreign-key check when the app deletes a match. The stats
+-- functions never give the planner the choice: they read player_matches by
+-- tenant alone and join in memory (the planner may take the match index for
+-- "tenant and match" even with this one there).
 CREATE INDEX IF NOT EXISTS idx_player_matches_tenant_match
     ON player_matches (tenant_id, match_id);
 
