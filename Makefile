@@ -48,6 +48,7 @@ schema: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/queue.py
+	$(BIN)/python -m bench.post_match
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

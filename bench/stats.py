@@ -206,16 +206,16 @@ def section(results: list[LeagueResult], args: argparse.Namespace, version: str,
     return "\n".join(lines) + "\n"
 
 
-def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
-    """Put `text` between the markers in docs/benchmarks.md (at its end if none)."""
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+def write_doc(text: str, begin: str = BEGIN, end: str = END, doc: Path = DOC) -> None:
+    """Put `text` between the markers in `doc` (docs/benchmarks.md; at its end if none)."""
+    current = doc.read_text() if doc.exists() else "# Benchmarks\n"
     if begin in current and end in current:
         head, rest = current.split(begin, 1)
         tail = rest.split(end, 1)[1].lstrip("\n")
         new = head + text + ("\n" + tail if tail else "")
     else:
         new = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(new)
+    doc.write_text(new)
 
 
 def league_names(parser: argparse.ArgumentParser, value: str) -> list[str]:

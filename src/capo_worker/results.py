@@ -110,7 +110,7 @@ class JobResults(_Part):
     failed_functions: OptionalInt = None
     skipped_functions: OptionalInt = None
     stats_duration_ms: OptionalInt = None
-    stats_scope: OptionalText = None  # "changes" (post-match) or "full"
+    stats_scope: OptionalText = None  # "match 4838" (a post-match job's scope) or "full"
     tenant_id: OptionalText = None
     function_results: list[FunctionResult] = []
     stats_scope_reason: OptionalText = None

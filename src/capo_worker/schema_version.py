@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 5
-SCHEMA_CHECKSUM = "d0da85decbb76ddca7945dd56ea8a827738c52072ffcebdd22e6069ae27c4f48"
+SCHEMA_VERSION = 10
+SCHEMA_CHECKSUM = "43c73770711d49f9668e32e3e9b4c0379e95476c43c670df72cad04a80402872"

@@ -251,8 +251,13 @@ def jobs_show(
     for line in _attempt_lines(job):
         out.print(line)
     results = JobResults.read(job.results).results
+    if results and results.stats_scope:
+        why = f" ({results.stats_scope_reason})" if results.stats_scope_reason else ""
+        out.print(f"stats scope: {results.stats_scope}{why}")
     for fn in results.function_results if results else []:
         line = f"  {fn.function}: {fn.status} in {fn.duration} ms"
+        if fn.scope:
+            line += f", {fn.scope}" + (f" ({fn.scope_reason})" if fn.scope_reason else "")
         out.print(line + (f" - {fn.error}" if fn.error else ""))
 
 

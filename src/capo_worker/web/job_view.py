@@ -29,6 +29,8 @@ class FunctionLine:
     tags: list[str]
     error: str | None
     details: str | None
+    scope: str = "-"  # "full", "match 4838, 18 players"; "-" on rows written before scopes
+    scope_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class JobView:
     attempt_errors: list[dict[str, Any]]
     payload_json: str
     unreadable: list[str] = field(default_factory=list)  # parts of the row of an odd shape
+    scope: str | None = None  # the stats' scope: "match 4838" or "full" (None: not recorded)
+    scope_reason: str | None = None
 
     @property
     def short_id(self) -> str:
@@ -114,6 +118,8 @@ def _functions(results: JobResults | None) -> list[FunctionLine]:
             details=json.dumps(entry.details, sort_keys=True)
             if entry.details is not None
             else None,
+            scope=entry.scope or "-",
+            scope_reason=entry.scope_reason,
         )
         for entry in (results.function_results if results else [])
     ]
@@ -209,6 +215,8 @@ def _view(job: Job, now: dt.datetime) -> JobView:
         tenant_id=job.effective_tenant_id,
         functions=_functions(results),
         cache=_cache(results),
+        scope=results.stats_scope if results else None,
+        scope_reason=results.stats_scope_reason if results else None,
         attempt_errors=[e for e in _list(job.attempt_errors) if isinstance(e, dict)],
         payload_json=json.dumps(payload, indent=2, sort_keys=True),
         unreadable=_payload_and_errors(job) + read.unreadable,

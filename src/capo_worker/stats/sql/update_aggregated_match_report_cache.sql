@@ -44,6 +44,7 @@ CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 AS $fn$
 DECLARE
     cfg               jsonb;
@@ -152,7 +153,27 @@ BEGIN
 
     -- On Fire / Grim Reaper (§7.1): regular players' appearances in the
     -- window [target - days, target]; computed before the basic-run check.
-    WITH form AS (
+    --
+    -- In every statement below the club's rows are read through indexes that
+    -- lead with the tenant and joined in memory (MATERIALIZED): among many
+    -- clubs the planner would otherwise guess the club's joins from ids that
+    -- span every club, and look rows up by global id.
+    WITH club_players AS MATERIALIZED (
+        SELECT player_id, name FROM players
+         WHERE tenant_id = target_tenant_id AND NOT is_ringer
+    ),
+    window_matches AS MATERIALIZED (
+        SELECT match_id, team_a_score, team_b_score FROM matches
+         WHERE tenant_id = target_tenant_id
+           -- (a window longer than all history is capped, not a date overflow)
+           AND match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
+                              AND lm.match_date
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, team, goals, result, heavy_win, heavy_loss, clean_sheet
+          FROM player_matches WHERE tenant_id = target_tenant_id
+    ),
+    form AS (
         SELECT p.player_id,
                p.name,
                count(*) AS matches_played,
@@ -165,16 +186,9 @@ BEGIN
                count(*) FILTER (WHERE pm.clean_sheet) AS clean_sheets,
                count(*) FILTER (WHERE pm.heavy_win) AS heavy_wins,
                count(*) FILTER (WHERE pm.heavy_loss) AS heavy_losses
-          FROM matches m
-          JOIN player_matches pm ON pm.match_id = m.match_id
-          JOIN players p ON p.player_id = pm.player_id
-         WHERE m.tenant_id = target_tenant_id
-           AND pm.tenant_id = target_tenant_id
-           AND p.tenant_id = target_tenant_id
-           AND NOT p.is_ringer
-           -- (a window longer than all history is capped, not a date overflow)
-           AND m.match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
-                                AND lm.match_date
+          FROM window_matches m
+          JOIN club_games pm ON pm.match_id = m.match_id
+          JOIN club_players p ON p.player_id = pm.player_id
          GROUP BY p.player_id, p.name
         HAVING count(*) >= c_min_games
     )
@@ -192,13 +206,18 @@ BEGIN
 
     -- Team lists and scorer lines (ringers included) and the number of
     -- regular participants (§7.2).
-    WITH app AS (
+    WITH club_players AS MATERIALIZED (
+        SELECT player_id, name, is_ringer FROM players WHERE tenant_id = target_tenant_id
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, team, goals FROM player_matches
+         WHERE tenant_id = target_tenant_id
+    ),
+    app AS (
         SELECT p.player_id, p.name, p.is_ringer, pm.team, pm.goals
-          FROM player_matches pm
-          JOIN players p ON p.player_id = pm.player_id
+          FROM club_games pm
+          JOIN club_players p ON p.player_id = pm.player_id
          WHERE pm.match_id = lm.match_id
-           AND pm.tenant_id = target_tenant_id
-           AND p.tenant_id = target_tenant_id
     ),
     scorers AS (
         SELECT a.team,
@@ -248,14 +267,19 @@ BEGIN
     END IF;
 
     -- Milestones (§7.4): totals over all of each participant's appearances.
-    WITH parts AS (
+    WITH club_players AS MATERIALIZED (
+        SELECT player_id, name FROM players
+         WHERE tenant_id = target_tenant_id AND NOT is_ringer
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, goals FROM player_matches
+         WHERE tenant_id = target_tenant_id
+    ),
+    parts AS (
         SELECT pm.player_id, min(p.name) AS name, sum(COALESCE(pm.goals, 0)) AS goals_now
-          FROM player_matches pm
-          JOIN players p ON p.player_id = pm.player_id
+          FROM club_games pm
+          JOIN club_players p ON p.player_id = pm.player_id
          WHERE pm.match_id = lm.match_id
-           AND pm.tenant_id = target_tenant_id
-           AND p.tenant_id = target_tenant_id
-           AND NOT p.is_ringer
          GROUP BY pm.player_id
     ),
     totals AS (
@@ -263,8 +287,7 @@ BEGIN
                count(*) AS total_games,
                sum(COALESCE(pm.goals, 0)) AS total_goals
           FROM parts pt
-          JOIN player_matches pm ON pm.player_id = pt.player_id
-                                AND pm.tenant_id = target_tenant_id
+          JOIN club_games pm ON pm.player_id = pt.player_id
          GROUP BY pt.player_id, pt.name, pt.goals_now
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)
@@ -284,22 +307,30 @@ BEGIN
 
     -- Leaders (§7.5): per-name totals of regular players over four date
     -- ranges; "before" ranges end the day before the target date.
-    WITH app AS (
+    WITH club_players AS MATERIALIZED (
+        SELECT player_id, name FROM players
+         WHERE tenant_id = target_tenant_id AND NOT is_ringer
+    ),
+    range_matches AS MATERIALIZED (
+        SELECT match_id, match_date FROM matches
+         WHERE tenant_id = target_tenant_id
+           AND match_date >= LEAST(v_season_start, v_half_start)
+           AND match_date <= GREATEST(lm.match_date, v_half_end)
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, goals, result, heavy_win, heavy_loss, clean_sheet
+          FROM player_matches WHERE tenant_id = target_tenant_id
+    ),
+    app AS (
         SELECT p.name COLLATE "C" AS name,
                m.match_date AS d,
                COALESCE(pm.goals, 0) AS g,
                capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
                                    pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw,
                                    fs.cd, fs.hcw) AS fp
-          FROM matches m
-          JOIN player_matches pm ON pm.match_id = m.match_id
-          JOIN players p ON p.player_id = pm.player_id
-         WHERE m.tenant_id = target_tenant_id
-           AND pm.tenant_id = target_tenant_id
-           AND p.tenant_id = target_tenant_id
-           AND NOT p.is_ringer
-           AND m.match_date >= LEAST(v_season_start, v_half_start)
-           AND m.match_date <= GREATEST(lm.match_date, v_half_end)
+          FROM range_matches m
+          JOIN club_games pm ON pm.match_id = m.match_id
+          JOIN club_players p ON p.player_id = pm.player_id
     ),
     per AS (
         SELECT a.name,
@@ -379,26 +410,29 @@ BEGIN
 
     -- Current streaks of every regular player, retired included (§7.6, Q1),
     -- over each player's 20 most recent appearances; then the feats (§7.7).
-    WITH regs AS (
+    WITH regs AS MATERIALIZED (
         SELECT p.player_id, p.name
           FROM players p
          WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer
     ),
+    club_matches AS MATERIALIZED (
+        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    club_games AS MATERIALIZED (
+        SELECT player_id, match_id, goals, result FROM player_matches
+         WHERE tenant_id = target_tenant_id
+    ),
     last20 AS (
-        -- each player's 20 most recent appearances, newest first (rn = 1)
-        SELECT r.player_id, h.result, h.goals, h.rn
-          FROM regs r
-          CROSS JOIN LATERAL (
-              SELECT pm.result, pm.goals,
-                     row_number() OVER (ORDER BY m.match_date DESC, m.match_id DESC) AS rn
-                FROM player_matches pm
-                JOIN matches m ON m.match_id = pm.match_id
-               WHERE pm.player_id = r.player_id
-                 AND pm.tenant_id = target_tenant_id
-                 AND m.tenant_id = target_tenant_id
-               ORDER BY m.match_date DESC, m.match_id DESC
-               LIMIT 20
-          ) h
+        -- each player's 20 most recent appearances, newest first (rn = 1), from
+        -- one numbering of all the club's games
+        SELECT h.player_id, h.result, h.goals, h.rn
+          FROM (SELECT pm.player_id, pm.result, pm.goals,
+                       row_number() OVER (PARTITION BY pm.player_id
+                                          ORDER BY m.match_date DESC, m.match_id DESC) AS rn
+                  FROM club_games pm
+                  JOIN club_matches m ON m.match_id = pm.match_id
+                  JOIN regs r ON r.player_id = pm.player_id) h
+         WHERE h.rn <= 20
     ),
     ends AS (
         -- For each kind of streak: how many appearances up to this one (newest
@@ -453,12 +487,9 @@ BEGIN
     ),
     parts AS (
         SELECT pm.player_id, min(p.name) AS name, sum(COALESCE(pm.goals, 0)) AS goals_now
-          FROM player_matches pm
-          JOIN players p ON p.player_id = pm.player_id
+          FROM club_games pm
+          JOIN regs p ON p.player_id = pm.player_id
          WHERE pm.match_id = lm.match_id
-           AND pm.tenant_id = target_tenant_id
-           AND p.tenant_id = target_tenant_id
-           AND NOT p.is_ringer
          GROUP BY pm.player_id
     ),
     rec AS (

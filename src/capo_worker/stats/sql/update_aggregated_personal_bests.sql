@@ -22,7 +22,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_personal_bests(capo_defau
 CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     latest_id int;
     payload   jsonb;
@@ -43,23 +45,33 @@ BEGIN
                     'as in the reference');
     END IF;
 
-    WITH subjects AS (
+    -- The club's rows are read through indexes that lead with the tenant and
+    -- joined in memory (MATERIALIZED): among many clubs the planner would
+    -- otherwise guess the club's joins from ids that span every club.
+    WITH club_games AS MATERIALIZED (
+        SELECT player_id, match_id, player_match_id, goals
+        FROM player_matches WHERE tenant_id = target_tenant_id
+    ),
+    club_matches AS MATERIALIZED (
+        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    club_players AS MATERIALIZED (
+        SELECT player_id, name FROM players
+        WHERE tenant_id = target_tenant_id AND NOT is_ringer
+    ),
+    subjects AS MATERIALIZED (
         -- Non-ringers with a row in L, retired players included.
         SELECT pl.player_id, pl.name::text AS name
-        FROM players pl
-        WHERE pl.tenant_id = target_tenant_id
-          AND NOT pl.is_ringer
-          AND EXISTS (SELECT 1 FROM player_matches pm
-                      WHERE pm.match_id = latest_id AND pm.player_id = pl.player_id
-                        AND pm.tenant_id = target_tenant_id)
+        FROM club_players pl
+        WHERE pl.player_id IN (SELECT pm.player_id FROM club_games pm
+                               WHERE pm.match_id = latest_id)
     ),
     games AS MATERIALIZED (
         -- Every game of every subject, all dates (back-dated matches included).
         SELECT pm.player_id, pm.match_id, pm.player_match_id, m.match_date, pm.goals
-        FROM player_matches pm
+        FROM club_games pm
         JOIN subjects s ON s.player_id = pm.player_id
-        JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-        WHERE pm.tenant_id = target_tenant_id
+        JOIN club_matches m ON m.match_id = pm.match_id
     ),
     -- Running scoring streak in match order: the scoring games since the last
     -- goalless one (0 at a goalless game).
@@ -82,7 +94,7 @@ BEGIN
     -- (all matches of the league in match order) that the player attended.
     match_seq AS (
         SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
-        FROM matches WHERE tenant_id = target_tenant_id
+        FROM club_matches
     ),
     attendance AS (
         SELECT player_id, match_id,
@@ -145,7 +157,7 @@ BEGIN
 
     INSERT INTO aggregated_personal_bests (match_id, tenant_id, broken_pbs_data)
     VALUES (latest_id, target_tenant_id, payload)
-    ON CONFLICT (match_id) DO UPDATE
+    ON CONFLICT (tenant_id, match_id) DO UPDATE  -- a key that leads with the tenant
         SET broken_pbs_data = EXCLUDED.broken_pbs_data, updated_at = now();
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'personal_bests', 'personal_bests', true);

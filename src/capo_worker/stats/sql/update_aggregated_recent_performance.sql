@@ -25,20 +25,40 @@ LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_rows bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_recent_performance'),
                                   hashtext(target_tenant_id::text));
     BEGIN
-        DELETE FROM aggregated_recent_performance WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_recent_performance
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         -- One sort of the tenant's non-ringer rows, numbered newest first per
         -- player; the first five of each player make the array.
         INSERT INTO aggregated_recent_performance (player_id, tenant_id, last_5_games,
                                                    last_5_goals, last_updated)
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED): among many clubs the planner would
+        -- otherwise guess the club's joins from ids that span every club.
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date, team_a_score, team_b_score
+            FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        )
         SELECT p.player_id, target_tenant_id,
                COALESCE(r.games, '[]'::jsonb), COALESCE(r.goals, 0), now()
-        FROM players p
+        FROM club_players p
         LEFT JOIN (
             SELECT g.player_id,
                    jsonb_agg(
@@ -65,16 +85,13 @@ BEGIN
                            PARTITION BY pm.player_id
                            ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
                        ) AS rn
-                FROM player_matches pm
-                JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-                JOIN players rp ON rp.player_id = pm.player_id
-                               AND rp.tenant_id = target_tenant_id AND NOT rp.is_ringer
-                WHERE pm.tenant_id = target_tenant_id
+                FROM club_games pm
+                JOIN club_matches m ON m.match_id = pm.match_id
+                JOIN club_players rp ON rp.player_id = pm.player_id
             ) g
             WHERE g.rn <= 5
             GROUP BY g.player_id
         ) r ON r.player_id = p.player_id
-        WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer
         ORDER BY p.player_id;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
 

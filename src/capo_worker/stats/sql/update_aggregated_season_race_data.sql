@@ -19,7 +19,9 @@ LANGUAGE plpgsql AS $$ BEGIN PERFORM update_aggregated_season_race_data(capo_def
 CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
     target_tenant_id uuid
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+AS $fn$
 DECLARE
     fs          record;
     today       date;
@@ -49,18 +51,31 @@ BEGIN
         DELETE FROM aggregated_season_race_data
         WHERE tenant_id = target_tenant_id AND season_year = year_y;
 
-        WITH season AS MATERIALIZED (
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED): among many clubs the planner would
+        -- otherwise guess the club's joins from ids that span every club.
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id, name FROM players
+            WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date FROM matches
+            WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, result, heavy_win, heavy_loss,
+                   clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+        ),
+        season AS MATERIALIZED (
             SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
                    pm.player_match_id,
                    capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
                                        pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                        fs.hcw) AS points
-            FROM player_matches pm
-            JOIN players pl ON pl.player_id = pm.player_id AND pl.tenant_id = target_tenant_id
-            JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND NOT pl.is_ringer
-              AND m.match_date BETWEEN year_start AND year_end
+            FROM club_games pm
+            JOIN club_players pl ON pl.player_id = pm.player_id
+            JOIN club_matches m ON m.match_id = pm.match_id
         ),
         periods (period_type, anchor, first_day, last_day) AS (
             VALUES ('whole_season', year_start, year_start, year_end),

@@ -27,6 +27,7 @@ LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_today      date;
     v_half_start date;
     v_half_end   date;
@@ -50,12 +51,29 @@ BEGIN
 
         -- Half-season: every row of the window, both ends inclusive (future
         -- matches inside the window count).
-        DELETE FROM aggregated_half_season_stats WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_half_season_stats
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         INSERT INTO aggregated_half_season_stats (
             tenant_id, player_id, games_played, wins, draws, losses, goals,
             heavy_wins, heavy_losses, clean_sheets, win_percentage, fantasy_points,
             points_per_game)
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED): among many clubs the planner would
+        -- otherwise guess the club's joins from ids that span every club.
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date FROM matches
+            WHERE tenant_id = target_tenant_id AND match_date BETWEEN v_half_start AND v_half_end
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        )
         SELECT target_tenant_id, a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                a.heavy_wins, a.heavy_losses, a.clean_sheets,
                round(a.wins::numeric / a.games * 100, 1),
@@ -75,12 +93,9 @@ BEGIN
                                            pm.heavy_loss, pm.clean_sheet,
                                            fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))::int
                                                                            AS fp
-            FROM player_matches pm
-            JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-            JOIN players p ON p.player_id = pm.player_id AND p.tenant_id = target_tenant_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND NOT p.is_ringer
-              AND m.match_date BETWEEN v_half_start AND v_half_end
+            FROM club_games pm
+            JOIN club_matches m ON m.match_id = pm.match_id
+            JOIN club_players p ON p.player_id = pm.player_id
             GROUP BY pm.player_id
         ) a
         ORDER BY a.player_id;
@@ -94,6 +109,7 @@ BEGIN
 
         DELETE FROM aggregated_season_stats s
         WHERE s.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR s.player_id = ANY (v_players))
           AND s.season_start_date IN (
               SELECT make_date(extract(year FROM m.match_date)::int, 1, 1)
               FROM matches m
@@ -103,6 +119,18 @@ BEGIN
             tenant_id, player_id, season_start_date, season_end_date, games_played, wins,
             draws, losses, goals, heavy_wins, heavy_losses, clean_sheets, win_percentage,
             fantasy_points, points_per_game)
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date FROM matches
+            WHERE tenant_id = target_tenant_id AND match_date <= v_last_day
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        )
         SELECT target_tenant_id, a.player_id, make_date(a.y, 1, 1), make_date(a.y, 12, 31),
                a.games, a.wins, a.draws, a.losses, a.goals,
                a.heavy_wins, a.heavy_losses, a.clean_sheets,
@@ -124,12 +152,9 @@ BEGIN
                                            pm.heavy_loss, pm.clean_sheet,
                                            fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
                                                                            AS fp
-            FROM player_matches pm
-            JOIN matches m ON m.match_id = pm.match_id AND m.tenant_id = target_tenant_id
-            JOIN players p ON p.player_id = pm.player_id AND p.tenant_id = target_tenant_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND NOT p.is_ringer
-              AND m.match_date <= v_last_day
+            FROM club_games pm
+            JOIN club_matches m ON m.match_id = pm.match_id
+            JOIN club_players p ON p.player_id = pm.player_id
             GROUP BY pm.player_id, extract(year FROM m.match_date)::int
         ) a
         ORDER BY a.y, a.player_id;

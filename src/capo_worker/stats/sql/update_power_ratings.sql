@@ -54,7 +54,18 @@ BEGIN
     v_lambda := (ln(2::double precision) / v_half_life::double precision)::numeric;
     SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
 
-    WITH weights AS MATERIALIZED (
+    -- The club's rows are read through indexes that lead with the tenant and
+    -- joined in memory (MATERIALIZED): among many clubs the planner would
+    -- otherwise guess the club's joins from ids that span every club.
+    WITH club_games AS MATERIALIZED (
+        SELECT player_id, match_id, result, heavy_win, heavy_loss, clean_sheet, goals
+        FROM player_matches WHERE tenant_id = target_tenant_id
+    ),
+    club_players AS MATERIALIZED (
+        SELECT player_id, is_ringer FROM players
+        WHERE tenant_id = target_tenant_id AND is_retired = false
+    ),
+    weights AS MATERIALIZED (
         -- Every match of the tenant; w is NULL for matches after today, which
         -- count only for the first-match date (Q-P4).
         SELECT m.match_id, m.match_date,
@@ -81,9 +92,8 @@ BEGIN
                                        fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
                    * w.w) AS f,
                sum(COALESCE(pm.goals, 0) * w.w) AS g
-        FROM player_matches pm
+        FROM club_games pm
         JOIN weights w ON w.match_id = pm.match_id
-        WHERE pm.tenant_id = target_tenant_id
         GROUP BY pm.player_id
     ),
     duplicated AS (
@@ -92,9 +102,9 @@ BEGIN
         SELECT x.player_id, sum(x.extra) AS extra
         FROM (
             SELECT pm.player_id, (count(*) - 1) * w.w AS extra
-            FROM player_matches pm
+            FROM club_games pm
             JOIN weights w ON w.match_id = pm.match_id
-            WHERE pm.tenant_id = target_tenant_id AND w.w IS NOT NULL
+            WHERE w.w IS NOT NULL
               AND pm.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
             GROUP BY pm.player_id, pm.match_id, w.w
             HAVING count(*) > 1
@@ -112,11 +122,10 @@ BEGIN
                           WHERE match_date >= DATE '1900-01-01')
                     ELSE COALESCE(af.wa, 0) END  -- first match after today: 0
                + COALESCE(du.extra, 0) AS wa
-        FROM players p
+        FROM club_players p
         LEFT JOIN played pl ON pl.player_id = p.player_id
         LEFT JOIN available_from af ON af.match_date = pl.j
         LEFT JOIN duplicated du ON du.player_id = p.player_id
-        WHERE p.tenant_id = target_tenant_id AND p.is_retired = false
     ),
     league AS (
         -- Pooled, game-weighted means over eligible non-ringers; NULL when none.
@@ -158,7 +167,7 @@ BEGIN
                x.j, now()
         FROM ranked x
         ORDER BY x.player_id
-        ON CONFLICT (player_id) DO UPDATE SET
+        ON CONFLICT (tenant_id, player_id) DO UPDATE SET  -- a key that leads with the tenant
             tenant_id = EXCLUDED.tenant_id,
             power_rating = EXCLUDED.power_rating,
             goal_threat = EXCLUDED.goal_threat,
