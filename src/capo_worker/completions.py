@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from psycopg_pool import AsyncConnectionPool
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from capo_worker import queue
 from capo_worker.db_errors import is_permanent
 from capo_worker.job_row import Attempt
+
+
+class ConnectionSource(Protocol):
+    """A pool, or the worker's dedicated session (db.DedicatedConnection)."""
+
+    def connection(self) -> AbstractAsyncContextManager[queue.Conn]: ...
 
 
 class CompletionBatcher:
@@ -23,8 +28,8 @@ class CompletionBatcher:
     again one job at a time, so one unstorable outcome fails only its own job.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, worker_id: str) -> None:
-        self.pool = pool
+    def __init__(self, connections: ConnectionSource, worker_id: str) -> None:
+        self.connections = connections
         self.worker_id = worker_id
         self._pending: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -51,7 +56,7 @@ class CompletionBatcher:
         self, batch: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]]
     ) -> None:
         try:
-            async with self.pool.connection() as conn:
+            async with self.connections.connection() as conn:
                 ours = await queue.complete_many(
                     conn,
                     worker_id=self.worker_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from capo_worker import event_loop
 from capo_worker.config import Settings, load_settings
 from capo_worker.logs import setup_logging
 from capo_worker.runtime import Runtime, open_runtime
@@ -41,7 +41,7 @@ def settings_from_env(*, service: bool = False) -> Settings:
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(make())  # type: ignore[arg-type]
+    return event_loop.run(make())  # type: ignore[arg-type]
 
 
 def print_json(data: Any) -> None:
