@@ -66,6 +66,12 @@ REFUSAL_REASON_LIMIT = 500
 # succeeded job keeps its slot until it is recorded (the database is slow).
 RECORDING_PER_SLOT = 4
 SUMMARY_SECONDS = 60.0
+# While jobs take less than this, a claim also takes PREFETCH_PER_SLOT jobs per
+# slot beyond the free slots, started as slots free up: fewer, larger claims
+# where a claim costs as much as the jobs. Longer jobs are claimed only for
+# free slots, so a busy worker never keeps them from an idle one.
+PREFETCH_BELOW_SECONDS = 0.01
+PREFETCH_PER_SLOT = 1
 
 
 @dataclass
@@ -106,6 +112,9 @@ class Worker:
         # completion is being written, holding none. The same task throughout.
         self.running: dict[Attempt, asyncio.Task[None]] = {}
         self.recording: dict[Attempt, asyncio.Task[None]] = {}
+        # Claimed beyond the free slots (quick jobs), in claim order, waiting for a slot.
+        self.prefetched: dict[Attempt, Job] = {}
+        self._quick_jobs = False
         self._recording_limit = RECORDING_PER_SLOT * settings.worker_concurrency
         self._claim_session = DedicatedConnection(
             listen_url, lease_seconds=self.lease_seconds, name="capo-worker claims"
@@ -222,8 +231,10 @@ class Worker:
     async def _claim_loop(self, stop_waiter: asyncio.Task[Any]) -> None:
         backoff = Backoff()
         while not stop_waiter.done():
+            self._start_prefetched()
             free = self.settings.worker_concurrency - len(self.running)
             claimed: list[Job] = []
+            limit = free + self._prefetch_size() if free > 0 else 0
             if free > 0:
                 self._wake.clear()
                 try:
@@ -234,7 +245,7 @@ class Worker:
                                 worker_id=self.worker_id,
                                 job_types=self.registry.job_types,
                                 lease_seconds=self.lease_seconds,
-                                limit=free,
+                                limit=limit,
                                 queue_name=self.queue_name,
                             )
                     backoff.reset()
@@ -244,14 +255,26 @@ class Worker:
                     await _sleep_or_stop(stop_waiter, delay)
                     continue
                 for job in claimed:
-                    self._start(job)
-                if len(claimed) == free:
+                    if len(self.running) < self.settings.worker_concurrency:
+                        self._start(job)
+                    else:
+                        self.prefetched[job.attempt] = job
+                if len(claimed) == limit:
                     continue  # there may be more: claim again right away
             wake = asyncio.create_task(self._wake.wait())
             await asyncio.wait(
                 {wake, stop_waiter}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
             wake.cancel()
+
+    def _prefetch_size(self) -> int:
+        """Jobs to claim beyond the free slots: only while jobs are quick (see PREFETCH_BELOW)."""
+        return self.settings.worker_concurrency * PREFETCH_PER_SLOT if self._quick_jobs else 0
+
+    def _start_prefetched(self) -> None:
+        while self.prefetched and len(self.running) < self.settings.worker_concurrency:
+            attempt = next(iter(self.prefetched))
+            self._start(self.prefetched.pop(attempt))
 
     def _start(self, job: Job) -> None:
         ctx = JobContext(self.pool, self.settings, self.worker_id, log)
@@ -283,8 +306,8 @@ class Worker:
 
     @property
     def held(self) -> list[Attempt]:
-        """Every attempt this worker holds a lease for: running, or being recorded."""
-        return [*self.running, *self.recording]
+        """Every attempt this worker holds a lease for: prefetched, running, being recorded."""
+        return [*self.prefetched, *self.running, *self.recording]
 
     # --- running a job -------------------------------------------------------------
 
@@ -302,7 +325,9 @@ class Worker:
             except Exception as exc:
                 log.exception("Job %s raised", job.id, extra={"job_id": job.id})
                 outcome = JobOutcome(False, error=one_line(exc) or type(exc).__name__)
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        self._quick_jobs = elapsed < PREFETCH_BELOW_SECONDS
+        elapsed_ms = int(elapsed * 1000)
         metrics.JOB_DURATION.labels(job.job_type, "ok" if outcome.ok else "failed").observe(
             elapsed_ms / 1000
         )
@@ -457,6 +482,14 @@ class Worker:
                 log.error("Heartbeat got no answer within %.0fs", self.lease_seconds)
                 continue
             for attempt in attempts:
+                if attempt not in held and self.prefetched.pop(attempt, None) is not None:
+                    log.warning(
+                        "Lost the lease of job %s (attempt %d) before it started; not running it",
+                        attempt.job_id,
+                        attempt.number,
+                        extra={"job_id": attempt.job_id},
+                    )
+                    continue
                 task = self.running.get(attempt) or self.recording.get(attempt)
                 if attempt not in held and task is not None:
                     log.warning(
@@ -487,6 +520,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         grace = self.settings.shutdown_grace_seconds
         deadline = loop.time() + grace
+        if self.prefetched:  # never started: straight back to the queue
+            prefetched, self.prefetched = list(self.prefetched), {}
+            await self._release(prefetched)
         if self.running:
             # Keep a moment at the end of the grace period to give jobs back.
             handlers_until = deadline - min(2.0, grace / 5)
@@ -509,6 +545,9 @@ class Worker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release(unfinished)
+
+    async def _release(self, unfinished: list[Attempt]) -> None:
         try:
             async with self.pool.connection(timeout=2.0) as conn:
                 released = await queue.release(conn, attempts=unfinished, worker_id=self.worker_id)
