@@ -4,6 +4,9 @@ What must still hold while a completion is being written in the background:
 the job is recorded completed exactly once, by its current attempt (a lost
 attempt's pending completion records nothing); the heartbeat keeps the
 lease of a job whose completion is pending; a graceful stop waits for it.
+Likewise for jobs claimed beyond the free slots while jobs are quick
+(prefetched): a lost lease means the attempt never runs, and a stop gives
+them back to the queue untouched.
 
 The database holds a completion back on demand: a trigger refuses, with an
 error the worker retries (serialization failure), to mark completed any job
@@ -69,11 +72,13 @@ async def conn(db_url: str) -> AsyncIterator[queue.Conn]:
         yield conn
 
 
-async def insert_job(conn: queue.Conn, *, held: bool) -> str:
+async def insert_job(
+    conn: queue.Conn, *, held: bool, priority: int = 1, payload: str = "{}"
+) -> str:
     cur = await conn.execute(
-        "INSERT INTO background_job_status (job_type, job_payload) "
-        "VALUES (%s, '{}') RETURNING id::text",
-        (JOB_TYPE,),
+        "INSERT INTO background_job_status (job_type, job_payload, priority) "
+        "VALUES (%s, %s, %s) RETURNING id::text",
+        (JOB_TYPE, payload, priority),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -114,13 +119,17 @@ async def eventually(condition: Callable[[], Awaitable[Any]], what: str) -> Any:
 
 
 class Runs:
-    """The handler of JOB_TYPE: notes each attempt it ran and succeeds at once."""
+    """The handler of JOB_TYPE: notes each attempt it ran and succeeds at once,
+    or, for a payload with "block", once `unblock` is set."""
 
     def __init__(self) -> None:
         self.attempts: list[Attempt] = []
+        self.unblock = asyncio.Event()
 
     async def __call__(self, job: Job, ctx: JobContext) -> JobOutcome:
         self.attempts.append(job.attempt)
+        if job.job_payload.get("block"):
+            await self.unblock.wait()
         return JobOutcome(True, {"ran": True})
 
 
@@ -257,3 +266,78 @@ async def test_a_graceful_stop_waits_for_the_completions_being_written(
     row = await row_of(conn, held)
     assert (row["status"], row["attempts"], row["locked_by"]) == ("completed", 1, None)
     assert "Released job" not in caplog.text
+
+
+async def prefetch_behind_a_blocked_job(
+    conn: queue.Conn, worker: Worker, runs: Runs
+) -> tuple[str, str]:
+    """A quick job first (so the worker prefetches), then a blocked job and one prefetched."""
+    quick = await insert_job(conn, held=False)
+
+    async def quick_done() -> bool:
+        return bool((await row_of(conn, quick))["status"] == "completed")
+
+    await eventually(quick_done, "a quick job to complete")
+    async with conn.transaction():  # one claim takes both: the blocked one first (priority)
+        blocked = await insert_job(conn, held=False, priority=9, payload='{"block": true}')
+        waiting = await insert_job(conn, held=False)
+
+    async def prefetched() -> bool:
+        return Attempt(waiting, 1) in worker.prefetched and Attempt(blocked, 1) in worker.running
+
+    await eventually(prefetched, "the second job to be prefetched behind the blocked one")
+    row = await row_of(conn, waiting)
+    assert (row["status"], row["locked_by"]) == ("processing", WORKER)
+    return blocked, waiting
+
+
+async def test_a_prefetched_job_whose_lease_is_lost_never_runs_that_attempt(
+    db_url: str, conn: queue.Conn
+) -> None:
+    runs = Runs()
+    async with running_worker(db_url, runs, job_lease_seconds=5) as (worker, _, _):
+        blocked, waiting = await prefetch_behind_a_blocked_job(conn, worker, runs)
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE background_job_status SET lease_expires_at = now() - interval '1 second' "
+                "WHERE id = %s",
+                (waiting,),
+            )
+            rescued = await queue.rescue_expired(conn, lease_seconds=5)
+        assert [r.id for r in rescued] == [waiting]
+
+        async def dropped() -> bool:
+            return Attempt(waiting, 1) not in worker.prefetched
+
+        await eventually(dropped, "the heartbeat to drop the lost attempt")
+        runs.unblock.set()
+
+        async def completed() -> bool:
+            return bool((await row_of(conn, waiting))["status"] == "completed")
+
+        await eventually(completed, "the rescued job to run again")
+    assert Attempt(waiting, 1) not in runs.attempts
+    assert runs.attempts[-2:] == [Attempt(blocked, 1), Attempt(waiting, 2)]
+    assert await completions_seen(conn, waiting) == [(2, 2)]
+
+
+async def test_a_stop_gives_prefetched_jobs_back_untouched(
+    db_url: str, conn: queue.Conn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="capo_worker.worker")
+    runs = Runs()
+    async with running_worker(db_url, runs, job_lease_seconds=30) as (worker, stop, task):
+        blocked, waiting = await prefetch_behind_a_blocked_job(conn, worker, runs)
+        stop.set()
+
+        async def released() -> bool:
+            return bool((await row_of(conn, waiting))["status"] == "queued")
+
+        await eventually(released, "the prefetched job to be given back")
+        runs.unblock.set()  # the running job finishes within the grace period
+        await asyncio.wait_for(task, 60)
+    row = await row_of(conn, waiting)
+    assert (row["attempts"], row["locked_by"], row["attempt_errors"]) == (0, None, [])
+    assert Attempt(waiting, 1) not in runs.attempts
+    assert (await row_of(conn, blocked))["status"] == "completed"
+    assert f"Released job {waiting} back to the queue" in caplog.text
