@@ -264,6 +264,13 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a running process so far (Linux /proc)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(after_name[11]), int(after_name[12])  # fields 14 and 15 of stat
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def read_pickup_log(path: Path) -> dict[int, float]:
     """seq -> first handler start time, from the lines the no-op handlers append."""
     seen: dict[int, float] = {}
@@ -663,8 +670,9 @@ class Bench:
 
     # 2. throughput
 
-    async def throughput(self, system: System, processes: int, label: str) -> float:
-        """Jobs per second from the first claim to the last completion."""
+    async def throughput(self, system: System, processes: int, label: str) -> tuple[float, float]:
+        """Jobs per second from the first claim to the last completion, and the
+        workers' CPU milliseconds per job (enqueue to drained)."""
         jobs = self.cfg.throughput_jobs
         async with self.fresh_db(system.template) as db:
             procs = self.start_workers(system, db, processes, label)
@@ -675,6 +683,7 @@ class Bench:
 
                 await wait_for(registered, 60, f"{system.name} workers to start", procs, 0.1)
                 await asyncio.sleep(1.5)  # let them reach their LISTEN and go idle
+                cpu_before = sum(cpu_seconds(p.popen.pid) for p in procs)
                 await system.enqueue_backlog(db, jobs)
 
                 async def drained() -> bool:
@@ -682,10 +691,11 @@ class Bench:
 
                 timeout = max(120.0, jobs / 40)
                 await wait_for(drained, timeout, f"{system.name} to drain", procs, 0.5)
+                cpu = sum(cpu_seconds(p.popen.pid) for p in procs) - cpu_before
             count, seconds = await system.drain_span(db)
         if count != jobs:
             raise AssertionError(f"{system.name}: {count} of {jobs} jobs completed")
-        return count / seconds
+        return count / seconds, cpu * 1000 / count
 
     # 3. enqueue rate
 
@@ -781,6 +791,7 @@ class Results:
     # system -> p50/p95/p99/max -> one value per run
     latency: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     throughput: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # system -> procs
+    worker_cpu: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # ms per job
     # "capo-worker ÷ <system>" -> procs -> one ratio per run
     ratio: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     enqueue: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -880,9 +891,13 @@ async def run_all(cfg: Config, server: str, server_desc: str, workdir: Path) -> 
                 rates = {}
                 for system in order:
                     label = f"r{run}-tp{n}-{_slug(system.name)}"
-                    rates[system.name] = await bench.throughput(system, n, label)
+                    rates[system.name], cpu_ms = await bench.throughput(system, n, label)
                     _add(res.throughput, system.name, n, rates[system.name])
-                    bench.log(f"  throughput {system.name} x{n}: {rates[system.name]:,.0f} jobs/s")
+                    _add(res.worker_cpu, system.name, n, cpu_ms)
+                    bench.log(
+                        f"  throughput {system.name} x{n}: {rates[system.name]:,.0f} jobs/s, "
+                        f"worker CPU {cpu_ms:.3f} ms/job"
+                    )
                 for other in others:
                     _add(
                         res.ratio,
@@ -1001,6 +1016,19 @@ def render(res: Results, cfg: Config) -> str:
         for label, by_procs in res.ratio.items():
             ratios = " | ".join(Spread.of(by_procs[n]).fmt(2, "×") for n in procs)
             lines.append(f"| {label}, same run | {ratios} |")
+        lines += [
+            "",
+            "**Worker CPU per job** (ms), same measurements: the worker processes' user + "
+            "system CPU time from the enqueue to the end of the drain (/proc), divided by the "
+            "jobs; the database server's share is not included. Less noisy than the rates on "
+            "a shared machine.",
+            "",
+            f"| system | {heads} |",
+            "|---|" + "---:|" * len(procs),
+        ]
+        for system, by_procs in res.worker_cpu.items():
+            per_job = " | ".join(Spread.of(by_procs[n]).fmt(3) for n in procs)
+            lines.append(f"| {system} | {per_job} |")
     if res.enqueue:
         lines += [
             "",
