@@ -328,9 +328,7 @@ class Worker:
         elapsed = time.perf_counter() - started
         self._quick_jobs = elapsed < PREFETCH_BELOW_SECONDS
         elapsed_ms = int(elapsed * 1000)
-        metrics.JOB_DURATION.labels(job.job_type, "ok" if outcome.ok else "failed").observe(
-            elapsed_ms / 1000
-        )
+        metrics.job_duration(job.job_type, "ok" if outcome.ok else "failed").observe(elapsed)
         results = with_attempt(
             outcome.results, worker_id=self.worker_id, attempt=job.attempts, duration_ms=elapsed_ms
         )
