@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from capo_worker.dsn import redact_dsn
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "capo"
+CHECK_AFTER_IDLE_SECONDS = 30.0  # a DedicatedConnection unused this long is checked before use
 
 
 class EmbeddedPostgres:
@@ -242,16 +244,33 @@ class DedicatedConnection:
     session is the loop's alone; it is set up like the worker pool's
     (`session_settings`, keepalives), opened on first use and opened afresh
     after any error, since a statement cut short may leave it in any state.
+    After a quiet spell it is checked first, as the pool checks its
+    connections, so a session a proxy dropped meanwhile is replaced without
+    an error.
     """
 
-    def __init__(self, url: str, *, lease_seconds: float, name: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease_seconds: float,
+        name: str,
+        check_after_idle: float = CHECK_AFTER_IDLE_SECONDS,
+    ) -> None:
         self.url = url
         self.name = name
+        self.check_after_idle = check_after_idle
         self._kwargs, self._configure = _worker_session(url, lease_seconds)
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._last_used = 0.0
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if self._conn is not None and time.monotonic() - self._last_used > self.check_after_idle:
+            try:
+                await AsyncConnectionPool.check_connection(self._conn)
+            except psycopg.Error:
+                await self.close()
         if self._conn is None or self._conn.closed:
             conn = await psycopg.AsyncConnection.connect(
                 self.url, application_name=self.name, **self._kwargs
@@ -264,6 +283,8 @@ class DedicatedConnection:
         except BaseException:
             await self.close()
             raise
+        finally:
+            self._last_used = time.monotonic()
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
