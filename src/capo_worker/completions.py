@@ -20,7 +20,8 @@ class ConnectionSource(Protocol):
 class CompletionBatcher:
     """Records successful outcomes, many jobs per statement.
 
-    A job's task waits here until its completion is recorded. Whatever
+    A job's task waits here until its completion is recorded (having given
+    its concurrency slot to the next job: worker.py). Whatever
     finished while one statement ran goes into the next: one job per
     statement when the worker is quiet, a batch under load, and no added
     wait either way. Per-job results and the fence (job, worker, attempt) are
