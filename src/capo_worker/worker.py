@@ -112,8 +112,10 @@ class Worker:
         # completion is being written, holding none. The same task throughout.
         self.running: dict[Attempt, asyncio.Task[None]] = {}
         self.recording: dict[Attempt, asyncio.Task[None]] = {}
-        # Claimed beyond the free slots (quick jobs), in claim order, waiting for a slot.
+        # Claimed beyond the free slots (quick jobs), in claim order, waiting for a
+        # slot, with when the claim was sent (time.monotonic()).
         self.prefetched: dict[Attempt, Job] = {}
+        self._prefetched_at: dict[Attempt, float] = {}
         self._quick_jobs = False
         self._recording_limit = RECORDING_PER_SLOT * settings.worker_concurrency
         self._claim_session = DedicatedConnection(
@@ -231,12 +233,15 @@ class Worker:
     async def _claim_loop(self, stop_waiter: asyncio.Task[Any]) -> None:
         backoff = Backoff()
         while not stop_waiter.done():
-            self._start_prefetched()
+            stale = self._start_prefetched()
+            if stale:
+                await self._release(stale)
             free = self.settings.worker_concurrency - len(self.running)
             claimed: list[Job] = []
             limit = free + self._prefetch_size() if free > 0 else 0
             if free > 0:
                 self._wake.clear()
+                sent = time.monotonic()
                 try:
                     async with self._claim_session.connection() as conn:
                         if self.schema_gate is None or await self.schema_gate.may_claim(conn):
@@ -259,6 +264,7 @@ class Worker:
                         self._start(job)
                     else:
                         self.prefetched[job.attempt] = job
+                        self._prefetched_at[job.attempt] = sent
                 if len(claimed) == limit:
                     continue  # there may be more: claim again right away
             wake = asyncio.create_task(self._wake.wait())
@@ -271,10 +277,23 @@ class Worker:
         """Jobs to claim beyond the free slots: only while jobs are quick (see PREFETCH_BELOW)."""
         return self.settings.worker_concurrency * PREFETCH_PER_SLOT if self._quick_jobs else 0
 
-    def _start_prefetched(self) -> None:
+    def _start_prefetched(self) -> list[Attempt]:
+        """Start prefetched jobs in free slots; return those that waited too long to start.
+
+        A prefetched job normally waits milliseconds. One that waited half a
+        lease (heartbeats failing, the database away) is given back instead:
+        its lease, counted from the claim, may be running out, and a job must
+        never start on a lease another worker may already have taken over.
+        """
+        stale = []
         while self.prefetched and len(self.running) < self.settings.worker_concurrency:
             attempt = next(iter(self.prefetched))
-            self._start(self.prefetched.pop(attempt))
+            job = self.prefetched.pop(attempt)
+            if time.monotonic() - self._prefetched_at.pop(attempt) > self.lease_seconds / 2:
+                stale.append(attempt)
+            else:
+                self._start(job)
+        return stale
 
     def _start(self, job: Job) -> None:
         ctx = JobContext(self.pool, self.settings, self.worker_id, log)
@@ -326,7 +345,9 @@ class Worker:
                 log.exception("Job %s raised", job.id, extra={"job_id": job.id})
                 outcome = JobOutcome(False, error=one_line(exc) or type(exc).__name__)
         elapsed = time.perf_counter() - started
-        self._quick_jobs = elapsed < PREFETCH_BELOW_SECONDS
+        # Only successes tell how long jobs take: a job failing fast (the
+        # database away) says nothing about the next ones.
+        self._quick_jobs = outcome.ok and elapsed < PREFETCH_BELOW_SECONDS
         elapsed_ms = int(elapsed * 1000)
         metrics.job_duration(job.job_type, "ok" if outcome.ok else "failed").observe(elapsed)
         results = with_attempt(
@@ -481,6 +502,7 @@ class Worker:
                 continue
             for attempt in attempts:
                 if attempt not in held and self.prefetched.pop(attempt, None) is not None:
+                    self._prefetched_at.pop(attempt, None)
                     log.warning(
                         "Lost the lease of job %s (attempt %d) before it started; not running it",
                         attempt.job_id,
@@ -519,7 +541,7 @@ class Worker:
         grace = self.settings.shutdown_grace_seconds
         deadline = loop.time() + grace
         if self.prefetched:  # never started: straight back to the queue
-            prefetched, self.prefetched = list(self.prefetched), {}
+            prefetched, self.prefetched, self._prefetched_at = list(self.prefetched), {}, {}
             await self._release(prefetched)
         if self.running:
             # Keep a moment at the end of the grace period to give jobs back.

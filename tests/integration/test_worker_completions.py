@@ -341,3 +341,41 @@ async def test_a_stop_gives_prefetched_jobs_back_untouched(
     assert Attempt(waiting, 1) not in runs.attempts
     assert (await row_of(conn, blocked))["status"] == "completed"
     assert f"Released job {waiting} back to the queue" in caplog.text
+
+
+async def test_a_prefetched_job_that_waited_half_a_lease_is_given_back_not_started(
+    db_url: str, conn: queue.Conn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="capo_worker.worker")
+    lease = 5
+    runs = Runs()
+    async with running_worker(db_url, runs, job_lease_seconds=lease) as (worker, _, _):
+        blocked, waiting = await prefetch_behind_a_blocked_job(conn, worker, runs)
+        claimed_at: dt.datetime = (
+            await (
+                await conn.execute(
+                    "SELECT started_at FROM background_job_status WHERE id = %s", (waiting,)
+                )
+            ).fetchone()
+        )[0]  # type: ignore[index]
+
+        async def half_a_lease_later() -> bool:
+            cur = await conn.execute(
+                "SELECT clock_timestamp() > %s + make_interval(secs => %s)",
+                (claimed_at, lease / 2 + 0.5),
+            )
+            row = await cur.fetchone()
+            return bool(row and row[0])
+
+        await eventually(half_a_lease_later, "half a lease to pass")
+        runs.unblock.set()
+
+        async def completed() -> bool:
+            return bool((await row_of(conn, waiting))["status"] == "completed")
+
+        await eventually(completed, "the given-back job to be claimed again and run")
+    # Given back (the attempt not counted), then claimed afresh: one run, one record.
+    assert f"Released job {waiting} back to the queue" in caplog.text
+    assert [a for a in runs.attempts if a.job_id == waiting] == [Attempt(waiting, 1)]
+    assert await completions_seen(conn, waiting) == [(1, 1)]
+    assert (await row_of(conn, blocked))["status"] == "completed"
