@@ -112,10 +112,12 @@ class Worker:
         # completion is being written, holding none. The same task throughout.
         self.running: dict[Attempt, asyncio.Task[None]] = {}
         self.recording: dict[Attempt, asyncio.Task[None]] = {}
-        # Claimed beyond the free slots (quick jobs), in claim order, waiting for a
-        # slot, with when the claim was sent (time.monotonic()).
+        # Claimed beyond the free slots (quick jobs), in claim order, waiting for a slot.
         self.prefetched: dict[Attempt, Job] = {}
-        self._prefetched_at: dict[Attempt, float] = {}
+        # When the statement that last set each held attempt's lease was sent
+        # (claim or heartbeat; time.monotonic()): the lease lasts at least until
+        # then + JOB_LEASE_SECONDS.
+        self._renewed: dict[Attempt, float] = {}
         self._quick_jobs = False
         self._recording_limit = RECORDING_PER_SLOT * settings.worker_concurrency
         self._claim_session = DedicatedConnection(
@@ -157,6 +159,7 @@ class Worker:
         background = [
             asyncio.create_task(self.notifications.run(), name="listen"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._lease_watch(), name="lease-watch"),
             *(
                 asyncio.create_task(self._periodic_loop(p), name=f"periodic-{p.name}")
                 for p in self.periodic
@@ -260,11 +263,11 @@ class Worker:
                     await _sleep_or_stop(stop_waiter, delay)
                     continue
                 for job in claimed:
+                    self._renewed[job.attempt] = sent
                     if len(self.running) < self.settings.worker_concurrency:
                         self._start(job)
                     else:
                         self.prefetched[job.attempt] = job
-                        self._prefetched_at[job.attempt] = sent
                 if len(claimed) == limit:
                     continue  # there may be more: claim again right away
             wake = asyncio.create_task(self._wake.wait())
@@ -280,16 +283,17 @@ class Worker:
     def _start_prefetched(self) -> list[Attempt]:
         """Start prefetched jobs in free slots; return those that waited too long to start.
 
-        A prefetched job normally waits milliseconds. One that waited half a
-        lease (heartbeats failing, the database away) is given back instead:
-        its lease, counted from the claim, may be running out, and a job must
-        never start on a lease another worker may already have taken over.
+        A prefetched job normally waits milliseconds. One whose lease was last
+        renewed half a lease ago (heartbeats failing, the database away) is
+        given back instead: its lease may be running out, and a job must never
+        start on a lease another worker may already have taken over.
         """
         stale = []
         while self.prefetched and len(self.running) < self.settings.worker_concurrency:
             attempt = next(iter(self.prefetched))
             job = self.prefetched.pop(attempt)
-            if time.monotonic() - self._prefetched_at.pop(attempt) > self.lease_seconds / 2:
+            if time.monotonic() - self._renewed.get(attempt, 0.0) > self.lease_seconds / 2:
+                self._renewed.pop(attempt, None)
                 stale.append(attempt)
             else:
                 self._start(job)
@@ -315,6 +319,7 @@ class Worker:
         if self.running.pop(attempt, None) is not None:
             self._wake.set()  # a slot is free
         self.recording.pop(attempt, None)
+        self._renewed.pop(attempt, None)
 
     def _free_slot(self, attempt: Attempt) -> None:
         """The handler succeeded: its slot goes to the next job while the completion is written."""
@@ -484,6 +489,7 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             attempts = self.held
+            sent = time.monotonic()
             try:
                 # An answer later than the lease is worthless: the lease is gone by then.
                 async with asyncio.timeout(self.lease_seconds), self.pool.connection() as conn:
@@ -500,9 +506,12 @@ class Worker:
             except TimeoutError:
                 log.error("Heartbeat got no answer within %.0fs", self.lease_seconds)
                 continue
+            for attempt in held:
+                if attempt in self._renewed:
+                    self._renewed[attempt] = sent
             for attempt in attempts:
                 if attempt not in held and self.prefetched.pop(attempt, None) is not None:
-                    self._prefetched_at.pop(attempt, None)
+                    self._renewed.pop(attempt, None)
                     log.warning(
                         "Lost the lease of job %s (attempt %d) before it started; not running it",
                         attempt.job_id,
@@ -519,6 +528,34 @@ class Worker:
                         extra={"job_id": attempt.job_id},
                     )
                     task.cancel()
+
+    async def _lease_watch(self) -> None:
+        """Stop jobs whose leases this worker could not renew in time.
+
+        While heartbeats fail (the database away, the network cut), a lease
+        runs out at the server and another worker may rescue the job and run
+        it again. Before that can happen, the attempt is stopped here: it must
+        not go on starting work (a stats function) under a lease it lost.
+        """
+        margin = max(0.5, self.lease_seconds / 10)
+        while True:
+            await asyncio.sleep(min(0.5, self.lease_seconds / 10))
+            now = time.monotonic()
+            for attempt, renewed in list(self._renewed.items()):
+                if now - renewed < self.lease_seconds - margin:
+                    continue
+                task = self.running.get(attempt) or self.recording.get(attempt)
+                if task is None or task.done():
+                    continue
+                self._renewed.pop(attempt, None)
+                log.warning(
+                    "Could not renew the lease of job %s (attempt %d) in time; stopping it, "
+                    "its lease runs out and the job will be rescued",
+                    attempt.job_id,
+                    attempt.number,
+                    extra={"job_id": attempt.job_id},
+                )
+                task.cancel()
 
     async def _periodic_loop(self, task: PeriodicTask) -> None:
         # Start at a random offset so many workers don't all run at once.
@@ -541,7 +578,9 @@ class Worker:
         grace = self.settings.shutdown_grace_seconds
         deadline = loop.time() + grace
         if self.prefetched:  # never started: straight back to the queue
-            prefetched, self.prefetched, self._prefetched_at = list(self.prefetched), {}, {}
+            prefetched, self.prefetched = list(self.prefetched), {}
+            for attempt in prefetched:
+                self._renewed.pop(attempt, None)
             await self._release(prefetched)
         if self.running:
             # Keep a moment at the end of the grace period to give jobs back.

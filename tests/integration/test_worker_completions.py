@@ -343,7 +343,7 @@ async def test_a_stop_gives_prefetched_jobs_back_untouched(
     assert f"Released job {waiting} back to the queue" in caplog.text
 
 
-async def test_a_prefetched_job_that_waited_half_a_lease_is_given_back_not_started(
+async def test_jobs_whose_leases_cannot_be_renewed_are_stopped_and_prefetched_ones_given_back(
     db_url: str, conn: queue.Conn, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="capo_worker.worker")
@@ -351,31 +351,37 @@ async def test_a_prefetched_job_that_waited_half_a_lease_is_given_back_not_start
     runs = Runs()
     async with running_worker(db_url, runs, job_lease_seconds=lease) as (worker, _, _):
         blocked, waiting = await prefetch_behind_a_blocked_job(conn, worker, runs)
-        claimed_at: dt.datetime = (
-            await (
-                await conn.execute(
-                    "SELECT started_at FROM background_job_status WHERE id = %s", (waiting,)
-                )
-            ).fetchone()
-        )[0]  # type: ignore[index]
+        # From now on every heartbeat fails (its last statement is refused): the
+        # worker cannot confirm its leases, as when the database is away.
+        await conn.execute(
+            """CREATE FUNCTION refuse_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN RAISE EXCEPTION 'heartbeat refused by the test'; END $$;
+               CREATE TRIGGER refuse_touch BEFORE UPDATE ON capo_workers
+                   FOR EACH ROW EXECUTE FUNCTION refuse_touch();"""
+        )
 
-        async def half_a_lease_later() -> bool:
-            cur = await conn.execute(
-                "SELECT clock_timestamp() > %s + make_interval(secs => %s)",
-                (claimed_at, lease / 2 + 0.5),
-            )
-            row = await cur.fetchone()
-            return bool(row and row[0])
+        async def stopped() -> bool:
+            return Attempt(blocked, 1) not in worker.running
 
-        await eventually(half_a_lease_later, "half a lease to pass")
-        runs.unblock.set()
+        await eventually(stopped, "the worker to stop the job it cannot renew")
+        runs.unblock.set()  # the job's next attempt runs through
 
-        async def completed() -> bool:
-            return bool((await row_of(conn, waiting))["status"] == "completed")
+        async def both_completed() -> bool:
+            rows = [await row_of(conn, job) for job in (blocked, waiting)]
+            return all(r["status"] == "completed" for r in rows)
 
-        await eventually(completed, "the given-back job to be claimed again and run")
-    # Given back (the attempt not counted), then claimed afresh: one run, one record.
+        await eventually(both_completed, "both jobs to be completed")
+    assert f"Could not renew the lease of job {blocked} (attempt 1) in time" in caplog.text
+    # The prefetched job was given back unstarted (its attempt not counted), then run once.
     assert f"Released job {waiting} back to the queue" in caplog.text
     assert [a for a in runs.attempts if a.job_id == waiting] == [Attempt(waiting, 1)]
     assert await completions_seen(conn, waiting) == [(1, 1)]
-    assert (await row_of(conn, blocked))["status"] == "completed"
+    # The stopped job was rescued when its lease ran out and recorded by its next attempt.
+    assert [a for a in runs.attempts if a.job_id == blocked] == [
+        Attempt(blocked, 1),
+        Attempt(blocked, 2),
+    ]
+    assert await completions_seen(conn, blocked) == [(2, 2)]
+    assert [e["error"] for e in (await row_of(conn, blocked))["attempt_errors"]] == [
+        queue.WORKER_LOST
+    ]
