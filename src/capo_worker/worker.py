@@ -11,10 +11,10 @@ their slots until recorded. A heartbeat task extends the leases of every
 attempt this worker holds, running or being recorded; an attempt whose
 lease could not be renewed is stopped a moment before the lease runs out
 (`_lease_watch`). Every worker periodically rescues jobs whose lease expired
-(ending the database sessions the lost attempts left behind). Attempts are keyed by job id and attempt
-number, and every write for a job is fenced by it, so an attempt whose lease
-was taken away, even while this worker runs the same job again, records
-nothing. Claims and completions each use a long-lived session of their own
+(ending the database sessions the lost attempts left behind). Attempts are
+keyed by job id and attempt number, and every write for a job is fenced by
+it, so an attempt whose lease was taken away, even while this worker runs
+the same job again, records nothing. Claims and completions each use a long-lived session of their own
 (db.DedicatedConnection); everything else uses the pool. On stop, the worker
 claims nothing more, lets running jobs finish within the grace period, gives
 the rest back to the queue and waits for the completions still being
