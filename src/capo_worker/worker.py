@@ -8,19 +8,19 @@ when the handler succeeds, the slot is freed at once and the completion is
 written in the background, many jobs per statement (completions.py), with at
 most RECORDING_PER_SLOT x concurrency completions waiting before jobs keep
 their slots until recorded. A heartbeat task extends the leases of every
-attempt this worker holds, running or being recorded; an attempt whose
-lease could not be renewed is stopped a moment before the lease runs out
+attempt this worker holds, running or being recorded; an attempt whose lease
+could not be renewed is stopped a moment before the lease runs out
 (`_lease_watch`). Every worker periodically rescues jobs whose lease expired
 (ending the database sessions the lost attempts left behind). Attempts are
-keyed by job id and attempt number, and every write for a job is fenced by
-it, so an attempt whose lease was taken away, even while this worker runs
-the same job again, records nothing. Claims and completions each use a long-lived session of their own
-(db.DedicatedConnection); everything else uses the pool. On stop, the worker
-claims nothing more, lets running jobs finish within the grace period, gives
-the rest back to the queue and waits for the completions still being
-written. Database errors never end the loop: every database step is retried
-with backoff, except an outcome the database refuses for good (too large, a
-constraint), which is recorded as a failed attempt instead.
+keyed by job id and attempt number, and every write for a job is fenced by it,
+so an attempt whose lease was taken away, even while this worker runs the same
+job again, records nothing. Claims and completions each use a long-lived
+session of their own (db.DedicatedConnection); everything else uses the pool.
+On stop, the worker claims nothing more, lets running jobs finish within the
+grace period, gives the rest back to the queue and waits for the completions
+still being written. Database errors never end the loop: every database step
+is retried with backoff, except an outcome the database refuses for good (too
+large, a constraint), which is recorded as a failed attempt instead.
 
 Per-job lines (received, started, completed) are DEBUG: at INFO a worker
 says every minute how many jobs it completed; failures, retries and lost
