@@ -11,7 +11,8 @@ import contextlib
 import logging
 import shlex
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from capo_worker.dsn import redact_dsn
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "capo"
+CHECK_AFTER_IDLE_SECONDS = 30.0  # a DedicatedConnection unused this long is checked before use
 
 
 class EmbeddedPostgres:
@@ -209,6 +211,25 @@ def _keepalive_times(lease_seconds: float) -> tuple[int, int]:
     return max(1, int(lease_seconds / 3)), max(1, int(lease_seconds / 9))
 
 
+def _worker_session(
+    url: str, lease_seconds: float | None
+) -> tuple[dict[str, Any], Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None]:
+    """Connection arguments and set-up of a worker session (autocommit, from the lease)."""
+    kwargs: dict[str, Any] = {"autocommit": True}
+    if lease_seconds is None:
+        return kwargs, None
+    kwargs.update(client_keepalives(url, lease_seconds))
+    settings = session_settings(lease_seconds)
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+            [v for item in settings.items() for v in item],
+        )
+
+    return kwargs, configure
+
+
 def make_pool(
     url: str, *, max_size: int, name: str = "capo", lease_seconds: float | None = None
 ) -> AsyncConnectionPool:
@@ -217,18 +238,7 @@ def make_pool(
     With `lease_seconds` (the worker's pools), every connection gets the
     lease-derived keepalives and session settings (`session_settings`).
     """
-    kwargs: dict[str, Any] = {"autocommit": True}
-    configure = None
-    if lease_seconds is not None:
-        kwargs.update(client_keepalives(url, lease_seconds))
-        settings = session_settings(lease_seconds)
-
-        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
-            await conn.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
-                [v for item in settings.items() for v in item],
-            )
-
+    kwargs, configure = _worker_session(url, lease_seconds)
     return AsyncConnectionPool(
         url,
         min_size=1,
@@ -239,3 +249,60 @@ def make_pool(
         check=AsyncConnectionPool.check_connection,
         configure=configure,
     )
+
+
+class DedicatedConnection:
+    """One long-lived session for a loop that queries without pause (claims, completions).
+
+    A pool checkout costs a check query and some bookkeeping on every use,
+    which a worker draining a backlog pays twice per handful of jobs. This
+    session is the loop's alone; it is set up like the worker pool's
+    (`session_settings`, keepalives), opened on first use and opened afresh
+    after any error, since a statement cut short may leave it in any state.
+    After a quiet spell it is checked first, as the pool checks its
+    connections, so a session a proxy dropped meanwhile is replaced without
+    an error.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease_seconds: float,
+        name: str,
+        check_after_idle: float = CHECK_AFTER_IDLE_SECONDS,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.check_after_idle = check_after_idle
+        self._kwargs, self._configure = _worker_session(url, lease_seconds)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._last_used = 0.0
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if self._conn is not None and time.monotonic() - self._last_used > self.check_after_idle:
+            try:
+                await AsyncConnectionPool.check_connection(self._conn)
+            except psycopg.Error:
+                await self.close()
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, application_name=self.name, **self._kwargs
+            )
+            if self._configure is not None:
+                await self._configure(conn)
+            self._conn = conn
+        try:
+            yield self._conn
+        except BaseException:
+            await self.close()
+            raise
+        finally:
+            self._last_used = time.monotonic()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

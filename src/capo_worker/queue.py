@@ -261,7 +261,10 @@ async def heartbeat(
 
 _COMPLETE_MANY = """
 WITH done AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[], %(results)s::jsonb[])
+    -- The results come as one JSON array, in the order of the ids: one value to
+    -- send instead of an array of jsonb, which the driver escapes element by element.
+    SELECT * FROM ROWS FROM (unnest(%(ids)s::uuid[]), unnest(%(numbers)s::int[]),
+                             jsonb_array_elements(%(results)s::jsonb))
         AS d(id, attempt, results)
 ), mine AS (
     SELECT j.id FROM background_job_status j JOIN done ON done.id = j.id
@@ -294,7 +297,7 @@ async def complete_many(
         {
             "ids": ids,
             "numbers": numbers,
-            "results": [Jsonb(bounded(r)) for r in results.values()],
+            "results": Jsonb([bounded(r) for r in results.values()]),
             "worker_id": worker_id,
         },
     )

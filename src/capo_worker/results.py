@@ -181,5 +181,5 @@ def with_attempt(
     results: dict[str, Any], *, worker_id: str, attempt: int, duration_ms: int
 ) -> dict[str, Any]:
     """A handler's results with who ran the attempt and how long it took (any job type)."""
-    stamp = JobResults(worker_id=worker_id, attempt=attempt, duration_ms=duration_ms)
-    return {**results, **stamp.to_json()}
+    # The keys of JobResults, written directly: this runs for every job.
+    return {**results, "worker_id": worker_id, "attempt": attempt, "duration_ms": duration_ms}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from capo_worker import event_loop
 from capo_worker.config import Settings, load_settings
 from capo_worker.logs import setup_logging
 from capo_worker.runtime import Runtime, open_runtime
@@ -39,7 +39,7 @@ def settings_from_env(*, service: bool = False) -> Settings:
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(make())  # type: ignore[arg-type]
+    return event_loop.run(make())  # type: ignore[arg-type]
 
 
 def print_json(data: Any) -> None:
