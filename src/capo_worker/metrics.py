@@ -6,6 +6,8 @@ oldest queued job) are collected by the web app's /metrics route.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 _DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -26,3 +28,9 @@ CACHE_INVALIDATION_FAILURES = Counter(
     "capo_cache_invalidation_failures_total",
     "Cache invalidation requests that failed after all their attempts.",
 )
+
+
+@functools.cache
+def job_duration(job_type: str, outcome: str) -> Histogram:
+    """JOB_DURATION of one job type and outcome; looked up once (`labels` takes a lock)."""
+    return JOB_DURATION.labels(job_type, outcome)

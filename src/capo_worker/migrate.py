@@ -27,6 +27,7 @@ process waits, then finds nothing left to do.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -306,6 +307,24 @@ async def schema_status(
     if await rollback.single_club_keys(conn):
         steps.append(Step(SINGLE_CLUB_KEYS, "left by prepare-rollback"))
     return SchemaStatus(build.version, database_version, tuple(steps))
+
+
+@dataclass(frozen=True)
+class AppliedFile:
+    name: str
+    kind: str  # versioned or repeatable
+    applied_at: dt.datetime
+
+
+async def applied_files(conn: psycopg.AsyncConnection[Any]) -> list[AppliedFile]:
+    """The files recorded as applied to this database, in the order they run."""
+    if not await _exists(conn, "SELECT to_regclass('capo_schema_migrations') IS NOT NULL"):
+        return []
+    cur = await conn.execute(
+        "SELECT name, kind, applied_at FROM capo_schema_migrations "
+        "ORDER BY kind <> 'versioned', name"
+    )
+    return [AppliedFile(str(n), str(k), a) for n, k, a in await cur.fetchall()]
 
 
 async def pending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:

@@ -261,7 +261,10 @@ async def heartbeat(
 
 _COMPLETE_MANY = """
 WITH done AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[], %(results)s::jsonb[])
+    -- The results come as one JSON array, in the order of the ids: one value to
+    -- send instead of an array of jsonb, which the driver escapes element by element.
+    SELECT * FROM ROWS FROM (unnest(%(ids)s::uuid[]), unnest(%(numbers)s::int[]),
+                             jsonb_array_elements(%(results)s::jsonb))
         AS d(id, attempt, results)
 ), mine AS (
     SELECT j.id FROM background_job_status j JOIN done ON done.id = j.id
@@ -294,7 +297,7 @@ async def complete_many(
         {
             "ids": ids,
             "numbers": numbers,
-            "results": [Jsonb(bounded(r)) for r in results.values()],
+            "results": Jsonb([bounded(r) for r in results.values()]),
             "worker_id": worker_id,
         },
     )
@@ -542,18 +545,40 @@ async def list_jobs(
     *,
     status: str | None = None,
     trigger: str | None = None,
+    tenant_id: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[Job]:
-    """Newest first, optionally filtered by status and by the payload's triggeredBy."""
+    """Newest first, optionally filtered by status, the payload's triggeredBy and tenant
+    (rows without one are the default tenant's); `offset` skips that many newer ones."""
     cur = await conn.cursor(row_factory=dict_row).execute(
         f"""SELECT {_JOB_COLUMNS} FROM background_job_status
             WHERE (%(status)s::text IS NULL OR status = %(status)s)
               AND (%(trigger)s::text IS NULL OR job_payload ->> 'triggeredBy' = %(trigger)s)
+              AND (%(tenant)s::uuid IS NULL
+                   OR COALESCE(tenant_id, %(default_tenant)s::uuid) = %(tenant)s::uuid)
             ORDER BY created_at DESC NULLS LAST, id
-            LIMIT %(limit)s""",
-        {"status": status, "trigger": trigger, "limit": limit},
+            LIMIT %(limit)s OFFSET %(offset)s""",
+        {
+            "status": status,
+            "trigger": trigger,
+            "tenant": tenant_id,
+            "default_tenant": DEFAULT_TENANT_ID,
+            "limit": limit,
+            "offset": offset,
+        },
     )
     return [Job.of_row(r) for r in await cur.fetchall()]
+
+
+async def job_ids_starting_with(conn: Conn, prefix: str, *, limit: int) -> list[str]:
+    """Ids of the jobs whose id starts with `prefix` (hex digits and dashes), newest first."""
+    cur = await conn.execute(
+        """SELECT id::text FROM background_job_status WHERE id::text LIKE %s
+           ORDER BY created_at DESC NULLS LAST, id LIMIT %s""",
+        (prefix + "%", limit),
+    )
+    return [str(row[0]) for row in await cur.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ class JobResults(_Part):
     failed_functions: OptionalInt = None
     skipped_functions: OptionalInt = None
     stats_duration_ms: OptionalInt = None
-    stats_scope: OptionalText = None  # "changes" (post-match) or "full"
+    stats_scope: OptionalText = None  # "match 4838" (a post-match job's scope) or "full"
     tenant_id: OptionalText = None
     function_results: list[FunctionResult] = []
     stats_scope_reason: OptionalText = None
@@ -181,5 +181,5 @@ def with_attempt(
     results: dict[str, Any], *, worker_id: str, attempt: int, duration_ms: int
 ) -> dict[str, Any]:
     """A handler's results with who ran the attempt and how long it took (any job type)."""
-    stamp = JobResults(worker_id=worker_id, attempt=attempt, duration_ms=duration_ms)
-    return {**results, **stamp.to_json()}
+    # The keys of JobResults, written directly: this runs for every job.
+    return {**results, "worker_id": worker_id, "attempt": attempt, "duration_ms": duration_ms}

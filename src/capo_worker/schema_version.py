@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 11
-SCHEMA_CHECKSUM = "c254e3c0483fe2e22ab3f6abf6f1e3487893bad65e2d849853fb0ea96a639a1f"
+SCHEMA_VERSION = 12
+SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"

@@ -123,3 +123,20 @@ def test_bad_options_give_one_clear_line(db_url: str, args: list[str], message: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(message)
+
+
+def test_as_of_warns_that_it_writes_the_live_tables_and_records_the_day(tiny_db: str) -> None:
+    done = capo_worker("stats", "run", "--as-of", "2026-03-01", db_url=tiny_db)
+    assert done.returncode == 0, done.stderr
+    warning = " ".join(done.stderr.split())
+    assert "Warning: --as-of 2026-03-01 writes the live tables." in warning
+    assert "/stats will show the league as of 2026-03-01" in warning
+    assert query(tiny_db, "SELECT DISTINCT as_of::text FROM capo_stats_computed_for") == [
+        ("2026-03-01",)
+    ]
+    plain = capo_worker("stats", "run", db_url=tiny_db)
+    assert plain.returncode == 0 and "Warning" not in plain.stderr
+    assert query(tiny_db, "SELECT count(DISTINCT as_of) FROM capo_stats_computed_for") == [(1,)]
+    assert query(tiny_db, "SELECT bool_and(as_of = capo_today()) FROM capo_stats_computed_for") == [
+        (True,)
+    ]

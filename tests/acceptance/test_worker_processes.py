@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,7 +66,17 @@ def test_four_workers_run_500_jobs_exactly_once(
 ) -> None:
     rng = random.Random(7)
     ids = insert_jobs(runs_db, [{"sleep_ms": rng.randint(0, 20)} for _ in range(500)])
-    workers = [worker(start, runs_db, f"w{i}", WORKER_CONCURRENCY=str(1 + i % 2)) for i in range(4)]
+    # w0 logs each job (DEBUG); the others log at the default level, INFO.
+    workers = [
+        worker(
+            start,
+            runs_db,
+            f"w{i}",
+            WORKER_CONCURRENCY=str(1 + i % 2),
+            **({"LOG_LEVEL": "DEBUG"} if i == 0 else {}),
+        )
+        for i in range(4)
+    ]
 
     def all_done() -> bool:
         rows = query(
@@ -95,8 +106,7 @@ def test_four_workers_run_500_jobs_exactly_once(
     for proc in workers:
         proc.signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-    lines = [json.loads(line) for line in workers[0].output.splitlines() if line.startswith("{")]
-    messages = " | ".join(line["message"] for line in lines)
+    debug, info = (messages_of(proc) for proc in workers[:2])
     for expected in (
         "started",
         "Listening on queue stats-update-queue",
@@ -105,7 +115,17 @@ def test_four_workers_run_500_jobs_exactly_once(
         "completed in",
         "stopped",
     ):
-        assert expected in messages
+        assert expected in debug
+    # At INFO, no line per job: a summary of the jobs completed (at the latest at stop).
+    assert "Received job" not in info and "completed in" not in info
+    summaries = re.findall(r"Completed (\d+) job\(s\) in the last \d+ s \(([^)]*)\)", info)
+    assert sum(int(n) for n, _ in summaries) == by_worker["w1"]
+    assert all(types == f"{JOB_TYPE}: {n}" for n, types in summaries)
+
+
+def messages_of(proc: Process) -> str:
+    lines = [json.loads(line) for line in proc.output.splitlines() if line.startswith("{")]
+    return " | ".join(line["message"] for line in lines)
 
 
 def test_a_killed_workers_job_is_rescued_and_completed_by_another(

@@ -88,9 +88,12 @@ def processes(tmp_path: Path) -> Iterator[Callable[..., Process]]:
             proc.stop()
 
 
-def run_command(*args: str, db_url: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """A one-shot `capo-worker ARGS` on `db_url`, its output captured (LOG_LEVEL unset)."""
-    env = {**os.environ, "DATABASE_URL": db_url}
+def run_command(
+    *args: str, db_url: str, timeout: float = 300, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """A one-shot `capo-worker ARGS` on `db_url` with extra `settings` in its environment,
+    its output captured (LOG_LEVEL unset)."""
+    env = {**os.environ, "DATABASE_URL": db_url, **settings}
     env.pop("LOG_LEVEL", None)
     return subprocess.run(
         [str(Path(sys.executable).parent / "capo-worker"), *args],

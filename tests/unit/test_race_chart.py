@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from capo_worker.web.race_chart import nice_step, render_race_chart
+from capo_worker.web.race_chart import nice_step, render_race_chart, render_race_charts
 
 
 def series(name: str, *points: tuple[str, int]) -> dict[str, object]:
@@ -64,3 +64,20 @@ def test_chart_axis_ticks_are_round_and_cover_the_data() -> None:
     )
     labels = [int(v) for v in re.findall(r'text-anchor="end">(-?\d+)<', chart.svg)]
     assert labels == [0, 100, 200, 300, 400, 500]
+
+
+def test_each_player_keeps_one_colour_on_both_charts() -> None:
+    def player(pid: int, name: str, final: int) -> dict[str, object]:
+        data = series(name, ("2026-07-01", 0), ("2026-08-01", final))
+        return {**data, "player_id": pid}
+
+    whole = [player(1, "Ann", 90), player(2, "Bob", 80), player(3, "Cy", 70)]
+    half = [player(3, "Cy", 50), player(4, "Dee", 40), player(1, "Ann", 30)]
+    charts = render_race_charts({"whole_season": whole, "current_half": half}, 2026, "Half")
+    colours = [{name: colour for name, _, colour in chart.legend} for _, _, chart in charts]
+    assert colours[0] == {"Ann": "series-0", "Bob": "series-1", "Cy": "series-2"}
+    assert colours[1] == {"Cy": "series-2", "Dee": "series-3", "Ann": "series-0"}
+    half_svg = charts[1][2].svg
+    # A dot per point, each with its own tooltip.
+    assert half_svg.count('<circle class="point') == 6
+    assert "<title>Dee, 01 Aug: 40 points</title>" in half_svg

@@ -127,3 +127,29 @@ def test_rows_that_are_not_results_objects() -> None:
     job = a_job([1, 2], attempt_errors={"attempt": 1}, job_payload="text")
     assert unreadable_parts(job) == ["job_payload", "attempt_errors", "results"]
     assert job_view(job).functions == [] and job_view(job).cache is None
+
+
+def test_scopes_are_shown_and_rows_without_them_read_as_unknown() -> None:
+    scoped = {
+        "stats_scope": "match 4838",
+        "stats_scope_reason": "post-match job for one match",
+        "function_results": [
+            {
+                "function": "update_aggregated_all_time_stats",
+                "status": "success",
+                "scope": "match 4838, 18 players",
+                "scope_reason": "only the match's players' rows change (match new)",
+            },
+            {"function": "update_power_ratings", "status": "success", "scope": "full"},
+            {"function": "update_aggregated_hall_of_fame", "status": "success", "scope": 7},
+        ],
+    }
+    view = job_view(a_job(scoped))
+    assert (view.scope, view.scope_reason) == ("match 4838", "post-match job for one match")
+    assert [(f.scope, f.scope_reason) for f in view.functions] == [
+        ("match 4838, 18 players", "only the match's players' rows change (match new)"),
+        ("full", None),
+        ("7", None),  # a hand edit of another type still reads, as text
+    ]
+    old = job_view(a_job(NODE_ROW))
+    assert old.scope is None and {f.scope for f in old.functions} == {"-"}

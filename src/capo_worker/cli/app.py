@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperOption
 
 from capo_worker.cli import demo, jobs, league, schema, services, stats
 from capo_worker.cli.common import err
@@ -19,6 +20,18 @@ from capo_worker.migrate import MigrationError
 from capo_worker.rollback import RollbackRefusedError
 from capo_worker.runtime import DatabaseUnavailableError, SchemaBehindError
 from capo_worker.tenants import UnknownTenantError
+
+_typer_display_type = getattr(TyperOption, "display_type_rich", None)
+
+
+def _flags_without_type(option: TyperOption, ctx: typer.Context) -> str | None:
+    """Typer's help panels label every flag `<bool>`, as if it took a value: show no type."""
+    assert _typer_display_type is not None
+    return None if option.is_flag else _typer_display_type(option, ctx)
+
+
+if _typer_display_type is not None:  # a Typer without it has its own way (tests check --help)
+    TyperOption.display_type_rich = _flags_without_type  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     help="Keeps a football league's statistics current: job queue, worker, stats, admin page.",
@@ -60,6 +73,7 @@ USER_ERRORS = (
     SchemaBehindError,
     MigrationError,
     RollbackRefusedError,
+    jobs.JobIdError,
 )
 
 

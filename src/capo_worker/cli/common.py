@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-import typer
 from rich.console import Console
 
+from capo_worker import event_loop
 from capo_worker.config import Settings, load_settings
 from capo_worker.logs import setup_logging
 from capo_worker.runtime import Runtime, open_runtime
@@ -41,7 +39,7 @@ def settings_from_env(*, service: bool = False) -> Settings:
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(make())  # type: ignore[arg-type]
+    return event_loop.run(make())  # type: ignore[arg-type]
 
 
 def print_json(data: Any) -> None:
@@ -67,10 +65,3 @@ def inspecting_runtime(settings: Settings) -> AbstractAsyncContextManager[Runtim
     """Commands about the schema itself (migrate, check-config, prepare-rollback): whatever
     state it is in, they open the database and neither migrate nor refuse."""
     return open_runtime(settings, migrate=False, if_behind="ignore")
-
-
-def check_uuid(job_id: str) -> None:
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        raise typer.BadParameter(f"{job_id!r} is not a job id (a UUID)") from None

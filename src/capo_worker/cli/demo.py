@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from capo_worker import queue
-from capo_worker.cli.common import out, run_async, settings_from_env
+from capo_worker.cli.common import run_async, say, settings_from_env
 from capo_worker.config import Settings
 from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.runtime import Runtime
@@ -31,7 +31,7 @@ DEMO_SEED = 1
 def demo() -> None:
     """Embedded PostgreSQL, a demo league, an admin job, worker and web; prints the address."""
     settings = settings_from_env(service=True)
-    run_async(lambda: run_demo(settings, lambda line: out.print(line, markup=False)))
+    run_async(lambda: run_demo(settings, say))  # never wrapped: the psql line is pasted whole
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -58,6 +58,10 @@ async def run_demo(settings: Settings, announce: Callable[[str], None]) -> None:
 
     async def prepare(runtime: Runtime) -> None:
         announce(f"Database: {runtime.database.describe()}")
+        if runtime.database.embedded is not None:
+            announce(
+                f"Open it with psql while the demo runs: {runtime.database.embedded.psql_command()}"
+            )
         async with runtime.pool.connection() as conn:
             matches = await ensure_demo_league(conn)
             request = StatsRequest.new("admin", user_id="demo", request_id=f"demo-{uuid.uuid4()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from capo_worker.cli.common import (
     say,
     settings_from_env,
 )
-from capo_worker.migrate import AppliedStep, schema_status
+from capo_worker.migrate import AppliedStep, applied_files, schema_status
 from capo_worker.migrate import migrate as migrate_database
 from capo_worker.rollback import RollbackReport
 from capo_worker.rollback import prepare_rollback as prepare
@@ -36,6 +37,8 @@ def migrate(
         async with inspecting_runtime(settings) as rt:
             where = rt.database.describe()
             report = await migrate_database(rt.url, dry_run=dry_run, on_applied=applied)
+            async with rt.pool.connection() as conn:
+                recorded = await applied_files(conn)
         before = report.before
         if report.refused:
             say(before.describe() + ".", console=err)
@@ -50,8 +53,11 @@ def migrate(
         version = f"schema version {report.version_after}"
         if report.applied:
             say(f"Database is at {version} ({where}).")
-        else:
-            say(f"Database schema is current: {version} ({where}).")
+            return 0
+        say(f"Database schema is current: {version} ({where}). Nothing to apply.")
+        say(f"{len(recorded)} file(s) applied earlier:")
+        for f in recorded:
+            say(f"  {f.name}  {f.applied_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
         return 0
 
     raise typer.Exit(run_async(go))

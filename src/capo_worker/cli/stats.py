@@ -51,6 +51,14 @@ async def run_stats_command(
         chosen = select(only) if only else None
     except ValueError as exc:
         raise StatsRunUsageError(str(exc)) from None
+    if as_of_date is not None:
+        # There are no separate tables for another day: say so before overwriting.
+        Console(stderr=True).print(
+            f"[yellow]Warning:[/yellow] --as-of {as_of_date} writes the live tables. "
+            f"/stats will show the league as of {as_of_date} (and say so) "
+            "until stats run again without --as-of.",
+            highlight=False,
+        )
     # Read-only for the schema: it never migrates (behind: one line, exit 2).
     async with reading_runtime(settings) as rt:
         async with rt.pool.connection() as conn:
@@ -103,7 +111,11 @@ async def run_stats_command(
 def stats_run(
     tenant: Annotated[str | None, typer.Option(help="Tenant name or id.")] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Compute as if today were this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option(
+            help="Compute as if today were this date (YYYY-MM-DD). Writes the live tables: "
+            "/stats then shows the league as of that date."
+        ),
     ] = None,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only this function (repeatable).")

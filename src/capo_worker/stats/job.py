@@ -10,11 +10,15 @@ attempt reused them (`stats_reused`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
+
 from capo_worker.handlers import Job, JobContext, JobOutcome
 from capo_worker.results import JobResults
+from capo_worker.stats import scope
 from capo_worker.stats.pipeline import (
     CacheInvalidator,
     failure_message,
@@ -33,6 +37,8 @@ _STATS_KEYS = (
     "failed_functions",
     "skipped_functions",
     "stats_duration_ms",
+    "stats_scope",
+    "stats_scope_reason",
     "tenant_id",
     "function_results",
     "stats_attempt",
@@ -74,16 +80,41 @@ class StatsUpdateHandler:
         previous = reusable_stats(job.results, job.effective_tenant_id, self.runner.functions)
         if previous is not None:
             return await self._invalidate_again(job, previous, ctx)
+        tenant_id = job.effective_tenant_id
+        names = [f.name for f in self.runner.functions]
+        try:
+            async with self.runner.pool.connection() as conn:
+                plan = await scope.decide(conn, job, tenant_id, names)
+        except psycopg.Error as exc:
+            plan = scope.undecided(names, str(exc).strip() or type(exc).__name__)
         outcome = await run_and_invalidate(
             self.runner,
             self.invalidator,
-            job.effective_tenant_id,
+            tenant_id,
             source=_source(job),
             request_id=job.request_id or job.id,
             job_id=job.id,
             attempt=job.attempts,
+            as_of=plan.today,
+            scopes=plan.functions,
         )
+        try:
+            async with self.runner.pool.connection() as conn:
+                await scope.remember(conn, tenant_id, plan, ok=outcome.stats_ok)
+        except psycopg.Error as exc:
+            ctx.log.warning(
+                "Job %s: could not record the stats state (%s); forgetting it, so the "
+                "next post-match job runs in full",
+                job.id,
+                str(exc).strip(),
+                extra={"job_id": job.id},
+            )
+            with contextlib.suppress(psycopg.Error):
+                async with self.runner.pool.connection() as conn:
+                    await scope.remember(conn, tenant_id, plan, ok=False)
         results = outcome.results
+        results.stats_scope = plan.label
+        results.stats_scope_reason = plan.reason
         results.stats_attempt = job.attempts
         results.stats_computed_at = iso_utc()
         results.stats_reused = False

@@ -9,11 +9,13 @@ nothing was sent, and the outcome carries the reference's error text.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from capo_worker.results import CacheOutcome, JobResults
 from capo_worker.stats.runner import StatsRunner
+from capo_worker.stats.scope import FunctionScope
 
 NOT_CONFIGURED = (
     "not configured: set NEXT_PUBLIC_APP_URL or CACHE_INVALIDATION_URL (and INTERNAL_API_KEY)"
@@ -52,6 +54,11 @@ class StatsOutcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def stats_ok(self) -> bool:
+        """Every stats function succeeded (the cache invalidation aside)."""
+        return self.results.successful_functions == self.results.total_functions
+
 
 async def run_and_invalidate(
     runner: StatsRunner,
@@ -64,10 +71,16 @@ async def run_and_invalidate(
     job_id: str | None = None,
     attempt: int | None = None,
     as_of: dt.date | None = None,
+    scopes: Mapping[str, FunctionScope] | None = None,
 ) -> StatsOutcome:
     """Run the stats of `tenant_id`, then send the tags of the functions that succeeded."""
     report = await runner.run(
-        tenant_id, sequential=sequential, job_id=job_id, attempt=attempt, as_of=as_of
+        tenant_id,
+        sequential=sequential,
+        job_id=job_id,
+        attempt=attempt,
+        as_of=as_of,
+        scopes=scopes,
     )
     results = report.summary()
     invalidation = await invalidate(

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from capo_worker.config import Settings
 from capo_worker.job_row import Attempt
 from capo_worker.results import FunctionResult, FunctionStatus, JobResults
 from capo_worker.stats.registry import STATS_FUNCTIONS, StatsFunction, dependency_order
+from capo_worker.stats.scope import FunctionScope
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class FunctionRun:
     duration_ms: int
     error: str | None = None
     details: dict[str, Any] | None = None  # the function's own summary (rows, note)
+    scope: FunctionScope | None = None  # what a post-match job recomputed, and why
 
     def result(self) -> FunctionResult:
         """Its entry in the results JSON (`function_results`)."""
@@ -50,6 +52,9 @@ class FunctionRun:
             entry.error = self.error
         if self.details is not None:
             entry.details = self.details
+        if self.scope is not None:
+            entry.scope = self.scope.label
+            entry.scope_reason = self.scope.reason
         return entry
 
 
@@ -135,8 +140,12 @@ class StatsRunner:
         on_progress: ProgressCallback | None = None,
         job_id: str | None = None,
         attempt: int | None = None,
+        scopes: Mapping[str, FunctionScope] | None = None,
     ) -> RunReport:
         """Run the graph (or the `only` subset, whose dependencies are then assumed met).
+
+        `scopes` (a post-match job's, stats/scope.py) says per function which
+        players it recomputes; a function not in it runs in full.
 
         `job_id`, when given, is visible to the functions as the setting
         capo.job_id; with `attempt`, each transaction's application_name names
@@ -169,7 +178,8 @@ class StatsRunner:
                 async with limit:
                     if on_progress:
                         on_progress(fn, "started", None)
-                    result = await self._call(fn, tenant_id, as_of, job_id, attempt)
+                    scope = (scopes or {}).get(fn.name)
+                    result = await self._call(fn, tenant_id, as_of, job_id, attempt, scope)
             if on_progress:
                 on_progress(fn, "finished", result)
             done[fn.name].set_result(result)
@@ -196,6 +206,7 @@ class StatsRunner:
         as_of: dt.date | None,
         job_id: str | None,
         attempt: int | None,
+        scope: FunctionScope | None = None,
     ) -> FunctionRun:
         started = time.perf_counter()
         try:
@@ -207,11 +218,18 @@ class StatsRunner:
                               set_config('capo.as_of', COALESCE(
                                   %s, current_setting('capo.as_of', true), ''), true),
                               set_config('capo.job_id', %s, true),
+                              set_config('capo.scope_players', %s, true),
+                              set_config('plan_cache_mode', COALESCE(
+                                  %s, current_setting('plan_cache_mode')), true),
                               set_config('application_name', %s, true)""",
                     (
                         str(self.statement_timeout_ms),
                         as_of.isoformat() if as_of else None,
                         job_id or "",
+                        scope.setting() if scope else "",
+                        # A scoped call is planned for its players (their index);
+                        # a full call keeps the cached plans of full calls.
+                        "force_custom_plan" if scope and scope.scoped else None,
                         _application_name(fn, job_id, attempt),
                     ),
                 )
@@ -220,10 +238,21 @@ class StatsRunner:
                     (tenant_id,),
                 )
                 row = await cur.fetchone()
+                # The date these tables were computed for, committed with them:
+                # the league pages label their periods by it.
+                await conn.execute(
+                    """INSERT INTO capo_stats_computed_for (tenant_id, function_name, as_of)
+                       VALUES (%s, %s, capo_today())
+                       ON CONFLICT (tenant_id, function_name)
+                       DO UPDATE SET as_of = EXCLUDED.as_of, computed_at = now()""",
+                    (tenant_id, fn.name),
+                )
             details = row[0] if row and isinstance(row[0], dict) else None
-            result = FunctionRun(fn, "success", _elapsed_ms(started), details=details)
+            elapsed = _elapsed_ms(started)
+            result = FunctionRun(fn, "success", elapsed, details=details, scope=scope)
         except (psycopg.Error, OSError) as exc:
-            result = FunctionRun(fn, "failed", _elapsed_ms(started), error=_error_text(exc))
+            elapsed = _elapsed_ms(started)
+            result = FunctionRun(fn, "failed", elapsed, error=_error_text(exc), scope=scope)
             log.warning("Stats function %s failed: %s", fn.name, result.error)
         metrics.STATS_FUNCTION_DURATION.labels(fn.name, result.status).observe(
             result.duration_ms / 1000

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,8 +24,8 @@ from capo_worker.job_row import STATUSES, TRIGGERS
 from capo_worker.tenants import Tenant, choose, list_tenants
 from capo_worker.web.admin_queries import cache_stamps
 from capo_worker.web.context import WebContext, web_context
-from capo_worker.web.errors import error_response
-from capo_worker.web.job_view import job_view
+from capo_worker.web.errors import ApiError, error_response
+from capo_worker.web.job_view import JobView, job_view
 from capo_worker.web.page_docs import (
     BAD_PARAMETER,
     FORM_ERRORS,
@@ -32,8 +33,12 @@ from capo_worker.web.page_docs import (
     NOT_SIGNED_IN,
     SEE_OTHER,
     SIGN_IN_REFUSED,
+    FollowedJob,
+    FollowParam,
     JobsFeed,
+    JobTenantParam,
     NextParam,
+    PageParam,
     StatusParam,
     TenantParam,
     TriggerParam,
@@ -207,15 +212,76 @@ async def signout(
     return response
 
 
-async def _jobs_context(ctx: WebContext, status: str | None, trigger: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class JobFilters:
+    """What the job table shows: the filters of the page's form, and which page."""
+
+    status: str | None
+    trigger: str | None
+    tenant: str | None  # only this tenant's jobs: name or id, as given
+    page: int
+    stats_tenant: str | None  # the page's `tenant`: "Update stats" and the cache stamps
+
+    @classmethod
+    def of(
+        cls,
+        status: str | None,
+        trigger: str | None,
+        tenant: str | None,
+        page: int,
+        stats_tenant: str | None,
+    ) -> Self:
+        # "" is the form's "all"
+        return cls(status or None, trigger or None, tenant or None, page, stats_tenant or None)
+
+    def query(self, page: int) -> str:
+        """The page's query string for another page of the same filters."""
+        wanted = {
+            "status": self.status,
+            "trigger": self.trigger,
+            "job_tenant": self.tenant,
+            "tenant": self.stats_tenant,
+        }
+        return urlencode({**{k: v for k, v in wanted.items() if v}, "page": page})
+
+
+def _unknown_tenant(wanted: str, tenants: list[Tenant]) -> ApiError:
+    names = ", ".join(t.name for t in tenants) or "none"
+    return ApiError(
+        400, f"No tenant {wanted[:60]!r}: use one of {names}", "Invalid request", field="job_tenant"
+    )
+
+
+async def _jobs_context(
+    ctx: WebContext, filters: JobFilters, follow: str | None = None
+) -> dict[str, Any]:
     async with ctx.pool.connection() as conn:
-        jobs = await queue.list_jobs(conn, status=status, trigger=trigger, limit=JOBS_SHOWN)
+        tenants = await list_tenants(conn)
+        tenant = choose(tenants, filters.tenant) if filters.tenant else None
+        if filters.tenant and tenant is None:
+            raise _unknown_tenant(filters.tenant, tenants)
+        jobs = await queue.list_jobs(
+            conn,
+            status=filters.status,
+            trigger=filters.trigger,
+            tenant_id=tenant.id if tenant else None,
+            limit=JOBS_SHOWN + 1,  # one more: are there older ones?
+            offset=(filters.page - 1) * JOBS_SHOWN,
+        )
+        followed = await queue.get_job(conn, follow) if follow else None
         stats = await queue.queue_stats(conn)
         heartbeat = await queue.last_worker_heartbeat_age(conn)
     now = dt.datetime.now(dt.UTC)
     active = stats.counts.get("queued", 0) + stats.counts.get("processing", 0) > 0
     return {
-        "jobs": [job_view(j, now) for j in jobs],
+        "jobs": [job_view(j, now) for j in jobs[:JOBS_SHOWN]],
+        "filters": filters,
+        "first_shown": (filters.page - 1) * JOBS_SHOWN + 1,
+        "has_older": len(jobs) > JOBS_SHOWN,
+        "tenants": tenants,
+        "tenant_names": {t.id: t.name for t in tenants},
+        "show_tenant": len(tenants) > 1,
+        "followed": job_view(followed, now) if followed else None,
         "stats": stats,
         "heartbeat_age": heartbeat,
         "active": active,
@@ -249,26 +315,25 @@ async def admin_info(
     status: StatusParam = None,
     trigger: TriggerParam = None,
     tenant: TenantParam = None,
+    job_tenant: JobTenantParam = None,
+    page: PageParam = 1,
 ) -> Response:
     access = await page_access(request, ctx)
     if access is None:
         return _signin_redirect(request)
-    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
+    filters = JobFilters.of(status, trigger, job_tenant, page, tenant)
+    context = await _jobs_context(ctx, filters)
+    tenant_id = _tenant_id(context["tenants"], tenant)
     async with ctx.pool.connection() as conn:
-        tenants = await list_tenants(conn)
-        tenant_id = _tenant_id(tenants, tenant)
         stamps = await cache_stamps(conn, tenant_id)
     return templates.TemplateResponse(
         request,
         "admin_info.html",
         {
-            **page,
+            **context,
             "access": access,
-            "status_filter": status,
-            "trigger_filter": trigger,
             "statuses": STATUSES,
             "triggers": TRIGGERS,
-            "tenants": tenants,
             "tenant_id": tenant_id,
             "stamps": stamps,
             "flags": _flags(ctx.settings),
@@ -292,24 +357,39 @@ async def admin_jobs_json(
     status: StatusParam = None,
     trigger: TriggerParam = None,
     tenant: TenantParam = None,
+    job_tenant: JobTenantParam = None,
+    page: PageParam = 1,
+    follow: FollowParam = None,
 ) -> Response:
     access: Access | None = await page_access(request, ctx)
     if access is None:
         return error_response(401, "Sign in again", "Unauthorized")
-    page = await _jobs_context(ctx, status or None, trigger or None)  # "" is the form's "all"
+    filters = JobFilters.of(status, trigger, job_tenant, page, tenant)
+    context = await _jobs_context(ctx, filters, follow)
+    context["jobs_shown"] = JOBS_SHOWN
     async with ctx.pool.connection() as conn:
-        page["stamps"] = await cache_stamps(conn, _tenant_id(await list_tenants(conn), tenant))
-    rows = templates.get_template("_job_rows.html").render(page)
-    summary = templates.get_template("_queue_summary.html").render(page)
-    stamps = templates.get_template("_cache_stamps.html").render(page)
+        context["stamps"] = await cache_stamps(conn, _tenant_id(context["tenants"], tenant))
+    followed: JobView | None = context["followed"]
+
+    def render(name: str) -> str:
+        return templates.get_template(name).render(context)
+
     return JSONResponse(
         {
-            "active": page["active"],
-            "count": len(page["jobs"]),
-            "rows_html": rows,
-            "summary_html": summary,
-            "stamps_html": stamps,
-            "generated_at": page["now"].isoformat(),
+            "active": context["active"],
+            "count": len(context["jobs"]),
+            "rows_html": render("_job_rows.html"),
+            "pager_html": render("_job_pager.html"),
+            "summary_html": render("_queue_summary.html"),
+            "stamps_html": render("_cache_stamps.html"),
+            "followed": _followed(followed) if followed else None,
+            "generated_at": context["now"].isoformat(),
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _followed(job: JobView) -> dict[str, Any]:
+    return FollowedJob(
+        id=job.id, status=job.status, error=job.error, duration=job.duration
+    ).model_dump()

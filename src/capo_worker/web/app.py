@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from capo_worker.config import Settings
-from capo_worker.web import admin_pages, enqueue, health, jobs_api, league_pages
+from capo_worker.web import (
+    admin_pages,
+    api_docs,
+    enqueue,
+    health,
+    jobs_api,
+    league_pages,
+    player_pages,
+)
 from capo_worker.web.context import WebContext
 from capo_worker.web.errors import install_error_handlers
 from capo_worker.web.middleware import BodySizeLimit, SecurityHeaders
@@ -34,7 +42,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
         title="capo-worker",
         version=_version(),
         description=DESCRIPTION,
-        docs_url=None,  # Swagger UI loads its files from a CDN; /openapi.json is enough
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: web/api_docs.py serves it
         redoc_url=None,
     )
     throttle = AuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds)
@@ -46,9 +54,12 @@ def create_app(settings: Settings, pool: AsyncConnectionPool) -> FastAPI:
         health.router,
         admin_pages.router,
         league_pages.router,
+        api_docs.router,
+        player_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(api_docs.ASSETS_PATH, api_docs.swagger_ui_files(), name="docs-assets")
     # The last added runs first: headers on every answer, then the guard, then the size limit.
     app.add_middleware(BodySizeLimit, limit=settings.max_request_body_bytes)
     app.add_middleware(RequestGuard, settings=settings)

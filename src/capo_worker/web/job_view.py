@@ -18,6 +18,7 @@ from capo_worker.results import JobResults
 from capo_worker.text import shorten
 
 ERROR_PREVIEW = 120
+SHORT_ID = 8
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class FunctionLine:
     tags: list[str]
     error: str | None
     details: str | None
+    scope: str = "-"  # "full", "match 4838, 18 players"; "-" on rows written before scopes
+    scope_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class CacheLine:
 @dataclass(frozen=True)
 class JobView:
     id: str
+    request_id: str | None
     trigger: str
     match_id: Any
     retry_of: str | None
@@ -65,6 +69,13 @@ class JobView:
     attempt_errors: list[dict[str, Any]]
     payload_json: str
     unreadable: list[str] = field(default_factory=list)  # parts of the row of an odd shape
+    scope: str | None = None  # the stats' scope: "match 4838" or "full" (None: not recorded)
+    scope_reason: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        """The id's first 8 characters: what `capo-worker jobs show` needs, mostly."""
+        return self.id[:SHORT_ID]
 
 
 def _list(value: Any) -> list[Any]:
@@ -107,6 +118,8 @@ def _functions(results: JobResults | None) -> list[FunctionLine]:
             details=json.dumps(entry.details, sort_keys=True)
             if entry.details is not None
             else None,
+            scope=entry.scope or "-",
+            scope_reason=entry.scope_reason,
         )
         for entry in (results.function_results if results else [])
     ]
@@ -145,6 +158,7 @@ def job_view(job: Job, now: dt.datetime | None = None) -> JobView:
 def _bare_view(job: Job, what: str) -> JobView:
     return JobView(
         id=str(job.id),
+        request_id=None,
         trigger=str(job.job_type),
         match_id=None,
         retry_of=None,
@@ -180,6 +194,7 @@ def _view(job: Job, now: dt.datetime) -> JobView:
     retry_of = payload.get("retryOf")
     return JobView(
         id=job.id,
+        request_id=job.request_id,
         trigger=job.trigger or job.job_type,
         match_id=payload.get("matchId"),
         retry_of=str(retry_of) if retry_of else None,
@@ -200,6 +215,8 @@ def _view(job: Job, now: dt.datetime) -> JobView:
         tenant_id=job.effective_tenant_id,
         functions=_functions(results),
         cache=_cache(results),
+        scope=results.stats_scope if results else None,
+        scope_reason=results.stats_scope_reason if results else None,
         attempt_errors=[e for e in _list(job.attempt_errors) if isinstance(e, dict)],
         payload_json=json.dumps(payload, indent=2, sort_keys=True),
         unreadable=_payload_and_errors(job) + read.unreadable,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from capo_worker import queue
 from capo_worker.job_row import Status, Trigger
+from capo_worker.tenants import UnknownTenantError, resolve_tenant
 from capo_worker.web.context import WebContext, web_context
 from capo_worker.web.errors import ApiError
 from capo_worker.web.schemas import (
@@ -29,6 +30,8 @@ router = APIRouter(
 )
 
 MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000
+MAX_TENANT = 200
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid parameter; `field` names it"},
@@ -66,10 +69,29 @@ async def list_background_jobs(
     ctx: Annotated[WebContext, Depends(web_context)],
     status: Annotated[Status | None, Query(description="Only jobs in this status.")] = None,
     trigger: Annotated[Trigger | None, Query(description="Only jobs of this trigger.")] = None,
+    tenant: Annotated[
+        str | None,
+        Query(max_length=MAX_TENANT, description="Only this tenant's jobs (name or id)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Skip this many newer jobs (paging).")
+    ] = 0,
 ) -> JobList:
     async with ctx.pool.connection() as conn:
-        jobs = await queue.list_jobs(conn, status=status, trigger=trigger, limit=limit)
+        try:
+            tenant_id = await resolve_tenant(conn, tenant) if tenant else None
+        except UnknownTenantError:
+            raise ApiError(
+                400,
+                f"Unknown tenant {(tenant or '')[:60]!r}: give the name or id of an existing "
+                "tenant",
+                "Invalid request",
+                field="tenant",
+            ) from None
+        jobs = await queue.list_jobs(
+            conn, status=status, trigger=trigger, tenant_id=tenant_id, limit=limit, offset=offset
+        )
     return JobList(count=len(jobs), jobs=[JobOut.of(j) for j in jobs])
 
 

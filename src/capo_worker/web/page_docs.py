@@ -16,6 +16,7 @@ from capo_worker.web.schemas import WRITE_ERRORS, ErrorBody
 
 MAX_TENANT = 200
 MAX_NEXT = 2000
+MAX_PAGE = 10_000
 
 # A form's "all" (""), then job_row.Status and job_row.Trigger (tests/unit/test_page_filters.py).
 StatusFilter = Literal["", "queued", "processing", "completed", "failed"]
@@ -30,6 +31,25 @@ StatusParam = Annotated[
 ]
 TriggerParam = Annotated[
     TriggerFilter | None, Query(description="Only jobs of this trigger; empty for all.")
+]
+JobTenantParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_TENANT,
+        description="Only this tenant's jobs (name or id); empty for all.",
+    ),
+]
+PageParam = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE, description="Page of the job table: 1 the newest jobs, 2 older."),
+]
+FollowParam = Annotated[
+    str | None,
+    Query(
+        max_length=36,
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="A job id: its status is reported in `followed` (the page's banner).",
+    ),
 ]
 NextParam = Annotated[
     str | None,
@@ -72,12 +92,23 @@ UNKNOWN_TENANT: dict[int | str, dict[str, Any]] = {
 }
 
 
+class FollowedJob(BaseModel):
+    """The job the page's banner follows (`follow`): where it is now."""
+
+    id: str
+    status: str
+    error: str | None
+    duration: str
+
+
 class JobsFeed(BaseModel):
     """What the admin page's script polls: the table rows and cards, rendered."""
 
     active: bool
     count: int
     rows_html: str
+    pager_html: str
     summary_html: str
     stamps_html: str
+    followed: FollowedJob | None
     generated_at: str

@@ -2,25 +2,29 @@
 
 Input: the `player_data` of aggregated_season_race_data, a list of
 `{player_id, name, cumulative_data: [{date, points}, ...]}`. Output: an <svg>
-with a grid, month ticks, one line per player (colour by rank, so the leader
-is always the first colour) and a legend, styled by classes in style.css.
+with a grid, month ticks, one line per player, a dot with a tooltip (name, date,
+points) on every match day, and a legend, styled by classes in style.css. Each
+player keeps one colour on both charts of a page, and no two players of a chart
+share one (render_race_charts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 320
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 12, 28
-COLOURS = 8
+COLOURS = 10  # series-0 .. series-9 in style.css
 
 
 @dataclass(frozen=True)
 class Series:
+    key: str  # the player id (the name when the data has none)
     name: str
     points: list[tuple[dt.date, float]]
 
@@ -51,7 +55,8 @@ def _series(player_data: object) -> list[Series]:
             points.append((day, value))
         if points:
             points.sort(key=lambda p: p[0])  # stable: same-day points keep their order
-            out.append(Series(str(player.get("name", "?")), points))
+            name = str(player.get("name", "?"))
+            out.append(Series(str(player.get("player_id", name)), name, points))
     # Leader first, so colours follow the standings.
     return sorted(out, key=lambda s: (-s.final, s.name))
 
@@ -82,8 +87,46 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def render_race_chart(player_data: object, *, title: str, chart_id: str) -> RaceChart:
+def assign_colours(*charts: object) -> dict[str, str]:
+    """Player key -> colour class: leaders first, a new colour for each new player."""
+    colours: dict[str, str] = {}
+    for player_data in charts:
+        for s in _series(player_data):
+            if s.key not in colours:
+                colours[s.key] = f"series-{len(colours) % COLOURS}"
+    return colours
+
+
+def render_race_charts(
+    race: Mapping[str, object], year: int | None, half_label: str
+) -> list[tuple[str, str, RaceChart]]:
+    """The whole-season and half-season charts, one colour per player across both."""
+    periods = {"whole_season": "Whole season", "current_half": half_label}
+    colours = assign_colours(*(race.get(p, []) for p in periods))
+    return [
+        (
+            period,
+            label,
+            render_race_chart(
+                race.get(period, []),
+                title=f"Season race {year}, {label.lower()}",
+                chart_id=f"race-{period}",
+                colours=colours,
+            ),
+        )
+        for period, label in periods.items()
+    ]
+
+
+def render_race_chart(
+    player_data: object,
+    *,
+    title: str,
+    chart_id: str,
+    colours: dict[str, str] | None = None,
+) -> RaceChart:
     series = _series(player_data)
+    colours = colours or assign_colours(player_data)
     if not series:
         return RaceChart(Markup(""), [], True)
     days = [d for s in series for d, _ in s.points]
@@ -129,16 +172,23 @@ def render_race_chart(player_data: object, *, title: str, chart_id: str) -> Race
                 f'text-anchor="middle">{month.strftime("%b")}</text>'
             )
     legend = []
-    for rank, s in enumerate(series):
-        colour = f"series-{rank % COLOURS}"
+    for s in series:
+        colour = colours.get(s.key, "series-0")
         coords = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in s.points)
         name = escape(s.name)
         end_day, end_value = s.points[-1]
+        dots = "".join(
+            f'<circle class="point {colour}" cx="{x(d):.1f}" cy="{y(v):.1f}" r="3">'
+            f"<title>{name}, {d:%d %b}: {_fmt(v)} points</title></circle>"
+            for d, v in s.points
+        )
         parts.append(
             f'<g class="player" data-player="{name}">'
             f'<polyline class="series {colour}" points="{coords}">'
             f"<title>{name}: {_fmt(s.final)} points</title></polyline>"
-            f'<circle class="end {colour}" cx="{x(end_day):.1f}" cy="{y(end_value):.1f}" r="4"/>'
+            f"{dots}"
+            f'<circle class="end {colour}" cx="{x(end_day):.1f}" cy="{y(end_value):.1f}" r="4">'
+            f"<title>{name}, {end_day:%d %b}: {_fmt(end_value)} points</title></circle>"
             "</g>"
         )
         legend.append((s.name, round(s.final), colour))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -25,16 +29,12 @@ def time_tag(value: dt.datetime | None, empty: str = "N/A") -> Markup:
     )
 
 
-def number(value: Any, places: int | None = None) -> str:
+def number(value: Any, places: int = 1) -> str:
+    """Whole numbers as they are; decimals with `places` decimals (one, unless told)."""
     if value is None:
         return "-"
     if isinstance(value, (Decimal, float)):
-        if places is not None:
-            return f"{float(value):.{places}f}"
-        as_decimal = Decimal(str(value))
-        if as_decimal == as_decimal.to_integral():
-            return str(as_decimal.quantize(Decimal(1)))  # 160.00 -> 160
-        return str(value)
+        return f"{float(value):.{places}f}"
     return str(value)
 
 
@@ -53,6 +53,23 @@ def date_text(value: Any) -> str:
     return str(value)
 
 
+async def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """A page rendered in a worker thread: the event loop (and a worker sharing the
+    process) keeps running while a big page is templated."""
+    template = templates.get_template(name)
+    html = await asyncio.to_thread(template.render, {"request": request, **context})
+    return HTMLResponse(html, status_code=status_code)
+
+
+def query(base: dict[str, Any], **changes: Any) -> str:
+    """A link's query string: `base` with `changes`, leaving out empty values."""
+    values = {**base, **changes}
+    return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+templates.env.globals["query"] = query
 templates.env.filters["time_tag"] = time_tag
 templates.env.filters["number"] = number
 templates.env.filters["sort_value"] = sort_value

@@ -100,9 +100,17 @@ def _start_workers(start: Callable[..., Process], urls: dict[str, str]) -> dict[
 
 
 def _gave_up_more_than(proc: Process, times: int) -> Callable[[], bool]:
-    """Has the worker given up on a lost attempt more than `times` times?"""
+    """Has the worker given up on a lost attempt more than `times` times?
+
+    After a freeze or a cut, the lease watch usually stops the attempt first
+    ("Could not renew the lease"); else the heartbeat finds the lease lost, or
+    the outcome is refused.
+    """
     return lambda: (
-        proc.output.count("is no longer ours") + proc.output.count("Lost the lease of job") > times
+        proc.output.count("is no longer ours")
+        + proc.output.count("Lost the lease of job")
+        + proc.output.count("Could not renew the lease of job")
+        > times
     )
 
 

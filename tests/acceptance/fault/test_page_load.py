@@ -12,6 +12,7 @@ completed on its first attempt and never rescued.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -107,7 +108,9 @@ def test_page_load_cannot_cost_the_worker_its_lease(
     env = environment(db_url)
     server, url = start_server(start, db_url, "run", JOB_LEASE_SECONDS=str(LEASE_SECONDS))
     page = httpx.get(f"{url}/stats", timeout=60)
-    assert page.status_code == 200 and len(page.text) > 100_000
+    assert page.status_code == 200
+    # The big league's page: its all-time table holds hundreds of players (its top shown).
+    assert int(re.findall(r"Show all (\d+)", page.text)[-1]) > 500
     # Claims only from a queue of its own; rescues expired leases of every queue.
     rescuer = start_worker(start, db_url, "rescuer", QUEUE_NAME="rescue-only")
     gaps: list[float] = []

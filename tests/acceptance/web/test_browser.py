@@ -8,42 +8,20 @@ its season table and the race chart. Screenshots go to test-output/screenshots/.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.acceptance.web.conftest import WAIT_MS, shot
 from tests.support.leagues import load_fixture
-from tests.support.paths import REPO
-from tests.support.processes import Process, free_port, process_env, processes
+from tests.support.processes import Process, free_port, process_env
 from tests.support.waiting import wait_for
 from tests.support.web import ADMIN_KEY, break_function, http_ok, pin_today, restore_function
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = REPO / "test-output" / "screenshots"
 BROKEN = "update_aggregated_recent_performance"
-WAIT_MS = 90_000
 
 pytestmark = pytest.mark.browser
-
-
-def _chromium_or_skip() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    if os.environ.get("CAPO_REQUIRE_BROWSER") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -52,30 +30,6 @@ def league_db(db_url: str) -> str:
     load_fixture(db_url, "small")
     pin_today(db_url, "2026-11-28")
     return db_url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[..., Process]]:
-    with processes(tmp_path) as factory:
-        yield factory
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def newest_job(page: Any) -> str:

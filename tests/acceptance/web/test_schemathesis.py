@@ -79,7 +79,7 @@ def test_the_api_and_the_pages_honour_their_schema(server: str, tmp_path: Path) 
     operations = sum(
         len(item) for item in httpx.get(f"{server}/openapi.json").json()["paths"].values()
     )
-    assert operations == 16  # 8 API operations, 8 of the pages
+    assert operations == 20  # 8 API operations, 12 of the pages
     result = schemathesis(
         server, tmp_path / "all", "--header", f"Authorization: Bearer {ADMIN_KEY}"
     )
@@ -99,6 +99,6 @@ def test_the_pages_honour_their_schema_when_signed_in(server: str, tmp_path: Pat
         f"Cookie: {SESSION_COOKIE}={cookie}",
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "Selected: 8/16" in result.stdout and "Tested: 8" in result.stdout
+    assert "Selected: 12/20" in result.stdout and "Tested: 12" in result.stdout
     still = httpx.get(f"{server}/admin/info", cookies={SESSION_COOKIE: cookie})
     assert still.status_code == 200  # no fuzzed sign-out got through without the CSRF token

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import socket
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,6 +94,9 @@ def test_a_busy_port_is_one_clear_line(db_url: str, start: Callable[..., Process
     assert "Traceback" not in proc.output
 
 
+PSQL_LINE = "Open it with psql while the demo runs: "
+
+
 def test_demo_starts_everything_and_prints_the_address(
     tmp_path: Path, start: Callable[..., Process]
 ) -> None:
@@ -112,6 +117,17 @@ def test_demo_starts_everything_and_prints_the_address(
     assert httpx.get(address).status_code == 200
     stats = httpx.get(f"{url}/stats").text
     assert stats.count("<polyline") >= 2
+    # The psql command it prints opens the demo's database.
+    psql = next(line for line in proc.output.splitlines() if line.startswith(PSQL_LINE))
+    matches = subprocess.run(
+        [*shlex.split(psql.removeprefix(PSQL_LINE)), "-Atc", "SELECT count(*) FROM matches"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert matches.returncode == 0, matches.stderr
+    assert int(matches.stdout) > 0
     proc.signal(signal.SIGTERM)
     assert proc.wait(30) == 0
 

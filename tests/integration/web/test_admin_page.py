@@ -6,7 +6,7 @@ import json
 import re
 
 from tests.support.db import execute
-from tests.support.web import app_client, insert_job
+from tests.support.web import TENANT_B, app_client, insert_job
 
 RESULTS = {
     "total_functions": 2,
@@ -137,3 +137,30 @@ async def test_job_data_is_escaped(db_url: str) -> None:
         assert "<script>alert" not in html
         assert "<img src=x" not in html
         assert "&lt;script&gt;" in html
+
+
+async def test_pages_of_jobs_keep_the_filters_and_the_feed_follows_a_job(db_url: str) -> None:
+    execute(db_url, "INSERT INTO tenants (tenant_id, name) VALUES (%s, 'club-b')", TENANT_B)
+    ids = [insert_job(db_url, status="failed", error="boom", age_seconds=a) for a in range(27)]
+    async with app_client(db_url) as client:
+        first = (await client.get("/admin/info?status=failed&tenant=club-b")).text
+        assert list(rows(first)) == ids[:25]
+        assert "Jobs 1 to 25" in first
+        older = re.search(r'id="older-jobs"[^>]*href="([^"]+)"', first)
+        assert older is not None
+        link = older.group(1).replace("&amp;", "&")
+        assert link == "/admin/info?status=failed&tenant=club-b&page=2"
+        second = (await client.get(link)).text
+        assert list(rows(second)) == ids[25:] and 'id="older-jobs"' not in second
+        assert "Jobs 26 to 27" in second and 'id="newer-jobs"' in second
+
+        feed = (await client.get(f"/admin/info/jobs.json?page=2&follow={ids[0]}")).json()
+        assert feed["count"] == 2 and "Jobs 26 to 27" in feed["pager_html"]
+        assert feed["followed"] == {
+            "id": ids[0],
+            "status": "failed",
+            "error": "boom",
+            "duration": "2.0s",
+        }
+        only_b = (await client.get("/admin/info/jobs.json?job_tenant=club-b")).json()
+        assert only_b["count"] == 0 and only_b["followed"] is None

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from tests.support.db import query
-from tests.support.web import app_client, insert_job
+from tests.support.db import execute, query
+from tests.support.web import TENANT_B, app_client, insert_job
 
 URL = "/api/admin/background-jobs"
 
@@ -30,6 +30,22 @@ async def test_list_is_newest_first_with_filters_and_limit(db_url: str) -> None:
     assert [j["id"] for j in newest["jobs"]] == [queued, completed]
 
 
+async def test_list_pages_with_offset_and_filters_by_tenant(db_url: str) -> None:
+    execute(db_url, "INSERT INTO tenants (tenant_id, name) VALUES (%s, 'club-b')", TENANT_B)
+    ids = [insert_job(db_url, status="completed", age_seconds=age) for age in range(4)]
+    execute(
+        db_url, "UPDATE background_job_status SET tenant_id = %s WHERE id = %s", TENANT_B, ids[1]
+    )
+    async with app_client(db_url) as client:
+        second_page = (await client.get(URL, params={"limit": 2, "offset": 2})).json()
+        club_b = (await client.get(URL, params={"tenant": "club-b"})).json()
+        by_id = (await client.get(URL, params={"tenant": TENANT_B})).json()
+        default = (await client.get(URL, params={"tenant": "default"})).json()
+    assert [j["id"] for j in second_page["jobs"]] == ids[2:]
+    assert [j["id"] for j in club_b["jobs"]] == [ids[1]] == [j["id"] for j in by_id["jobs"]]
+    assert [j["id"] for j in default["jobs"]] == [ids[0], ids[2], ids[3]]
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -38,6 +54,9 @@ async def test_list_is_newest_first_with_filters_and_limit(db_url: str) -> None:
         ({"limit": "0"}, "limit"),
         ({"limit": "501"}, "limit"),
         ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"tenant": "nobody"}, "tenant"),
+        ({"tenant": "x" * 201}, "tenant"),
     ],
 )
 async def test_bad_list_parameters_are_400_naming_the_parameter(

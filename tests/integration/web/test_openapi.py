@@ -29,6 +29,10 @@ PAGE_ROUTES = {
     ("get", "/admin/info"),
     ("get", "/admin/info/jobs.json"),
     ("get", "/stats"),
+    ("get", "/stats/tables/{table}"),
+    ("get", "/stats/players"),
+    ("get", "/stats/players/{player_id}"),
+    ("get", "/stats/honours"),
 }
 
 

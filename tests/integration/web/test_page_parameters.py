@@ -22,6 +22,16 @@ LONG = "x" * 201
         ("/stats?season=2025.5", "season"),
         ("/stats?season=99999", "season"),
         (f"/stats?tenant={LONG}", "tenant"),
+        ("/stats/tables/everything", "table"),
+        ("/stats/tables/season?page=0", "page"),
+        ("/stats/tables/season?page=" + "9" * 5000, "page"),
+        ("/stats/tables/form?q=" + "x" * 51, "q"),
+        ("/stats/tables/season?season=1066", "season"),
+        ("/stats/players?page=-2", "page"),
+        ("/stats/players?q=a%00b", "q"),
+        ("/stats/players/x", "player_id"),
+        ("/stats/players/99999999999", "player_id"),
+        (f"/stats/honours?tenant={LONG}", "tenant"),
         ("/admin/info?status=done", "status"),
         ("/admin/info?trigger=manual", "trigger"),
         (f"/admin/info?tenant={LONG}", "tenant"),
@@ -29,6 +39,10 @@ LONG = "x" * 201
         ("/admin/info/jobs.json?trigger=" + "9" * 5000, "trigger"),
         (f"/admin/info/jobs.json?tenant={LONG}", "tenant"),
         ("/admin/signin?next=/" + "x" * 2000, "next"),
+        ("/admin/info?page=0", "page"),
+        ("/admin/info/jobs.json?page=10001", "page"),
+        ("/admin/info?job_tenant=nobody", "job_tenant"),
+        ("/admin/info/jobs.json?follow=not-a-job", "follow"),
     ],
 )
 async def test_a_bad_page_parameter_is_a_400_naming_it(db_url: str, url: str, field: str) -> None:
@@ -46,9 +60,15 @@ async def test_a_bad_page_parameter_is_a_400_naming_it(db_url: str, url: str, fi
         "/stats?season=2026",
         "/stats?season=1999",  # no such season: the latest is shown
         "/stats?tenant=default",
+        "/stats/tables/ratings?page=3&q=%25_",
+        "/stats/tables/season?season=2026&q=a",
+        "/stats/players?q=",
+        "/stats/honours?tenant=default",
         "/admin/info?status=&trigger=",  # the filter form's "all"
         "/admin/info?status=failed&trigger=post-match&tenant=default",
         "/admin/info/jobs.json?status=queued&trigger=cron",
+        "/admin/info?page=3&job_tenant=default",
+        "/admin/info/jobs.json?job_tenant=&follow=00000000-0000-4000-8000-000000000001",
         "/admin/signin?next=/admin/info%3Fstatus%3Dfailed",
     ],
 )

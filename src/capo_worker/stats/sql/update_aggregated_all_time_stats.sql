@@ -21,6 +21,7 @@ LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_duration int;
     v_min_games int;
     fs record;
@@ -33,7 +34,9 @@ BEGIN
         v_min_games := get_config_value('games_required_for_hof', '0', target_tenant_id)::int;
         SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
 
-        DELETE FROM aggregated_all_time_stats WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_all_time_stats
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         INSERT INTO aggregated_all_time_stats (
             tenant_id, player_id, games_played, wins, draws, losses, goals, win_percentage,
@@ -45,6 +48,11 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, result, goals, heavy_win, heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         )
         SELECT target_tenant_id, a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                round(a.wins::numeric / a.games * 100, 1),
@@ -72,9 +80,8 @@ BEGIN
                                            pm.clean_sheet,
                                            fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
                                                                            AS fp
-            FROM player_matches pm  -- (its only index on player_id leads with the tenant)
+            FROM club_games pm
             JOIN club_players p ON p.player_id = pm.player_id
-            WHERE pm.tenant_id = target_tenant_id
             GROUP BY pm.player_id
             HAVING count(*) >= v_min_games
         ) a

@@ -44,7 +44,7 @@ CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 AS $fn$
 DECLARE
     cfg               jsonb;

@@ -23,7 +23,7 @@ CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 AS $fn$
 DECLARE
     latest_id int;

@@ -36,15 +36,18 @@ CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 -- Every join below is an equi-join of the club's rows in memory, best hashed.
 -- PostgreSQL 17 and later estimate them from the id statistics of the whole
 -- tables (they see through the CTEs), which span every club: among 1,000
 -- clubs they guessed a few rows and paired teammates in nested loops, 5 times
 -- slower than alone.
 SET enable_nestloop = off
-SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $fn$
 DECLARE
+    -- NULL: every player; else only these players' rows (a post-match job for the
+    -- league's last match, docs/stats.md)
+    scope_players int[] := capo_scope_players();
     fs       record;
     duration numeric;
     written  int;
@@ -71,7 +74,9 @@ BEGIN
         duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
     END IF;
 
-    DELETE FROM aggregated_player_profile_stats WHERE tenant_id = target_tenant_id;
+    DELETE FROM aggregated_player_profile_stats
+    WHERE tenant_id = target_tenant_id
+      AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
     INSERT INTO aggregated_player_profile_stats (
         player_id, tenant_id, name, games_played, fantasy_points,
@@ -98,6 +103,7 @@ BEGIN
         SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
                heavy_loss
         FROM player_matches WHERE tenant_id = target_tenant_id
+          AND (scope_players IS NULL OR player_id = ANY (scope_players))
     ),
     -- Every row of every subject (non-ringer), sorted once by player and match
     -- order for both window levels, with FP_prof. A row without a match (NULL
@@ -234,16 +240,46 @@ BEGIN
     -- That counts it once unless a player has rows on two teams of one match;
     -- such matches (none in app-made data; any match with a team other than A/B
     -- is treated as one, to be safe) are counted by distinct match instead.
+    -- A scoped run has only its players' rows in `ordered`; their teammates' rows
+    -- come from the club's rows, restricted to the matches of `sided`. A row repeats
+    -- when its player has an earlier row (by player_match_id) in the same match,
+    -- which is what repeat_row says in the full ordering.
+    club_rows AS MATERIALIZED (  -- every row of the club, for a scoped run only
+        SELECT player_id, match_id, team, player_match_id FROM player_matches
+        WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
+    ),
+    mate_rows AS (
+        SELECT r.player_id, r.match_id, r.team,
+               row_number() OVER (PARTITION BY r.player_id, r.match_id
+                                  ORDER BY r.player_match_id) > 1 AS repeat_row,
+               -- rows on two teams (or a team other than A/B) in the match
+               min(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
+                   <> max(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
+                   OR r.tcode = 3 AS two_teams
+        FROM (SELECT pm.player_id, pm.match_id, pm.team, pm.player_match_id,
+                     CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
+                          WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
+              FROM club_rows pm
+              JOIN club_players pl ON pl.player_id = pm.player_id
+              WHERE pm.match_id IN (SELECT match_id FROM sided)) r
+    ),
+    mate_side AS (
+        SELECT player_id, match_id, team, repeat_row FROM sided WHERE scope_players IS NULL
+        UNION ALL
+        SELECT player_id, match_id, team, repeat_row FROM mate_rows WHERE team IS NOT NULL
+    ),
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
-        WHERE maybe_two_teams AND match_date IS NOT NULL
+        WHERE scope_players IS NULL AND maybe_two_teams AND match_date IS NOT NULL
+        UNION
+        SELECT match_id FROM mate_rows WHERE two_teams
     ),
     simple_pairs AS (
         SELECT p.player_id, t.player_id AS mate_id, count(*) AS pair_rows,
                sum(p.fp) AS points,
                count(*) FILTER (WHERE NOT p.repeat_row AND NOT t.repeat_row) AS shared
         FROM sided p
-        JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+        JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
                     AND t.player_id <> p.player_id
         WHERE t.player_id IN (SELECT player_id FROM mates)
           AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
@@ -255,7 +291,7 @@ BEGIN
         FROM (SELECT p.player_id, t.player_id AS mate_id, p.match_id,
                      count(*) AS pair_rows, sum(p.fp) AS points
               FROM sided p
-              JOIN sided t ON t.match_id = p.match_id AND t.team = p.team
+              JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
                           AND t.player_id <> p.player_id
               WHERE t.player_id IN (SELECT player_id FROM mates)
                 AND p.match_id IN (SELECT match_id FROM two_team_matches)
@@ -299,7 +335,8 @@ BEGIN
     FROM club_players s
     LEFT JOIN best b USING (player_id)
     LEFT JOIN yearly y USING (player_id)
-    LEFT JOIN chemistry c USING (player_id);
+    LEFT JOIN chemistry c USING (player_id)
+    WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);

@@ -25,12 +25,15 @@ LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_rows bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_recent_performance'),
                                   hashtext(target_tenant_id::text));
     BEGIN
-        DELETE FROM aggregated_recent_performance WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_recent_performance
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         -- One sort of the tenant's non-ringer rows, numbered newest first per
         -- player; the first five of each player make the array.
@@ -41,6 +44,7 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
         club_matches AS MATERIALIZED (
             SELECT match_id, match_date, team_a_score, team_b_score
@@ -50,6 +54,7 @@ BEGIN
             SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
                    heavy_loss
             FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         )
         SELECT p.player_id, target_tenant_id,
                COALESCE(r.games, '[]'::jsonb), COALESCE(r.goals, 0), now()

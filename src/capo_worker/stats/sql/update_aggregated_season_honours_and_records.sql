@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET jit = off  -- JIT compilation costs more than it saves on these short queries
+SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 AS $fn$
 DECLARE
     fs              record;
@@ -38,6 +38,10 @@ DECLARE
     honours_rows    int := 0;
     has_matches     boolean;
     records_doc     jsonb;
+    candidate_rows  int;
+    -- NULL: every player; else only these players' record candidates, and no
+    -- honours (a post-match job, docs/stats.md)
+    scope_players   int[] := capo_scope_players();
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_honours_and_records'),
                                   hashtext(target_tenant_id::text));
@@ -62,7 +66,15 @@ BEGIN
         SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
         year_start := make_date(extract(year FROM capo_today())::int, 1, 1);
 
-        DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+        -- A scoped run (a post-match job for the league's last match, in the current
+        -- year) leaves the honours of finished years alone and recomputes the record
+        -- candidates of its players only (docs/stats.md, "Post-match updates").
+        IF scope_players IS NULL THEN
+            DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+        END IF;
+        DELETE FROM capo_records_player_bests
+        WHERE tenant_id = target_tenant_id
+          AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
         -- One statement builds the honours (inserted) and the records document, so
         -- the games are read once.
@@ -81,6 +93,7 @@ BEGIN
             SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
                    heavy_loss, clean_sheet
             FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
         -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
         -- 2 loss, 3 draw or any other text.
@@ -145,58 +158,9 @@ BEGIN
                                           'name', name, 'goals', goals))
                                           FILTER (WHERE goals_place = 3), '[]'::jsonb))
             FROM ranked
-            WHERE points_place <= 3 OR goals_place <= 3
+            WHERE (points_place <= 3 OR goals_place <= 3) AND scope_players IS NULL
             GROUP BY year
             RETURNING 1
-        ),
-        -- Records: all years, today's and later ones included.
-        -- (a) most goals in a game: the top value, on its latest date only (Q-H3).
-        goal_top AS (
-            SELECT goals, match_date FROM games WHERE goals > 0
-            ORDER BY goals DESC, match_date DESC LIMIT 1
-        ),
-        most_goals AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'goals', g.goals,
-                       'date', to_char(g.match_date, 'YYYY-MM-DD'),
-                       'score', CASE WHEN g.team = 'A'
-                                     THEN g.team_a_score || '-' || g.team_b_score
-                                     ELSE g.team_b_score || '-' || g.team_a_score END)
-                   ORDER BY n.name COLLATE "C", g.match_id) AS doc
-            FROM games g
-            JOIN goal_top t ON g.goals = t.goals AND g.match_date = t.match_date
-            JOIN names n ON n.player_id = g.player_id
-        ),
-        -- (b) biggest victory: matches with a non-ringer; largest margin, latest date.
-        victory_top AS (
-            SELECT abs(team_a_score - team_b_score) AS margin, match_date FROM games
-            ORDER BY abs(team_a_score - team_b_score) DESC, match_date DESC LIMIT 1
-        ),
-        victory_sides AS (
-            -- "Name (goals)" lists of the match's non-ringers of team A and team B
-            -- (NULL when a side has none).
-            SELECT g.match_id, g.match_date, g.team_a_score, g.team_b_score,
-                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
-                                             ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
-                       AS team_a_players,
-                   string_agg(n.name || CASE WHEN g.goals > 0 THEN ' (' || g.goals || ')'
-                                             ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
-                       AS team_b_players
-            FROM games g
-            JOIN victory_top t ON abs(g.team_a_score - g.team_b_score) = t.margin
-                              AND g.match_date = t.match_date
-            JOIN names n ON n.player_id = g.player_id
-            GROUP BY g.match_id, g.match_date, g.team_a_score, g.team_b_score
-        ),
-        victories AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'team_a_score', team_a_score, 'team_b_score', team_b_score,
-                       'team_a_players', team_a_players, 'team_b_players', team_b_players,
-                       'date', to_char(match_date, 'YYYY-MM-DD'))
-                   ORDER BY match_id) AS doc
-            FROM victory_sides
         ),
         -- (c, d, e) runs, per player in match order, from one sort:
         -- * result runs: a run of condition C starts at a game meeting C when the
@@ -250,32 +214,18 @@ BEGIN
                                ORDER BY o.match_date, o.match_id, o.player_match_id
                                ROWS UNBOUNDED PRECEDING)) x
         ),
-        scoring_runs AS (
-            SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day
-            FROM runs WHERE goals > 0
-            GROUP BY player_id, grp_scoring
-        ),
-        scoring_doc AS (
-            SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'streak', r.streak,
-                       'start_date', capo_records_day_text(r.start_day),
-                       'end_date', capo_records_day_text(r.end_day))
-                   ORDER BY r.end_day DESC, n.name COLLATE "C", r.start_day DESC) AS doc
-            FROM scoring_runs r JOIN names n USING (player_id)
-            WHERE r.streak = (SELECT max(streak) FROM scoring_runs)
-        ),
-        longest AS (
-            SELECT max(len_win) AS win, max(len_loss) AS loss,
+        -- One pass for each player's longest runs (attendance: the longest, then
+        -- latest, packed as length * 2^20 + day), then only the games that end one.
+        player_longest AS (
+            SELECT player_id, max(len_win) AS win, max(len_loss) AS loss,
                    max(len_undefeated) AS undefeated, max(len_winless) AS winless,
-                   max(len_attendance) AS attendance
-            FROM runs
+                   max(len_attendance * 1048576 + day) AS attendance_key
+            FROM runs GROUP BY player_id
         ),
-        -- A game whose run so far has the longest length ends a longest run; every
-        -- such run is a holder (one player may hold a record twice, Q-H4).
-        result_holders AS (
-            SELECT k.kind, r.player_id, k.streak, k.start_day, r.day AS end_day
+        result_bests AS (
+            SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day
             FROM runs r
-            CROSS JOIN longest l
+            JOIN player_longest l USING (player_id)
             CROSS JOIN LATERAL (VALUES
                 ('Win Streak', r.len_win, r.start_win, l.win),
                 ('Losing Streak', r.len_loss, r.start_loss, l.loss),
@@ -286,45 +236,168 @@ BEGIN
                    OR r.len_undefeated = l.undefeated OR r.len_winless = l.winless)
               AND k.streak = k.longest
         ),
-        result_doc AS (
-            -- A kind with no run at all is absent; no games at all give {}.
-            SELECT COALESCE(jsonb_object_agg(kind, jsonb_build_object('holders', holders)),
-                            '{}'::jsonb) AS doc
-            FROM (SELECT h.kind,
-                         jsonb_agg(jsonb_build_object(
-                             'name', n.name, 'streak', h.streak,
-                             'start_date', capo_records_day_text(h.start_day),
-                             'end_date', capo_records_day_text(h.end_day))
-                         ORDER BY h.end_day DESC, n.name COLLATE "C", h.start_day DESC)
-                             AS holders
-                  FROM result_holders h JOIN names n USING (player_id)
-                  GROUP BY h.kind) k
+        scoring_runs AS (
+            SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day,
+                   max(count(*)) OVER (PARTITION BY player_id) AS best
+            FROM runs WHERE goals > 0
+            GROUP BY player_id, grp_scoring
         ),
-        -- (e) attendance: the players whose best run (of at least min_streak_length
-        -- matches) is the longest, one element each, with their latest such run.
-        attendance_holders AS (
+        attendance_bests AS (
             SELECT DISTINCT ON (r.player_id) r.player_id, r.len_attendance AS streak,
                    r.start_attendance AS start_day, r.day AS end_day
-            FROM runs r CROSS JOIN longest l
-            WHERE r.len_attendance = l.attendance AND l.attendance >= min_streak
-            ORDER BY r.player_id, r.day DESC
+            FROM runs r JOIN player_longest l USING (player_id)
+            WHERE r.len_attendance * 1048576 + r.day = l.attendance_key
+            ORDER BY r.player_id, r.start_attendance DESC
+        ),
+        -- The games of each player's best (goals, date), packed as goals * 2^20 + day.
+        goal_keys AS (
+            SELECT player_id, max(goals::bigint * 1048576 + (match_date - DATE '0001-01-01'))
+                       AS goal_key
+            FROM games WHERE goals > 0 GROUP BY player_id
+        ),
+        goal_bests AS (
+            SELECT g.player_id, g.goals, g.match_date, g.match_id,
+                   CASE WHEN g.team = 'A' THEN g.team_a_score || '-' || g.team_b_score
+                        ELSE g.team_b_score || '-' || g.team_a_score END AS score
+            FROM games g JOIN goal_keys k ON k.player_id = g.player_id
+            WHERE g.goals::bigint * 1048576 + (g.match_date - DATE '0001-01-01') = k.goal_key
+        ),
+        bests AS (
+            INSERT INTO capo_records_player_bests
+                (tenant_id, player_id, kind, streak, start_day, end_day, match_id, score)
+            SELECT target_tenant_id, player_id, kind, streak, start_day, end_day,
+                   NULL::int, NULL::text
+            FROM result_bests
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'scoring', streak, start_day, end_day, NULL, NULL
+            FROM scoring_runs WHERE streak = best
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'attendance', streak, start_day, end_day,
+                   NULL, NULL
+            FROM attendance_bests
+            UNION ALL
+            SELECT target_tenant_id, player_id, 'most_goals', goals, NULL,
+                   match_date - DATE '0001-01-01', match_id, score
+            FROM goal_bests
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM honours), (SELECT count(*) FROM bests)
+        INTO honours_rows, candidate_rows;
+
+        -- The records, from every player's candidates (written above or, for the
+        -- players a scoped run left alone, by an earlier run).
+        -- The club's rows are read through indexes that lead with the tenant and
+        -- joined in memory (MATERIALIZED), as in the statement above.
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id, name::text AS name, is_ringer FROM players
+            WHERE tenant_id = target_tenant_id
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, team, goals FROM player_matches
+            WHERE tenant_id = target_tenant_id
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date, team_a_score, team_b_score FROM matches
+            WHERE tenant_id = target_tenant_id
+        ),
+        cand AS MATERIALIZED (
+            SELECT b.*, n.name
+            FROM capo_records_player_bests b
+            JOIN club_players n ON n.player_id = b.player_id
+            WHERE b.tenant_id = target_tenant_id
+        ),
+        longest AS (
+            SELECT kind, max(streak) AS streak FROM cand GROUP BY kind
+        ),
+        goal_top AS (
+            SELECT streak AS goals, end_day FROM cand WHERE kind = 'most_goals'
+            ORDER BY streak DESC, end_day DESC LIMIT 1
+        ),
+        most_goals AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', c.name, 'goals', c.streak,
+                       'date', capo_records_day_text(c.end_day), 'score', c.score)
+                   ORDER BY c.name COLLATE "C", c.match_id) AS doc
+            FROM cand c
+            JOIN goal_top t ON c.streak = t.goals AND c.end_day = t.end_day
+            WHERE c.kind = 'most_goals'
+        ),
+        -- The biggest victory: among matches with at least one non-ringer, the
+        -- largest margin, then the latest date.
+        victory_top AS (
+            SELECT abs(m.team_a_score - m.team_b_score) AS margin, m.match_date
+            FROM club_matches m
+            WHERE m.match_id IN (SELECT g.match_id FROM club_games g
+                                 JOIN club_players n ON n.player_id = g.player_id
+                                 WHERE NOT n.is_ringer)
+            ORDER BY 1 DESC, m.match_date DESC
+            LIMIT 1
+        ),
+        victory_sides AS (
+            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score,
+                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
+                                             THEN ' (' || g.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
+                       AS team_a_players,
+                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
+                                             THEN ' (' || g.goals || ')' ELSE '' END,
+                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
+                       AS team_b_players
+            FROM club_matches m
+            JOIN victory_top t ON abs(m.team_a_score - m.team_b_score) = t.margin
+                              AND m.match_date = t.match_date
+            JOIN club_games g ON g.match_id = m.match_id
+            JOIN club_players n ON n.player_id = g.player_id AND NOT n.is_ringer
+            GROUP BY m.match_id, m.match_date, m.team_a_score, m.team_b_score
+        ),
+        victories AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'team_a_score', team_a_score, 'team_b_score', team_b_score,
+                       'team_a_players', team_a_players, 'team_b_players', team_b_players,
+                       'date', to_char(match_date, 'YYYY-MM-DD'))
+                   ORDER BY match_id) AS doc
+            FROM victory_sides
+        ),
+        scoring_doc AS (
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', c.name, 'streak', c.streak,
+                       'start_date', capo_records_day_text(c.start_day),
+                       'end_date', capo_records_day_text(c.end_day))
+                   ORDER BY c.end_day DESC, c.name COLLATE "C", c.start_day DESC) AS doc
+            FROM cand c JOIN longest l USING (kind, streak)
+            WHERE c.kind = 'scoring'
+        ),
+        result_doc AS (
+            SELECT COALESCE(jsonb_object_agg(kind, jsonb_build_object('holders', holders)),
+                            '{}'::jsonb) AS doc
+            FROM (SELECT c.kind,
+                         jsonb_agg(jsonb_build_object(
+                             'name', c.name, 'streak', c.streak,
+                             'start_date', capo_records_day_text(c.start_day),
+                             'end_date', capo_records_day_text(c.end_day))
+                         ORDER BY c.end_day DESC, c.name COLLATE "C", c.start_day DESC)
+                             AS holders
+                  FROM cand c JOIN longest l USING (kind, streak)
+                  WHERE c.kind IN ('Win Streak', 'Losing Streak', 'Undefeated Streak',
+                                   'Winless Streak')
+                  GROUP BY c.kind) k
         ),
         attendance_doc AS (
             SELECT jsonb_agg(jsonb_build_object(
-                       'name', n.name, 'streak', h.streak,
-                       'start_date', capo_records_day_text(h.start_day),
-                       'end_date', capo_records_day_text(h.end_day))
-                   ORDER BY h.end_day DESC, n.name COLLATE "C") AS doc
-            FROM attendance_holders h JOIN names n USING (player_id)
+                       'name', c.name, 'streak', c.streak,
+                       'start_date', capo_records_day_text(c.start_day),
+                       'end_date', capo_records_day_text(c.end_day))
+                   ORDER BY c.end_day DESC, c.name COLLATE "C") AS doc
+            FROM cand c JOIN longest l USING (kind, streak)
+            WHERE c.kind = 'attendance' AND c.streak >= min_streak
         )
         SELECT jsonb_build_object(
                    'most_goals_in_game', COALESCE((SELECT doc FROM most_goals), '[]'::jsonb),
                    'biggest_victory', COALESCE((SELECT doc FROM victories), '[]'::jsonb),
                    'consecutive_goals_streak', COALESCE((SELECT doc FROM scoring_doc), '[]'::jsonb),
                    'streaks', (SELECT doc FROM result_doc),
-                   'attendance_streak', COALESCE((SELECT doc FROM attendance_doc), '[]'::jsonb)),
-               (SELECT count(*) FROM honours)
-        INTO records_doc, honours_rows;
+                   'attendance_streak', COALESCE((SELECT doc FROM attendance_doc), '[]'::jsonb))
+        INTO records_doc;
 
         DELETE FROM aggregated_records WHERE tenant_id = target_tenant_id;
         INSERT INTO aggregated_records (tenant_id, records) VALUES (target_tenant_id, records_doc);

@@ -27,6 +27,7 @@ LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
 AS $$
 DECLARE
+    v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_today      date;
     v_half_start date;
     v_half_end   date;
@@ -50,7 +51,9 @@ BEGIN
 
         -- Half-season: every row of the window, both ends inclusive (future
         -- matches inside the window count).
-        DELETE FROM aggregated_half_season_stats WHERE tenant_id = target_tenant_id;
+        DELETE FROM aggregated_half_season_stats
+        WHERE tenant_id = target_tenant_id
+          AND (v_players IS NULL OR player_id = ANY (v_players));
 
         INSERT INTO aggregated_half_season_stats (
             tenant_id, player_id, games_played, wins, draws, losses, goals,
@@ -69,6 +72,7 @@ BEGIN
         club_games AS MATERIALIZED (
             SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
             FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         )
         SELECT target_tenant_id, a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                a.heavy_wins, a.heavy_losses, a.clean_sheets,
@@ -105,6 +109,7 @@ BEGIN
 
         DELETE FROM aggregated_season_stats s
         WHERE s.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR s.player_id = ANY (v_players))
           AND s.season_start_date IN (
               SELECT make_date(extract(year FROM m.match_date)::int, 1, 1)
               FROM matches m
@@ -124,6 +129,7 @@ BEGIN
         club_games AS MATERIALIZED (
             SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
             FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         )
         SELECT target_tenant_id, a.player_id, make_date(a.y, 1, 1), make_date(a.y, 12, 31),
                a.games, a.wins, a.draws, a.losses, a.goals,

@@ -10,6 +10,7 @@
   const live = document.getElementById("live");
   const summary = document.getElementById("queue-summary");
   const stamps = document.getElementById("cache-stamps");
+  const pager = document.getElementById("job-pager");
   const updateButton = document.getElementById("update-stats");
   const filters = document.getElementById("filters");
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
@@ -19,6 +20,8 @@
   let active = root.dataset.active === "true";
   let timer = null;
   let inFlight = null;
+  let following = null; // the job the banner follows to its end
+  let page = Number(new URLSearchParams(location.search).get("page")) || 1;
   const expanded = new Set();
 
   function headers(json) {
@@ -28,8 +31,9 @@
     return h;
   }
 
-  function showBanner(kind, title, text) {
+  function showBanner(kind, title, text, jobStatus) {
     banner.hidden = false;
+    if (jobStatus) banner.dataset.jobStatus = jobStatus; else delete banner.dataset.jobStatus;
     banner.className = "banner banner-" + kind;
     banner.textContent = "";
     if (title) {
@@ -74,7 +78,7 @@
     table.querySelectorAll("tbody").forEach(function (tb) { tb.remove(); });
     table.insertAdjacentHTML(
       "beforeend",
-      '<tbody class="loading"><tr><td colspan="9" class="empty-state">Loading job status...</td></tr></tbody>'
+      '<tbody class="loading"><tr><td colspan="11" class="empty-state">Loading job status...</td></tr></tbody>'
     );
   }
 
@@ -82,8 +86,11 @@
     const params = new URLSearchParams();
     const status = document.getElementById("status").value;
     const trigger = document.getElementById("trigger").value;
+    const jobTenant = document.getElementById("job-tenant");
     if (status) params.set("status", status);
     if (trigger) params.set("trigger", trigger);
+    if (jobTenant && jobTenant.value) params.set("job_tenant", jobTenant.value);
+    if (page > 1) params.set("page", String(page));
     return params;
   }
 
@@ -91,7 +98,24 @@
     const params = query();
     const tenant = document.getElementById("tenant");
     if (tenant && tenant.value) params.set("tenant", tenant.value);
+    if (following) params.set("follow", following);
     return params;
+  }
+
+  // The banner of the job it announced: queued, then processing, then how it ended.
+  function showFollowed(job) {
+    const name = "Job " + job.id.slice(0, 8);
+    if (job.status === "queued") {
+      showBanner("info", name + " is queued.", "Waiting for a worker; this banner follows it.", "queued");
+    } else if (job.status === "processing") {
+      showBanner("info", name + " is processing.", "A worker runs the stats functions.", "processing");
+    } else if (job.status === "completed") {
+      showBanner("ok", name + " completed", "in " + job.duration + ".", "completed");
+      following = null;
+    } else if (job.status === "failed") {
+      showBanner("error", "Stats Update Failed:", name + " failed: " + (job.error || "no error recorded"), "failed");
+      following = null;
+    }
   }
 
   function schedule() {
@@ -120,6 +144,9 @@
       if (!response.ok) throw new Error("HTTP " + response.status);
       const data = await response.json();
       swapRows(data.rows_html);
+      pager.innerHTML = data.pager_html;
+      if (following && data.followed && data.followed.id === following) showFollowed(data.followed);
+      else if (following && !data.followed) following = null; // deleted meanwhile: stop asking
       summary.innerHTML = data.summary_html;
       stamps.innerHTML = data.stamps_html;
       localTimes(stamps);
@@ -170,9 +197,11 @@
       if (reply.ok && reply.data.mode === "synchronous") {
         showBanner("ok", "Stats updated.", reply.data.message);
       } else if (reply.ok) {
-        showBanner("ok", "Job enqueued.", reply.data.deduplicated
-          ? "A queued job already covers it: " + reply.data.jobId
-          : "Job " + reply.data.jobId + " is queued; this table follows it.");
+        following = reply.data.jobId;
+        showFollowed({ id: following, status: "queued" });
+        if (reply.data.deduplicated) {
+          banner.appendChild(document.createTextNode(" A queued job already covered this request."));
+        }
         active = true;
       } else {
         showBanner("error", "Stats Update Failed", reply.data.error || ("HTTP " + reply.status));
@@ -186,7 +215,30 @@
     }
   });
 
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http to another host: no Clipboard API, the older way still works.
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+    return Promise.resolve();
+  }
+
   table.addEventListener("click", async function (event) {
+    const copy = event.target.closest("button.copy-id");
+    if (copy) {
+      try {
+        await copyText(copy.dataset.copy);
+        copy.classList.add("copied");
+        setTimeout(function () { copy.classList.remove("copied"); }, 1500);
+      } catch (err) {
+        showBanner("error", "Copy failed:", err.message);
+      }
+      return;
+    }
     const retry = event.target.closest("button.retry");
     if (retry) {
       retry.disabled = true;
@@ -194,7 +246,8 @@
       try {
         const reply = await postJson("/api/admin/background-jobs/" + encodeURIComponent(retry.dataset.jobId) + "/retry");
         if (reply.ok) {
-          showBanner("ok", "Retry queued.", reply.data.message);
+          following = retry.dataset.jobId;
+          showFollowed({ id: following, status: "queued" });
           active = true;
         } else {
           showBanner("error", "Retry failed:", reply.data.error || ("HTTP " + reply.status));
@@ -212,6 +265,7 @@
   });
 
   filters.addEventListener("change", function () {
+    page = 1; // other filters: from the newest again
     const params = query();
     history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
     showLoading();
