@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 10
-SCHEMA_CHECKSUM = "43c73770711d49f9668e32e3e9b4c0379e95476c43c670df72cad04a80402872"
+SCHEMA_VERSION = 12
+SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"

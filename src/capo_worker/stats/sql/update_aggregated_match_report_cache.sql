@@ -209,15 +209,16 @@ BEGIN
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name, is_ringer FROM players WHERE tenant_id = target_tenant_id
     ),
-    club_games AS MATERIALIZED (
-        SELECT player_id, match_id, team, goals FROM player_matches
-         WHERE tenant_id = target_tenant_id
-    ),
     app AS (
         SELECT p.player_id, p.name, p.is_ringer, pm.team, pm.goals
-          FROM club_games pm
+          FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
-         WHERE pm.match_id = lm.match_id
+         -- tenant_id = target AND match_id = latest, written as a range of
+         -- (tenant_id, match_id) pairs: only an index that leads with the
+         -- tenant can serve it (for "tenant and match" the planner may take the
+         -- foreign key's match_id index instead)
+         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
+                                               AND (target_tenant_id, lm.match_id)
     ),
     scorers AS (
         SELECT a.team,
@@ -271,23 +272,24 @@ BEGIN
         SELECT player_id, name FROM players
          WHERE tenant_id = target_tenant_id AND NOT is_ringer
     ),
-    club_games AS MATERIALIZED (
-        SELECT player_id, match_id, goals FROM player_matches
-         WHERE tenant_id = target_tenant_id
-    ),
     parts AS (
         SELECT pm.player_id, min(p.name) AS name, sum(COALESCE(pm.goals, 0)) AS goals_now
-          FROM club_games pm
+          FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
-         WHERE pm.match_id = lm.match_id
+         -- the latest match's rows, as in the team lists above
+         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
+                                               AND (target_tenant_id, lm.match_id)
          GROUP BY pm.player_id
     ),
     totals AS (
+        -- every game of the participants (the only index of player_matches on
+        -- player_id leads with the tenant)
         SELECT pt.player_id, pt.name, pt.goals_now,
                count(*) AS total_games,
                sum(COALESCE(pm.goals, 0)) AS total_goals
           FROM parts pt
-          JOIN club_games pm ON pm.player_id = pt.player_id
+          JOIN player_matches pm ON pm.tenant_id = target_tenant_id
+                                AND pm.player_id = pt.player_id
          GROUP BY pt.player_id, pt.name, pt.goals_now
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)

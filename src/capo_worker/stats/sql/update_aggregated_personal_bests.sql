@@ -48,11 +48,7 @@ BEGIN
     -- The club's rows are read through indexes that lead with the tenant and
     -- joined in memory (MATERIALIZED): among many clubs the planner would
     -- otherwise guess the club's joins from ids that span every club.
-    WITH club_games AS MATERIALIZED (
-        SELECT player_id, match_id, player_match_id, goals
-        FROM player_matches WHERE tenant_id = target_tenant_id
-    ),
-    club_matches AS MATERIALIZED (
+    WITH club_matches AS MATERIALIZED (
         SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
     ),
     club_players AS MATERIALIZED (
@@ -63,14 +59,25 @@ BEGIN
         -- Non-ringers with a row in L, retired players included.
         SELECT pl.player_id, pl.name::text AS name
         FROM club_players pl
-        WHERE pl.player_id IN (SELECT pm.player_id FROM club_games pm
-                               WHERE pm.match_id = latest_id)
+        -- L's rows: tenant_id = target AND match_id = L, written as a range of
+        -- (tenant_id, match_id) pairs that only a tenant-leading index serves
+        WHERE pl.player_id IN (
+            SELECT pm.player_id FROM player_matches pm
+            WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, latest_id)
+                                                  AND (target_tenant_id, latest_id))
+    ),
+    subject_games AS MATERIALIZED (
+        -- Found by player: player_matches' only index on player_id leads with
+        -- the tenant.
+        SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.goals
+        FROM player_matches pm
+        WHERE pm.tenant_id = target_tenant_id
+          AND pm.player_id IN (SELECT player_id FROM subjects)
     ),
     games AS MATERIALIZED (
         -- Every game of every subject, all dates (back-dated matches included).
         SELECT pm.player_id, pm.match_id, pm.player_match_id, m.match_date, pm.goals
-        FROM club_games pm
-        JOIN subjects s ON s.player_id = pm.player_id
+        FROM subject_games pm
         JOIN club_matches m ON m.match_id = pm.match_id
     ),
     -- Running scoring streak in match order: the scoring games since the last
