@@ -9,15 +9,18 @@ CLI's JSON. tests/integration/test_job_row.py checks that the table agrees
 
 Rows are read without validation (`Job.of_row`): the table is shared with the
 web app and open to hand edits, so a JSON column may hold any shape, and the
-readers (web/job_view.py, results.py) say what they cannot read.
+readers (web/job_view.py, results.py) say what they cannot read. `Job` is a
+plain read-only object rather than a pydantic model because the worker builds
+one per claimed job: filling its `__dict__` from the row costs well under a
+microsecond, `model_construct` several (docs/benchmarks.md, "Job queue").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from capo_worker.constants import DEFAULT_TENANT_ID
 
@@ -68,15 +71,35 @@ class JobColumns(BaseModel):
     attempt_errors: list[dict[str, Any]]  # one object per failed attempt
 
 
-class Job(JobColumns):
-    """One row, as queue.py reads it."""
+if TYPE_CHECKING:
+    # The type checker reads Job's attributes from the one definition above;
+    # at run time a Job is a plain object holding the row (see the module's note).
+    _JobRowBase = JobColumns
+else:
+    _JobRowBase = object
 
-    model_config = ConfigDict(frozen=True)
+
+class Job(_JobRowBase):
+    """One row, as queue.py reads it: read-only, one attribute per column."""
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> Job:
         """A row as the database gave it, not validated (see the module's note)."""
-        return cls.model_construct(**row)
+        job = object.__new__(cls)
+        job.__dict__.update(row)
+        return job
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Job is read-only (tried to set {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts: not hashable
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        return f"Job({fields})"
 
     @property
     def attempt(self) -> Attempt:
