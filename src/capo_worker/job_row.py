@@ -18,6 +18,7 @@ microsecond, `model_construct` several (docs/benchmarks.md, "Job queue").
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
@@ -92,16 +93,19 @@ class Job(_JobRowBase):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a Job is read-only (tried to set {name!r})")
 
+    def _columns(self) -> dict[str, Any]:
+        return {name: self.__dict__.get(name) for name in COLUMNS}  # not the cached `attempt`
+
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.__dict__ == self.__dict__
+        return isinstance(other, Job) and other._columns() == self._columns()
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts: not hashable
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._columns().items())
         return f"Job({fields})"
 
-    @property
+    @functools.cached_property  # the worker's key for the job, read several times per job
     def attempt(self) -> Attempt:
         """This claim of the job (meaningful on a job returned by `queue.claim`)."""
         return Attempt(self.id, self.attempts)
