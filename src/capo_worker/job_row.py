@@ -9,15 +9,19 @@ CLI's JSON. tests/integration/test_job_row.py checks that the table agrees
 
 Rows are read without validation (`Job.of_row`): the table is shared with the
 web app and open to hand edits, so a JSON column may hold any shape, and the
-readers (web/job_view.py, results.py) say what they cannot read.
+readers (web/job_view.py, results.py) say what they cannot read. `Job` is a
+plain read-only object rather than a pydantic model because the worker builds
+one per claimed job: filling its `__dict__` from the row costs well under a
+microsecond, `model_construct` several (docs/benchmarks.md, "Job queue").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, NamedTuple, get_args
+import functools
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from capo_worker.constants import DEFAULT_TENANT_ID
 
@@ -68,17 +72,40 @@ class JobColumns(BaseModel):
     attempt_errors: list[dict[str, Any]]  # one object per failed attempt
 
 
-class Job(JobColumns):
-    """One row, as queue.py reads it."""
+if TYPE_CHECKING:
+    # The type checker reads Job's attributes from the one definition above;
+    # at run time a Job is a plain object holding the row (see the module's note).
+    _JobRowBase = JobColumns
+else:
+    _JobRowBase = object
 
-    model_config = ConfigDict(frozen=True)
+
+class Job(_JobRowBase):
+    """One row, as queue.py reads it: read-only, one attribute per column."""
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> Job:
         """A row as the database gave it, not validated (see the module's note)."""
-        return cls.model_construct(**row)
+        job = object.__new__(cls)
+        job.__dict__.update(row)
+        return job
 
-    @property
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Job is read-only (tried to set {name!r})")
+
+    def _columns(self) -> dict[str, Any]:
+        return {name: self.__dict__.get(name) for name in COLUMNS}  # not the cached `attempt`
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other._columns() == self._columns()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts: not hashable
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._columns().items())
+        return f"Job({fields})"
+
+    @functools.cached_property  # the worker's key for the job, read several times per job
     def attempt(self) -> Attempt:
         """This claim of the job (meaningful on a job returned by `queue.claim`)."""
         return Attempt(self.id, self.attempts)

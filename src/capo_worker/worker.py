@@ -121,6 +121,8 @@ class Worker:
         self._renewed: dict[Attempt, float] = {}
         self._quick_jobs = False
         self._recording_limit = RECORDING_PER_SLOT * settings.worker_concurrency
+        # What handlers get: the same for every job, so made once.
+        self._job_context = JobContext(pool, settings, self.worker_id, log)
         self._claim_session = DedicatedConnection(
             listen_url, lease_seconds=self.lease_seconds, name="capo-worker claims"
         )
@@ -301,17 +303,17 @@ class Worker:
         return stale
 
     def _start(self, job: Job) -> None:
-        ctx = JobContext(self.pool, self.settings, self.worker_id, log)
-        log.debug(
-            "Received job %s (%s, trigger %s, attempt %d/%d)",
-            job.id,
-            job.job_type,
-            job.trigger or "none",
-            job.attempts,
-            job.max_attempts,
-            extra={"job_id": job.id},
-        )
-        task = asyncio.create_task(self._process(job, ctx), name=f"job-{job.id}")
+        if log.isEnabledFor(logging.DEBUG):  # skips reading the payload at INFO
+            log.debug(
+                "Received job %s (%s, trigger %s, attempt %d/%d)",
+                job.id,
+                job.job_type,
+                job.trigger or "none",
+                job.attempts,
+                job.max_attempts,
+                extra={"job_id": job.id},
+            )
+        task = asyncio.create_task(self._process(job, self._job_context), name=f"job-{job.id}")
         attempt = job.attempt
         self.running[attempt] = task
         task.add_done_callback(lambda _: self._job_done(attempt))
