@@ -5,7 +5,7 @@ Every query filters on tenant_id, as in league_queries: the clubs share one data
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from capo_worker.web.league_queries import Conn, Row, Slice, Window, fetch_rows, ranked_slice
 
@@ -32,29 +32,27 @@ async def player(conn: Conn, player_id: int) -> Row | None:
 
 async def profile(conn: Conn, tenant_id: str, player_id: int) -> Row | None:
     """The aggregated_player_profile_stats row: career bests, streaks, years, teammates."""
-    rows = await fetch_rows(
-        conn,
-        """SELECT * FROM aggregated_player_profile_stats
-           WHERE tenant_id = %(t)s AND player_id = %(p)s""",
-        {"t": tenant_id, "p": player_id},
-    )
-    return rows[0] if rows else None
+    return await _player_row(conn, "aggregated_player_profile_stats", tenant_id, player_id)
 
 
 async def rating(conn: Conn, tenant_id: str, player_id: int) -> Row | None:
-    rows = await fetch_rows(
-        conn,
-        """SELECT * FROM aggregated_performance_ratings
-           WHERE tenant_id = %(t)s AND player_id = %(p)s""",
-        {"t": tenant_id, "p": player_id},
-    )
-    return rows[0] if rows else None
+    return await _player_row(conn, "aggregated_performance_ratings", tenant_id, player_id)
 
 
 async def all_time_row(conn: Conn, tenant_id: str, player_id: int) -> Row | None:
+    return await _player_row(conn, "aggregated_all_time_stats", tenant_id, player_id)
+
+
+PlayerTable = Literal[
+    "aggregated_player_profile_stats", "aggregated_performance_ratings", "aggregated_all_time_stats"
+]
+
+
+async def _player_row(conn: Conn, table: PlayerTable, tenant_id: str, player_id: int) -> Row | None:
+    """One player's row of an aggregated table keyed by (tenant_id, player_id)."""
     rows = await fetch_rows(
         conn,
-        """SELECT * FROM aggregated_all_time_stats WHERE tenant_id = %(t)s AND player_id = %(p)s""",
+        f"SELECT * FROM {table} WHERE tenant_id = %(t)s AND player_id = %(p)s",
         {"t": tenant_id, "p": player_id},
     )
     return rows[0] if rows else None
