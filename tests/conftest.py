@@ -18,6 +18,7 @@ import pytest
 
 from capo_worker.db import create_database, drop_database, temporary_server
 from capo_worker.migrate import migrate
+from tests.support.db import fresh_test_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -60,10 +61,8 @@ def template_db(server_url: str) -> Iterator[str]:
 @pytest.fixture
 def db_url(server_url: str, template_db: str) -> Iterator[str]:
     """A fresh migrated database for one test."""
-    name = f"capo_t_{uuid.uuid4().hex[:12]}"
-    url = create_database(server_url, name, template=template_db)
-    yield url
-    drop_database(server_url, name)
+    with fresh_test_database(server_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture

@@ -18,12 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from capo_worker.db import create_database, drop_database
 from capo_worker.league.model import League, load_league_file
 from capo_worker.results import JobResults
 from capo_worker.stats.requests import StatsRequest
 from capo_worker.stats.scope import SCOPED_RULES
-from tests.support.db import query
+from tests.support.db import fresh_test_database, query
 from tests.support.golden import compare_folder, report
 from tests.support.leagues import PUBLIC_LEAGUES, league_path, load_league
 from tests.support.replay import SavedMatch, execute_all, save_match, split_league, stats_job
@@ -37,10 +36,8 @@ NIGHTLY = dt.date(2026, 11, 28)
 @pytest.fixture
 def twin_db_url(server_url: str, template_db: str) -> Iterator[str]:
     """A second fresh migrated database: the full runs' side of a replay."""
-    name = f"capo_t_{dt.datetime.now().strftime('%H%M%S%f')}_full"
-    url = create_database(server_url, name, template=template_db)
-    yield url
-    drop_database(server_url, name)
+    with fresh_test_database(server_url, template_db) as url:
+        yield url
 
 
 class Replay:

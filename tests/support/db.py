@@ -1,10 +1,15 @@
-"""A test's look into its database: one statement at a time, autocommit."""
+"""A test's look into its database: one statement at a time, autocommit; fresh databases."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+
+from capo_worker.db import create_database, drop_database
 
 
 def query(db_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -22,3 +27,14 @@ def execute(db_url: str, sql: str, *params: Any) -> int:
 def scalar(db_url: str, sql: str, *params: Any) -> Any:
     rows = query(db_url, sql, *params)
     return rows[0][0] if rows else None
+
+
+@contextlib.contextmanager
+def fresh_test_database(server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh migrated database, copied from the template; dropped afterwards."""
+    name = f"capo_t_{uuid.uuid4().hex[:12]}"
+    url = create_database(server_url, name, template=template_db)
+    try:
+        yield url
+    finally:
+        drop_database(server_url, name)
