@@ -72,7 +72,10 @@ def log_rows(url: str) -> dict[str, tuple[dt.datetime, dt.datetime | None, Any, 
 def rendezvous(me: str, other: str) -> str:
     """A body that waits (10 s at most) until `other` runs in another session, records
     whether it saw it, says so in its application_name, and waits for `other` to have seen
-    it too (or to be gone): two independent functions that see each other ran together."""
+    it too (or to be gone): two independent functions that see each other ran together.
+    pg_stat_activity is read once per transaction unless the snapshot is cleared, so each
+    poll clears it: without that, a function that looked before the other started would
+    never see it."""
 
     def running(name: str, suffix: str = "%") -> str:
         return (
@@ -81,12 +84,14 @@ def rendezvous(me: str, other: str) -> str:
         )
 
     return f"""FOR i IN 1..200 LOOP
+                   PERFORM pg_stat_clear_snapshot();
                    EXIT WHEN {running(other)};
                    PERFORM pg_sleep(0.05);
                END LOOP;
                INSERT INTO runner_seen VALUES ('{other}', {running(other)});
                PERFORM set_config('application_name', 'capo-worker {me} saw', true);
                FOR i IN 1..200 LOOP
+                   PERFORM pg_stat_clear_snapshot();
                    EXIT WHEN {running(other, " saw")} OR NOT {running(other)};
                    PERFORM pg_sleep(0.05);
                END LOOP;"""
