@@ -76,3 +76,17 @@ def test_a_finished_season_runs_honours_and_records_in_full() -> None:
     )
     for change in (last_year, new_year):
         assert "update_aggregated_season_honours_and_records" not in scoped(change)
+
+
+def test_the_match_report_is_scoped_for_any_change_to_one_match() -> None:
+    # Past, deleted, in another half-season or year: only the players of the
+    # match (and of the latest match) get their streaks recomputed.
+    changes = (
+        dataclasses.replace(NEW_LATEST, last_now=False),
+        dataclasses.replace(NEW_LATEST, old_date=dt.date(2025, 3, 1), new_date=None),
+        dataclasses.replace(NEW_LATEST, state_as_of=dt.date(2026, 6, 30)),
+        dataclasses.replace(NEW_LATEST, today=dt.date(2027, 1, 3), year_shared_now=False),
+    )
+    for change in changes:
+        report = plan(change, NAMES)["update_aggregated_match_report_cache"]
+        assert report.players == change.players

@@ -113,6 +113,13 @@ def _per_player(change: MatchChange) -> str | None:
     return None
 
 
+def _report_streaks(change: MatchChange) -> str | None:
+    # The report is rebuilt whole each time; only the streaks of players whose
+    # games did not change (not the match's, not the latest match's) are taken
+    # from the previous report (the SQL falls back to all when it has none).
+    return None
+
+
 def _same_half_and_shared_years(change: MatchChange) -> str | None:
     if _half(change.today) != _half(change.state_as_of):
         return (
@@ -151,12 +158,12 @@ SCOPED_RULES: dict[str, Rule] = {
     "update_half_and_full_season_stats": _same_half_and_shared_years,
     "update_aggregated_player_profile_stats": _last_match,
     "update_aggregated_season_honours_and_records": _last_match_of_this_year,
+    "update_aggregated_match_report_cache": _report_streaks,
 }
 
 # Why the other functions always run in full (docs/stats.md says more).
 ALWAYS_FULL: dict[str, str] = {
     "update_aggregated_hall_of_fame": "reads the all-time table (cheap)",
-    "update_aggregated_match_report_cache": "the report of the latest match reads everyone",
     "update_aggregated_personal_bests": "writes only the latest match's row (cheap)",
     "update_aggregated_season_race_data": "the top five of the season (cheap)",
     "update_power_ratings": "decay, league mean and percentiles involve every player",
