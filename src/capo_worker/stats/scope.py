@@ -163,9 +163,13 @@ SCOPED_RULES: dict[str, Rule] = {
 
 # Why the other functions always run in full (docs/stats.md says more).
 ALWAYS_FULL: dict[str, str] = {
-    "update_aggregated_hall_of_fame": "reads the all-time table (cheap)",
-    "update_aggregated_personal_bests": "writes only the latest match's row (cheap)",
-    "update_aggregated_season_race_data": "the top five of the season (cheap)",
+    "update_aggregated_hall_of_fame": "the top three of the all-time table (about 2 ms)",
+    "update_aggregated_personal_bests": (
+        "writes only the latest match's row, from its players' games (a few ms)"
+    ),
+    "update_aggregated_season_race_data": (
+        "the top five of the season, from this year's games only (a few ms)"
+    ),
     "update_power_ratings": "decay, league mean and percentiles involve every player",
 }
 

@@ -460,11 +460,16 @@ BEGIN
 
     -- Current streaks of every regular player, retired included (§7.6, Q1),
     -- over each player's 20 most recent appearances; then the feats (§7.7).
-    WITH regs AS MATERIALIZED (
+    WITH club_regs AS MATERIALIZED (
         SELECT p.player_id, p.name
           FROM players p
          WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer
-           AND (NOT v_reuse OR p.player_id = ANY(v_recompute))
+    ),
+    regs AS MATERIALIZED (
+        -- scoped: the players recomputed (filtered here: a filter by id on
+        -- players could be served by its primary key, which is not the tenant's)
+        SELECT r.player_id, r.name FROM club_regs r
+         WHERE NOT v_reuse OR r.player_id = ANY(v_recompute)
     ),
     club_matches AS MATERIALIZED (
         SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
@@ -627,7 +632,7 @@ BEGIN
                 SELECT 'goal_streaks', e
                   FROM jsonb_array_elements(CASE WHEN v_reuse THEN v_prev_goal_s
                                                  ELSE '[]' END) e) k
-          JOIN players p ON p.tenant_id = target_tenant_id AND p.name = k.entry ->> 'name'
+          JOIN club_regs p ON p.name = k.entry ->> 'name'
          WHERE NOT p.player_id = ANY(v_recompute)
     ),
     lists AS (
@@ -684,6 +689,16 @@ BEGIN
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'match_report', 'match_report');
 
+    IF v_scope IS NOT NULL THEN
+        RETURN jsonb_build_object(
+            'rows', 1,
+            'streaks', CASE WHEN v_reuse
+                            THEN format('%s players recomputed, the others kept from the '
+                                        'previous report',
+                                        (SELECT count(DISTINCT x) FROM unnest(v_recompute) x))
+                            ELSE 'every player recomputed (no previous report with streaks)'
+                       END);
+    END IF;
     RETURN jsonb_build_object('rows', 1);
 EXCEPTION WHEN OTHERS THEN
     RAISE EXCEPTION 'Error in update_aggregated_match_report_cache: %', SQLERRM
