@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 12
-SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "48cb27a167c73cecfbae89bd7ca00459b22b36add31d51cb8812ade8af3117cb"
