@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "48cb27a167c73cecfbae89bd7ca00459b22b36add31d51cb8812ade8af3117cb"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "9d51d35bb888ae1fbc6f565e505327d548fe39e9e099a868da797bcb8d126281"

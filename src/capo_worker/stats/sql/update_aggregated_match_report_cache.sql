@@ -20,7 +20,8 @@
 -- * Orders the reference leaves unspecified are fixed: milestones, streaks
 --   and goal_streaks by ascending player_id; feats that tie on status, value
 --   and name by feat type in the order of the spec's table; the scoring-streak
---   history of one player on one date by match_id descending.
+--   history of one player on one date by match_id descending (two rows of one
+--   match, which no app writes, by player_match_id descending).
 -- * The newest aggregated_records row is the one with the greatest
 --   last_updated (NULLs last), then the greatest id.
 
@@ -476,7 +477,7 @@ BEGIN
     ),
     club_games AS MATERIALIZED (
         -- scoped: by player, through (tenant_id, player_id)
-        SELECT player_id, match_id, goals, result FROM player_matches
+        SELECT player_id, match_id, player_match_id, goals, result FROM player_matches
          WHERE tenant_id = target_tenant_id
            AND (NOT v_reuse OR player_id = ANY(v_recompute))
     ),
@@ -485,8 +486,11 @@ BEGIN
         -- one numbering of all the club's games
         SELECT h.player_id, h.result, h.goals, h.rn
           FROM (SELECT pm.player_id, pm.result, pm.goals,
+                       -- (two rows of one player in one match, which no app
+                       -- writes, in a fixed order: the newest row first)
                        row_number() OVER (PARTITION BY pm.player_id
-                                          ORDER BY m.match_date DESC, m.match_id DESC) AS rn
+                                          ORDER BY m.match_date DESC, m.match_id DESC,
+                                                   pm.player_match_id DESC) AS rn
                   FROM club_games pm
                   JOIN club_matches m ON m.match_id = pm.match_id
                   JOIN regs r ON r.player_id = pm.player_id) h
