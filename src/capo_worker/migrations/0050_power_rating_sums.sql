@@ -31,7 +31,20 @@ CREATE TABLE IF NOT EXISTS capo_power_rating_sums (
     PRIMARY KEY (tenant_id, player_id)
 );
 
+-- Per tenant and number of days before today: the weight exp(-lambda x days),
+-- numeric (spec 20 §5.2 step 2), as an earlier run computed it. Its exp costs
+-- more than reading it back; a row with another lambda is recomputed.
+CREATE TABLE IF NOT EXISTS capo_power_rating_weights (
+    tenant_id uuid NOT NULL,
+    days      integer NOT NULL,
+    lambda    numeric NOT NULL,
+    w         numeric NOT NULL,
+    PRIMARY KEY (tenant_id, days)
+);
+
 COMMENT ON TABLE capo_power_rating_state IS
     'capo-worker: the day, decay and fantasy settings capo_power_rating_sums were computed with, per tenant.';
+COMMENT ON TABLE capo_power_rating_weights IS
+    'capo-worker: the power ratings'' match weights exp(-lambda x days) per tenant, computed once per number of days.';
 COMMENT ON TABLE capo_power_rating_sums IS
     'capo-worker: each player''s recency-weighted sums for the power ratings, so that a post-match job recomputes only its match''s players.';

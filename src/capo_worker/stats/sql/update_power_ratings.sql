@@ -93,22 +93,43 @@ BEGIN
         SELECT player_id, is_ringer FROM players
         WHERE tenant_id = target_tenant_id AND is_retired = false
     ),
+    club_matches AS MATERIALIZED (
+        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    weight_cache AS MATERIALIZED (
+        SELECT c.days, c.w FROM capo_power_rating_weights c
+        WHERE c.tenant_id = target_tenant_id AND c.lambda = v_lambda
+    ),
+    day_weights AS MATERIALIZED (
+        -- One weight per date of a match on or before today, exp(-lambda x days):
+        -- the tenant's cache (migrations/0050) holds it when an earlier run computed
+        -- it for this lambda and number of days (exp of the same numeric argument).
+        SELECT d.match_date, d.n, c.w IS NULL AS computed,
+               COALESCE(c.w, exp(-v_lambda * (v_today - d.match_date))) AS w
+        FROM (SELECT match_date, count(*) AS n FROM club_matches
+              WHERE match_date <= v_today GROUP BY match_date) d
+        LEFT JOIN weight_cache c ON c.days = v_today - d.match_date
+    ),
+    cached AS (
+        INSERT INTO capo_power_rating_weights AS c (tenant_id, days, lambda, w)
+        SELECT target_tenant_id, v_today - dw.match_date, v_lambda, dw.w
+        FROM day_weights dw WHERE dw.computed
+        ON CONFLICT (tenant_id, days) DO UPDATE SET lambda = excluded.lambda, w = excluded.w
+    ),
     weights AS MATERIALIZED (
         -- Every match of the tenant; w is NULL for matches after today, which
         -- count only for the first-match date (Q-P4).
-        SELECT m.match_id, m.match_date,
-               CASE WHEN m.match_date <= v_today
-                    THEN exp(-v_lambda * (v_today - m.match_date)) END AS w
-        FROM matches m
-        WHERE m.tenant_id = target_tenant_id
+        SELECT m.match_id, m.match_date, dw.w
+        FROM club_matches m
+        LEFT JOIN day_weights dw ON dw.match_date = m.match_date
     ),
     available_from AS (
-        -- For each date of a weighted match: the weights of the matches on or after it.
+        -- For each date of a weighted match: the weights of the matches on or after
+        -- it (n matches on a date weigh n x w, the same numeric as their sum).
         -- Always from every match: a match added, moved or removed changes it for
         -- players who were not in the match.
-        SELECT d.match_date, sum(d.w) OVER (ORDER BY d.match_date DESC) AS wa
-        FROM (SELECT match_date, sum(w) AS w FROM weights WHERE w IS NOT NULL
-              GROUP BY match_date) d
+        SELECT dw.match_date, sum(dw.w * dw.n) OVER (ORDER BY dw.match_date DESC) AS wa
+        FROM day_weights dw
     ),
     played AS MATERIALIZED (
         -- One pass over the rows read. A duplicated row (two rows of one
