@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 12
-SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "27a5f4183d9ecc0738ef47caa4a5a795cb78c8f74a2eb4246b2bd974e596db55"
