@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "27a5f4183d9ecc0738ef47caa4a5a795cb78c8f74a2eb4246b2bd974e596db55"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "0899d8db0454294a73ba7d3d29a0abd6cedb75daf2cb0c1903e2925ae0695359"

@@ -16,6 +16,14 @@
 -- Here nothing is upserted (existing rows stay), cache_metadata is still
 -- touched, and the summary carries a "note" saying why. Other errors (a
 -- non-numeric setting, a half-life of 0) surface unwrapped, as in the reference.
+--
+-- Post-match jobs (docs/stats.md, "Post-match updates"): with capo.scope_players
+-- set, on the day of the last run, only those players' weighted sums are
+-- recomputed from their rows; everyone else's are read back from
+-- capo_power_rating_sums (migrations/0050), exactly as the last run computed
+-- them. Availability, the league mean, the ratings and the percentiles are then
+-- computed for every rated player as in a full run, and only rows whose values
+-- change are written (a full run rewrites every row and its updated_at).
 
 -- Two signatures, no default argument (docs/stats.md): the app's, for the default
 -- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
