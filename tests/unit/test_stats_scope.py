@@ -91,6 +91,7 @@ def test_power_ratings_are_scoped_on_the_day_of_the_last_run_only() -> None:
     for change in (same_day, late_same_day, deleted_same_day):
         scope = plan(change, NAMES)["update_power_ratings"]
         assert scope.players == change.players and scope.scoped
+        assert scope.reason.startswith("the match's players' weighted sums, then every rating")
     assert plan(deleted_same_day, NAMES)["update_power_ratings"].setting() == "{1,2,3,4,5}"
     next_day = plan(NEW_LATEST, NAMES)["update_power_ratings"]
     assert not next_day.scoped

@@ -185,20 +185,30 @@ def plan(change: MatchChange, names: list[str]) -> dict[str, FunctionScope]:
         rule = SCOPED_RULES.get(name)
         why_full = rule(change) if rule else ALWAYS_FULL.get(name, "no scoped variant")
         if why_full is None:
-            scopes[name] = FunctionScope(change.players, label, _scoped_reason(change))
+            scopes[name] = FunctionScope(change.players, label, _scoped_reason(change, name))
         else:
             scopes[name] = FunctionScope(None, FULL, why_full)
     return scopes
 
 
-def _scoped_reason(change: MatchChange) -> str:
+# What a scoped run recomputes, where it is not just the match's players' rows.
+_SCOPED_WHAT = {
+    "update_power_ratings": (
+        "the match's players' weighted sums, then every rating from all players' sums "
+        "(same day as the last run)"
+    ),
+}
+
+
+def _scoped_reason(change: MatchChange, name: str = "") -> str:
     if change.new_date is None:
         what = "deleted"
     elif change.old_date is None:
         what = "new"
     else:
         what = "saved again"
-    return f"only the match's players' rows change (match {what})"
+    changed = _SCOPED_WHAT.get(name, "only the match's players' rows change")
+    return f"{changed} (match {what})"
 
 
 @dataclass(frozen=True)
