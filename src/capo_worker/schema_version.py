@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "0899d8db0454294a73ba7d3d29a0abd6cedb75daf2cb0c1903e2925ae0695359"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "1fe2ee6108121bb21e21cbd586e4e2344ae5e50db5a67b0f8346beeb14a3f61b"

@@ -3,16 +3,18 @@
 -- recency-weighted sums, as the last run of update_power_ratings computed them,
 -- and the day, decay and fantasy points they were computed with. A full run
 -- rewrites both; a scoped run rewrites its players' sums only when the header
--- says they are for the same day, decay and points (else it runs in full).
+-- says they are for the same day, decay, points and PostgreSQL major version
+-- (else it runs in full).
 -- capo-worker's own tables, holding nothing that cannot be rebuilt: IF NOT
 -- EXISTS, so this runs the same on an adopted Capo database.
 
 -- Per tenant: what the sums below were computed for.
 CREATE TABLE IF NOT EXISTS capo_power_rating_state (
-    tenant_id uuid PRIMARY KEY REFERENCES tenants ON DELETE CASCADE,
-    as_of     date NOT NULL,     -- "today" of the run (capo_today())
-    lambda    numeric NOT NULL,  -- the decay (ln 2 / half-life, 15 significant digits)
-    fantasy   text NOT NULL      -- the fantasy points settings, as text
+    tenant_id  uuid PRIMARY KEY REFERENCES tenants ON DELETE CASCADE,
+    as_of      date NOT NULL,     -- "today" of the run (capo_today())
+    lambda     numeric NOT NULL,  -- the decay (ln 2 / half-life, 15 significant digits)
+    fantasy    text NOT NULL,     -- the fantasy points settings, as text
+    pg_version integer NOT NULL   -- server_version_num / 10000 (the weights' exp)
 );
 
 -- Per player with games: the sums of spec 20 §5.2 step 5, unrounded and
@@ -33,12 +35,14 @@ CREATE TABLE IF NOT EXISTS capo_power_rating_sums (
 
 -- Per tenant and number of days before today: the weight exp(-lambda x days),
 -- numeric (spec 20 §5.2 step 2), as an earlier run computed it. Its exp costs
--- more than reading it back; a row with another lambda is recomputed.
+-- more than reading it back; a row with another lambda, or from another major
+-- PostgreSQL version (its exp may differ in the last digits), is recomputed.
 CREATE TABLE IF NOT EXISTS capo_power_rating_weights (
-    tenant_id uuid NOT NULL,
-    days      integer NOT NULL,
-    lambda    numeric NOT NULL,
-    w         numeric NOT NULL,
+    tenant_id  uuid NOT NULL,
+    days       integer NOT NULL,
+    lambda     numeric NOT NULL,
+    pg_version integer NOT NULL,  -- server_version_num / 10000
+    w          numeric NOT NULL,
     PRIMARY KEY (tenant_id, days)
 );
 

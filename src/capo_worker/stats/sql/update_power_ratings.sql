@@ -49,6 +49,7 @@ DECLARE
     fs record;
     v_fantasy text;
     v_fallback boolean := false;
+    v_pg_version int := current_setting('server_version_num')::int / 10000;
     v_weighted_matches bigint;
     v_rated bigint;
     v_has_mean boolean;
@@ -69,21 +70,25 @@ BEGIN
     -- Each player's weighted sums (capo_power_rating_sums, migrations/0050) read
     -- only the player's own rows, and a match's weight only the day and the
     -- decay. A scoped run recomputes its players' sums and keeps the others'
-    -- when they were computed for this day, decay and points; otherwise it runs
-    -- in full. Sums are numeric: exact, whatever the order of the additions.
+    -- when they were computed for this day, decay, points and PostgreSQL major
+    -- version; otherwise it runs in full. Sums are numeric: exact, whatever the
+    -- order of the additions.
     IF v_players IS NOT NULL AND NOT EXISTS (
         SELECT FROM capo_power_rating_state s
         WHERE s.tenant_id = target_tenant_id AND s.as_of = v_today
-          AND s.lambda = v_lambda AND s.fantasy = v_fantasy) THEN
+          AND s.lambda = v_lambda AND s.fantasy = v_fantasy
+          AND s.pg_version = v_pg_version) THEN
         v_players := NULL;
         v_fallback := true;
     END IF;
     IF v_players IS NULL THEN
         DELETE FROM capo_power_rating_sums WHERE tenant_id = target_tenant_id;
-        INSERT INTO capo_power_rating_state AS s (tenant_id, as_of, lambda, fantasy)
-        VALUES (target_tenant_id, v_today, v_lambda, v_fantasy)
+        INSERT INTO capo_power_rating_state AS s
+            (tenant_id, as_of, lambda, fantasy, pg_version)
+        VALUES (target_tenant_id, v_today, v_lambda, v_fantasy, v_pg_version)
         ON CONFLICT (tenant_id) DO UPDATE
-            SET as_of = excluded.as_of, lambda = excluded.lambda, fantasy = excluded.fantasy;
+            SET as_of = excluded.as_of, lambda = excluded.lambda, fantasy = excluded.fantasy,
+                pg_version = excluded.pg_version;
     ELSE
         DELETE FROM capo_power_rating_sums
         WHERE tenant_id = target_tenant_id AND player_id = ANY (v_players);
@@ -107,6 +112,7 @@ BEGIN
     weight_cache AS MATERIALIZED (
         SELECT c.days, c.w FROM capo_power_rating_weights c
         WHERE c.tenant_id = target_tenant_id AND c.lambda = v_lambda
+          AND c.pg_version = v_pg_version
     ),
     day_weights AS MATERIALIZED (
         -- One weight per date of a match on or before today, exp(-lambda x days):
@@ -119,10 +125,11 @@ BEGIN
         LEFT JOIN weight_cache c ON c.days = v_today - d.match_date
     ),
     cached AS (
-        INSERT INTO capo_power_rating_weights AS c (tenant_id, days, lambda, w)
-        SELECT target_tenant_id, v_today - dw.match_date, v_lambda, dw.w
+        INSERT INTO capo_power_rating_weights AS c (tenant_id, days, lambda, pg_version, w)
+        SELECT target_tenant_id, v_today - dw.match_date, v_lambda, v_pg_version, dw.w
         FROM day_weights dw WHERE dw.computed
-        ON CONFLICT (tenant_id, days) DO UPDATE SET lambda = excluded.lambda, w = excluded.w
+        ON CONFLICT (tenant_id, days) DO UPDATE
+            SET lambda = excluded.lambda, pg_version = excluded.pg_version, w = excluded.w
     ),
     weights AS MATERIALIZED (
         -- Every match of the tenant; w is NULL for matches after today, which
@@ -301,7 +308,8 @@ BEGIN
     v_result := jsonb_build_object('rows', v_rows);
     IF v_fallback THEN
         v_result := v_result || jsonb_build_object('scope',
-            'full: the players'' sums were not computed for this day, decay and fantasy points');
+            'full: the players'' sums were not computed for this day, decay, fantasy points '
+            'and PostgreSQL version');
     END IF;
     IF v_weighted_matches = 0 THEN
         v_result := v_result || jsonb_build_object('note',
