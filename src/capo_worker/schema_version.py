@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "9d51d35bb888ae1fbc6f565e505327d548fe39e9e099a868da797bcb8d126281"
+SCHEMA_CHECKSUM = "415162d26a725ebb8d6d56684cc5e45d74495ba1ec5e4fde9ee50d87a36e1fd2"
