@@ -89,6 +89,12 @@ BEGIN
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
         ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss, clean_sheet
+            FROM player_matches WHERE tenant_id = target_tenant_id
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
+        ),
         -- Every game of a non-ringer, all years, in narrow rows (the score of a
         -- game is looked up only for the few candidate games). Result codes:
         -- 0 NULL, 1 win, 2 loss, 3 draw or any other text.
@@ -103,11 +109,9 @@ BEGIN
                                        pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
                                        fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
                    m.match_date, m.seq
-            FROM player_matches pm
+            FROM club_games pm
             JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))
         ),
         names AS (
             SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
