@@ -44,6 +44,7 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
         club_games AS MATERIALIZED (
             SELECT player_id, result, goals, heavy_win, heavy_loss, clean_sheet

@@ -88,6 +88,7 @@ BEGIN
         ),
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
         club_games AS MATERIALIZED (
             SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
@@ -95,12 +96,12 @@ BEGIN
             FROM player_matches WHERE tenant_id = target_tenant_id
               AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
-        -- Every game of a non-ringer, all years, in narrow rows (the score of a
-        -- game is looked up only for the few candidate games). Result codes:
-        -- 0 NULL, 1 win, 2 loss, 3 draw or any other text.
+        -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
+        -- 2 loss, 3 draw or any other text.
         games AS MATERIALIZED (
             SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
                    COALESCE(pm.goals, 0) AS goals,
+                   m.team_a_score, m.team_b_score,
                    abs(m.team_a_score - m.team_b_score) AS margin,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
@@ -188,7 +189,7 @@ BEGIN
                    (CASE WHEN margin IS NULL THEN 2147483648 ELSE margin END) * 1048576 + day
                        AS key_victory
             FROM (SELECT o.player_id, o.day, o.r, o.rn, o.goals, o.grp_scoring, o.match_id, o.team,
-                         o.margin,
+                         o.margin, o.team_a_score, o.team_b_score,
                    max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
                    max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
@@ -200,7 +201,7 @@ BEGIN
                    max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
             FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id, g.team,
-                         g.margin, g.r, g.seq, g.goals,
+                         g.margin, g.team_a_score, g.team_b_score, g.r, g.seq, g.goals,
                          (g.match_date - DATE '0001-01-01')::bigint AS day,
                          row_number() OVER w AS rn,
                          -- the previous game: seq * 4 + result code
@@ -261,10 +262,9 @@ BEGIN
         -- The games of each player's best (goals, date), with their score.
         goal_bests AS (
             SELECT g.player_id, g.goals, g.day AS end_day, g.match_id,
-                   CASE WHEN g.team = 'A' THEN m.team_a_score || '-' || m.team_b_score
-                        ELSE m.team_b_score || '-' || m.team_a_score END AS score
+                   CASE WHEN g.team = 'A' THEN g.team_a_score || '-' || g.team_b_score
+                        ELSE g.team_b_score || '-' || g.team_a_score END AS score
             FROM ends g
-            JOIN match_seq m ON m.match_id = g.match_id
             WHERE g.key_goals = g.best_goals
         ),
         -- The games of each player's biggest victory (margin, then date; -1 for a
@@ -272,9 +272,8 @@ BEGIN
         -- and goals: the records list the players of the league's biggest one.
         victory_bests AS (
             SELECT e.player_id, COALESCE(e.margin, -1) AS margin, e.day, e.match_id,
-                   m.team_a_score || ':' || m.team_b_score AS score, e.team, e.goals
+                   e.team_a_score || ':' || e.team_b_score AS score, e.team, e.goals
             FROM ends e
-            JOIN match_seq m ON m.match_id = e.match_id
             WHERE e.key_victory = e.best_victory
         ),
         new_bests AS MATERIALIZED (
@@ -341,20 +340,42 @@ BEGIN
                (SELECT count(*) FROM gone) + (SELECT count(*) FROM came)
         INTO honours_rows, candidate_rows;
 
-        -- The records, from every player's candidates alone (written above or, for
+        -- The records, from the players' candidates alone (written above or, for
         -- the players a scoped run left alone, by an earlier run): no game is read.
+        -- Each kind's longest candidate (most goals: the most goals; victory: -1 if
+        -- a NULL margin is there, else the largest margin) of a player who still
+        -- exists is found from the top of the kind's index, and only the candidates
+        -- of that length are read.
         WITH club_players AS MATERIALIZED (
-            SELECT player_id, name::text AS name, is_ringer FROM players
+            SELECT player_id, name::text AS name FROM players
             WHERE tenant_id = target_tenant_id
+        ),
+        longest AS MATERIALIZED (
+            SELECT k.kind,
+                   CASE WHEN k.kind = 'victory' AND EXISTS (
+                            SELECT FROM capo_records_player_bests b
+                            WHERE b.tenant_id = target_tenant_id AND b.kind = 'victory'
+                              AND b.streak = -1
+                              AND b.player_id = ANY (ARRAY(SELECT player_id
+                                                           FROM club_players)))
+                        THEN -1
+                        -- (an array, not a join: the index's order stops the scan at
+                        -- the first candidate of an existing player)
+                        ELSE (SELECT b.streak FROM capo_records_player_bests b
+                              WHERE b.tenant_id = target_tenant_id AND b.kind = k.kind
+                                AND b.player_id = ANY (ARRAY(SELECT player_id
+                                                             FROM club_players))
+                              ORDER BY b.streak DESC LIMIT 1) END AS streak
+            FROM (VALUES ('Win Streak'), ('Losing Streak'), ('Undefeated Streak'),
+                         ('Winless Streak'), ('scoring'), ('attendance'), ('most_goals'),
+                         ('victory')) AS k(kind)
         ),
         cand AS MATERIALIZED (
             SELECT b.*, n.name
-            FROM capo_records_player_bests b
+            FROM longest l
+            JOIN capo_records_player_bests b
+              ON b.tenant_id = target_tenant_id AND b.kind = l.kind AND b.streak = l.streak
             JOIN club_players n ON n.player_id = b.player_id
-            WHERE b.tenant_id = target_tenant_id
-        ),
-        longest AS (
-            SELECT kind, max(streak) AS streak FROM cand GROUP BY kind
         ),
         goal_top AS (
             SELECT streak AS goals, end_day FROM cand WHERE kind = 'most_goals'

@@ -35,6 +35,7 @@ DECLARE
     fs            record;
     v_half_rows  bigint;
     v_years      int;
+    v_year_starts date[];  -- 1 January of each rebuilt year
     v_season_rows bigint;
     v_written    bigint;  -- rows deleted or inserted (unchanged rows are kept)
 BEGIN
@@ -52,9 +53,10 @@ BEGIN
 
         -- Full seasons: the years (up to today's) that still have a match are
         -- rebuilt; a year whose rows are all ringers ends empty.
-        SELECT count(DISTINCT extract(year FROM m.match_date)) INTO v_years
-        FROM matches m
-        WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day;
+        SELECT count(*), COALESCE(array_agg(y.start), '{}') INTO v_years, v_year_starts
+        FROM (SELECT DISTINCT make_date(extract(year FROM m.match_date)::int, 1, 1) AS start
+              FROM matches m
+              WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day) y;
 
         -- One statement reads the games once for both tables. Half-season: every
         -- row of the window, both ends inclusive (future matches inside the window
@@ -68,6 +70,7 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
         club_matches AS MATERIALIZED (
             SELECT match_id, match_date FROM matches
@@ -152,9 +155,7 @@ BEGIN
             FROM aggregated_season_stats s
             WHERE s.tenant_id = target_tenant_id
               AND (v_players IS NULL OR s.player_id = ANY (v_players))
-              AND s.season_start_date IN (
-                  SELECT make_date(extract(year FROM m.match_date)::int, 1, 1)
-                  FROM club_matches m)
+              AND s.season_start_date = ANY (v_year_starts)
         ),
         half_kept AS MATERIALIZED (
             SELECT o.row_id, o.player_id
