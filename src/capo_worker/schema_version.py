@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 12
-SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "ed9413a6c2685029b14f04b280d37666bd83eb2826bd99b981dd91dcd7e8ce34"
