@@ -29,6 +29,11 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- the sort of every game (large leagues: 84,000 rows) stays in memory
+SET work_mem = '64MB'
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game twice for merge joins; hash joins are right for all of them
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     fs              record;
@@ -176,7 +181,17 @@ BEGIN
         --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
         --   or before its date (a RANGE frame over the date takes in its peers).
         runs AS MATERIALIZED (
-            SELECT x.*,
+            SELECT y.*,
+                   -- each player's longest runs, best attendance key (the longest,
+                   -- then latest), best (goals, date) and victory: a window over the
+                   -- player's whole partition, whose rows are already in order
+                   max(y.len_win) OVER p AS win, max(y.len_loss) OVER p AS loss,
+                   max(y.len_undefeated) OVER p AS undefeated,
+                   max(y.len_winless) OVER p AS winless,
+                   max(y.key_attendance) OVER p AS best_attendance,
+                   max(y.key_goals) OVER p AS best_goals,
+                   max(y.key_victory) OVER p AS best_victory
+            FROM (SELECT x.*,
                    CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
                    CASE WHEN r = 2 THEN rn - s_loss / 1048576 + 1 END AS len_loss,
                    CASE WHEN r IN (1, 3) THEN rn - s_undefeated / 1048576 + 1 END
@@ -214,21 +229,13 @@ BEGIN
                                ORDER BY g.match_date, g.match_id, g.player_match_id)) o
             WINDOW w AS (PARTITION BY o.player_id
                          ORDER BY o.match_date, o.match_id, o.player_match_id
-                         ROWS UNBOUNDED PRECEDING)) x
+                         ROWS UNBOUNDED PRECEDING)) x) y
+            WINDOW p AS (PARTITION BY y.player_id)
         ),
-        -- Each player's longest runs, best attendance key (the longest, then latest,
-        -- packed as length * 2^20 + day) and best (goals, date), over the player's
-        -- rows as sorted above; only the games that end a longest run (or are a
-        -- best-goals game) are kept.
+        -- Only the games that end a longest run (or are a best-goals or biggest
+        -- victory game) go on.
         ends AS MATERIALIZED (
-            SELECT * FROM (
-                SELECT r.*, max(len_win) OVER p AS win, max(len_loss) OVER p AS loss,
-                       max(len_undefeated) OVER p AS undefeated,
-                       max(len_winless) OVER p AS winless,
-                       max(key_attendance) OVER p AS best_attendance,
-                       max(key_goals) OVER p AS best_goals,
-                       max(key_victory) OVER p AS best_victory
-                FROM runs r WINDOW p AS (PARTITION BY player_id)) e
+            SELECT * FROM runs
             WHERE len_win = win OR len_loss = loss OR len_undefeated = undefeated
                OR len_winless = winless OR key_attendance = best_attendance
                OR key_goals = best_goals OR key_victory = best_victory
