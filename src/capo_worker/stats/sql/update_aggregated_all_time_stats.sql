@@ -19,6 +19,11 @@ CREATE OR REPLACE FUNCTION update_aggregated_all_time_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game (on disk) for merge joins; hash joins are right for all of
+-- them (docs/stats.md)
+SET enable_mergejoin = off
+SET work_mem = '64MB'
 AS $$
 DECLARE
     v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)

@@ -25,6 +25,12 @@ CREATE OR REPLACE FUNCTION update_half_and_full_season_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game (on disk) for merge joins; hash joins are right for all of
+-- them (docs/stats.md)
+SET enable_mergejoin = off
+SET enable_nestloop = off  -- the same for comparing the stored rows with the new ones
+SET work_mem = '64MB'
 AS $$
 DECLARE
     v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
