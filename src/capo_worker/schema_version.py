@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "ed9413a6c2685029b14f04b280d37666bd83eb2826bd99b981dd91dcd7e8ce34"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "dc3bd1235fde8a0d6e20b3eee45d2586255b999e991c55061ae7ecaf2c098593"
