@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "dc3bd1235fde8a0d6e20b3eee45d2586255b999e991c55061ae7ecaf2c098593"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "6cf3a4b91297362f360ca86884ebf7a1e66db33e546303b2b69635eccea6a249"

@@ -108,6 +108,11 @@ BEGIN
                    COALESCE(pm.goals, 0) AS goals,
                    m.team_a_score, m.team_b_score,
                    abs(m.team_a_score - m.team_b_score) AS margin,
+                   -- the victory's (margin, date); a NULL margin sorts first (as the
+                   -- reference's ORDER BY margin DESC did)
+                   (CASE WHEN m.team_a_score - m.team_b_score IS NULL THEN 2147483648
+                         ELSE abs(m.team_a_score - m.team_b_score) END) * 1048576
+                       + (m.match_date - DATE '0001-01-01') AS key_victory,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
@@ -180,7 +185,7 @@ BEGIN
         -- * scoring runs put a date's goalless games before its scoring ones (spec
         --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
         --   or before its date (a RANGE frame over the date takes in its peers).
-        runs AS MATERIALIZED (
+        runs AS (
             SELECT y.*,
                    -- each player's longest runs, best attendance key (the longest,
                    -- then latest), best (goals, date) and victory: a window over the
@@ -198,13 +203,9 @@ BEGIN
                        AS len_undefeated,
                    CASE WHEN r IN (2, 3) THEN rn - s_winless / 1048576 + 1 END AS len_winless,
                    (rn - s_attendance / 1048576 + 1) * 1048576 + day AS key_attendance,
-                   CASE WHEN goals > 0 THEN goals * 1048576 + day END AS key_goals,
-                   -- the victory's (margin, date); a NULL margin sorts first (as the
-                   -- reference's ORDER BY margin DESC did)
-                   (CASE WHEN margin IS NULL THEN 2147483648 ELSE margin END) * 1048576 + day
-                       AS key_victory
-            FROM (SELECT o.player_id, o.day, o.r, o.rn, o.goals, o.grp_scoring, o.match_id, o.team,
-                         o.margin, o.team_a_score, o.team_b_score,
+                   CASE WHEN goals > 0 THEN goals * 1048576 + day END AS key_goals
+            FROM (SELECT o.player_id, o.day, o.r, o.rn, o.goals, o.grp_scoring, o.player_match_id,
+                         o.key_victory,
                    max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
                    max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
@@ -216,7 +217,7 @@ BEGIN
                    max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
             FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id, g.team,
-                         g.margin, g.team_a_score, g.team_b_score, g.r, g.seq, g.goals,
+                         g.key_victory, g.r, g.seq, g.goals,
                          (g.match_date - DATE '0001-01-01')::bigint AS day,
                          row_number() OVER w AS rn,
                          -- the previous game: seq * 4 + result code
@@ -232,10 +233,17 @@ BEGIN
                          ROWS UNBOUNDED PRECEDING)) x) y
             WINDOW p AS (PARTITION BY y.player_id)
         ),
-        -- Only the games that end a longest run (or are a best-goals or biggest
-        -- victory game) go on.
-        ends AS MATERIALIZED (
+        -- Only the games that score (for the scoring runs) or end a longest run
+        -- (or are a best-goals or biggest victory game) go on, so the window's
+        -- output is never stored whole.
+        marked AS MATERIALIZED (
             SELECT * FROM runs
+            WHERE goals > 0 OR len_win = win OR len_loss = loss OR len_undefeated = undefeated
+               OR len_winless = winless OR key_attendance = best_attendance
+               OR key_goals = best_goals OR key_victory = best_victory
+        ),
+        ends AS MATERIALIZED (
+            SELECT * FROM marked
             WHERE len_win = win OR len_loss = loss OR len_undefeated = undefeated
                OR len_winless = winless OR key_attendance = best_attendance
                OR key_goals = best_goals OR key_victory = best_victory
@@ -255,7 +263,7 @@ BEGIN
         scoring_runs AS (
             SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day,
                    max(count(*)) OVER (PARTITION BY player_id) AS best
-            FROM runs WHERE goals > 0
+            FROM marked WHERE goals > 0
             GROUP BY player_id, grp_scoring
         ),
         attendance_bests AS (
@@ -266,12 +274,19 @@ BEGIN
             WHERE key_attendance = best_attendance
             ORDER BY player_id, s_attendance % 1048576 DESC
         ),
+        -- The best-goals and biggest-victory games, with their team and score (the
+        -- window above carries neither).
+        end_games AS (
+            SELECT e.*, g.team, g.match_id, g.margin, g.team_a_score, g.team_b_score
+            FROM ends e JOIN games g ON g.player_match_id = e.player_match_id
+            WHERE e.key_goals = e.best_goals OR e.key_victory = e.best_victory
+        ),
         -- The games of each player's best (goals, date), with their score.
         goal_bests AS (
             SELECT g.player_id, g.goals, g.day AS end_day, g.match_id,
                    CASE WHEN g.team = 'A' THEN g.team_a_score || '-' || g.team_b_score
                         ELSE g.team_b_score || '-' || g.team_a_score END AS score
-            FROM ends g
+            FROM end_games g
             WHERE g.key_goals = g.best_goals
         ),
         -- The games of each player's biggest victory (margin, then date; -1 for a
@@ -280,7 +295,7 @@ BEGIN
         victory_bests AS (
             SELECT e.player_id, COALESCE(e.margin, -1) AS margin, e.day, e.match_id,
                    e.team_a_score || ':' || e.team_b_score AS score, e.team, e.goals
-            FROM ends e
+            FROM end_games e
             WHERE e.key_victory = e.best_victory
         ),
         new_bests AS MATERIALIZED (
