@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "6cf3a4b91297362f360ca86884ebf7a1e66db33e546303b2b69635eccea6a249"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "c9eabfd139ab54688911a0a0b0cbbbfbf397c4076f4a25fcfe4d556984b2a3f5"

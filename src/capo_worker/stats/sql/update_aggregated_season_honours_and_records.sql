@@ -378,15 +378,16 @@ BEGIN
                             SELECT FROM capo_records_player_bests b
                             WHERE b.tenant_id = target_tenant_id AND b.kind = 'victory'
                               AND b.streak = -1
-                              AND b.player_id = ANY (ARRAY(SELECT player_id
-                                                           FROM club_players)))
+                              AND (b.player_id IN (SELECT player_id FROM club_players))
+                                  IS TRUE)
                         THEN -1
-                        -- (an array, not a join: the index's order stops the scan at
-                        -- the first candidate of an existing player)
+                        -- (IS TRUE keeps the player test a filter, not a join: the
+                        -- index's order stops the scan at the first candidate of an
+                        -- existing player)
                         ELSE (SELECT b.streak FROM capo_records_player_bests b
                               WHERE b.tenant_id = target_tenant_id AND b.kind = k.kind
-                                AND b.player_id = ANY (ARRAY(SELECT player_id
-                                                             FROM club_players))
+                                AND (b.player_id IN (SELECT player_id FROM club_players))
+                                    IS TRUE
                               ORDER BY b.streak DESC LIMIT 1) END AS streak
             FROM (VALUES ('Win Streak'), ('Losing Streak'), ('Undefeated Streak'),
                          ('Winless Streak'), ('scoring'), ('attendance'), ('most_goals'),
