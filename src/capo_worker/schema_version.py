@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "415162d26a725ebb8d6d56684cc5e45d74495ba1ec5e4fde9ee50d87a36e1fd2"
+SCHEMA_VERSION = 17
+SCHEMA_CHECKSUM = "6d4fa62a6dcc6e9069bdd0466cff7f62263be08c4b9d8fee31c8222b28708c1b"

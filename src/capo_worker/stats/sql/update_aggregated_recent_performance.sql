@@ -23,22 +23,25 @@ CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game (on disk) for merge joins; hash joins are right for all of
+-- them (docs/stats.md)
+SET enable_mergejoin = off
+SET work_mem = '64MB'
 AS $$
 DECLARE
     v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
     v_rows bigint;
+    v_written bigint;  -- rows inserted (unchanged rows are kept)
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_recent_performance'),
                                   hashtext(target_tenant_id::text));
     BEGIN
-        DELETE FROM aggregated_recent_performance
-        WHERE tenant_id = target_tenant_id
-          AND (v_players IS NULL OR player_id = ANY (v_players));
-
         -- One sort of the tenant's non-ringer rows, numbered newest first per
-        -- player; the first five of each player make the array.
-        INSERT INTO aggregated_recent_performance (player_id, tenant_id, last_5_games,
-                                                   last_5_goals, last_updated)
+        -- player; the first five of each player make the array. Written as a
+        -- difference: a row whose array and goals are unchanged is kept (its
+        -- last_updated too), the others are deleted (found by ctid among the rows
+        -- read, so only the tenant's rows are touched) and inserted.
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
@@ -55,45 +58,76 @@ BEGIN
                    heavy_loss
             FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
+        ),
+        fresh AS MATERIALIZED (
+            SELECT p.player_id, COALESCE(r.games, '[]'::jsonb) AS games,
+                   COALESCE(r.goals, 0) AS goals
+            FROM club_players p
+            LEFT JOIN (
+                SELECT g.player_id,
+                       jsonb_agg(
+                           jsonb_build_object(
+                               'date', to_char(g.match_date, 'YYYY-MM-DD'),
+                               'goals', g.goals,
+                               'score', CASE WHEN g.team = 'A'
+                                             THEN g.team_a_score || '-' || g.team_b_score
+                                             ELSE g.team_b_score || '-' || g.team_a_score END,
+                               'result', g.result,
+                               'heavy_win', g.heavy_win,
+                               'heavy_loss', g.heavy_loss,
+                               'clean_sheet', CASE WHEN g.team = 'A' THEN g.team_b_score = 0
+                                                   ELSE g.team_a_score = 0 END)
+                           ORDER BY g.rn) AS games,
+                       sum(g.goals)::int AS goals
+                FROM (
+                    SELECT pm.player_id, pm.team, m.match_date, m.team_a_score, m.team_b_score,
+                           COALESCE(pm.goals, 0) AS goals,
+                           COALESCE(pm.result, '') AS result,
+                           COALESCE(pm.heavy_win, false) AS heavy_win,
+                           COALESCE(pm.heavy_loss, false) AS heavy_loss,
+                           row_number() OVER (
+                               PARTITION BY pm.player_id
+                               ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
+                           ) AS rn
+                    FROM club_games pm
+                    JOIN club_matches m ON m.match_id = pm.match_id
+                    JOIN club_players rp ON rp.player_id = pm.player_id
+                ) g
+                WHERE g.rn <= 5
+                GROUP BY g.player_id
+            ) r ON r.player_id = p.player_id
+        ),
+        stored AS MATERIALIZED (
+            SELECT s.ctid AS row_id, s.player_id, s.last_5_games, s.last_5_goals
+            FROM aggregated_recent_performance s
+            WHERE s.tenant_id = target_tenant_id
+              AND (v_players IS NULL OR s.player_id = ANY (v_players))
+        ),
+        kept AS MATERIALIZED (
+            SELECT o.row_id, o.player_id
+            FROM stored o JOIN fresh n
+              ON n.player_id = o.player_id AND n.games = o.last_5_games
+             AND n.goals = o.last_5_goals
+        ),
+        gone AS (
+            DELETE FROM aggregated_recent_performance s
+            WHERE s.tenant_id = target_tenant_id
+              AND s.ctid = ANY (ARRAY(SELECT o.row_id FROM stored o
+                                      WHERE o.row_id NOT IN (SELECT row_id FROM kept)))
+            RETURNING 1
+        ),
+        came AS (
+            INSERT INTO aggregated_recent_performance (player_id, tenant_id, last_5_games,
+                                                       last_5_goals, last_updated)
+            SELECT n.player_id, target_tenant_id, n.games, n.goals, now()
+            FROM fresh n
+            WHERE n.player_id NOT IN (SELECT player_id FROM kept)
+              AND (SELECT count(*) FROM gone) >= 0  -- after the deletes (unique keys)
+            ORDER BY n.player_id
+            RETURNING 1
         )
-        SELECT p.player_id, target_tenant_id,
-               COALESCE(r.games, '[]'::jsonb), COALESCE(r.goals, 0), now()
-        FROM club_players p
-        LEFT JOIN (
-            SELECT g.player_id,
-                   jsonb_agg(
-                       jsonb_build_object(
-                           'date', to_char(g.match_date, 'YYYY-MM-DD'),
-                           'goals', g.goals,
-                           'score', CASE WHEN g.team = 'A'
-                                         THEN g.team_a_score || '-' || g.team_b_score
-                                         ELSE g.team_b_score || '-' || g.team_a_score END,
-                           'result', g.result,
-                           'heavy_win', g.heavy_win,
-                           'heavy_loss', g.heavy_loss,
-                           'clean_sheet', CASE WHEN g.team = 'A' THEN g.team_b_score = 0
-                                               ELSE g.team_a_score = 0 END)
-                       ORDER BY g.rn) AS games,
-                   sum(g.goals)::int AS goals
-            FROM (
-                SELECT pm.player_id, pm.team, m.match_date, m.team_a_score, m.team_b_score,
-                       COALESCE(pm.goals, 0) AS goals,
-                       COALESCE(pm.result, '') AS result,
-                       COALESCE(pm.heavy_win, false) AS heavy_win,
-                       COALESCE(pm.heavy_loss, false) AS heavy_loss,
-                       row_number() OVER (
-                           PARTITION BY pm.player_id
-                           ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
-                       ) AS rn
-                FROM club_games pm
-                JOIN club_matches m ON m.match_id = pm.match_id
-                JOIN club_players rp ON rp.player_id = pm.player_id
-            ) g
-            WHERE g.rn <= 5
-            GROUP BY g.player_id
-        ) r ON r.player_id = p.player_id
-        ORDER BY p.player_id;
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM came)
+        INTO v_rows, v_written;
 
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'recent_performance', 'recent_performance');
 

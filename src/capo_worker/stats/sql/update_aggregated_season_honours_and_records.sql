@@ -29,6 +29,11 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- the sort of every game (large leagues: 84,000 rows) stays in memory
+SET work_mem = '64MB'
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game twice for merge joins; hash joins are right for all of them
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     fs              record;
@@ -72,12 +77,12 @@ BEGIN
         IF scope_players IS NULL THEN
             DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
         END IF;
-        DELETE FROM capo_records_player_bests
-        WHERE tenant_id = target_tenant_id
-          AND (scope_players IS NULL OR player_id = ANY (scope_players));
 
-        -- One statement builds the honours (inserted) and the records document, so
-        -- the games are read once.
+        -- One statement builds the honours (inserted) and the players' record
+        -- candidates, so the games are read once. The candidates are written as a
+        -- difference (rows that went or came, duplicates counted): most runs change
+        -- few players' candidates, and rewriting a thousand unchanged rows cost more
+        -- than comparing them.
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
@@ -88,6 +93,7 @@ BEGIN
         ),
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
         club_games AS MATERIALIZED (
             SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
@@ -100,13 +106,20 @@ BEGIN
         games AS MATERIALIZED (
             SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
                    COALESCE(pm.goals, 0) AS goals,
+                   m.team_a_score, m.team_b_score,
+                   abs(m.team_a_score - m.team_b_score) AS margin,
+                   -- the victory's (margin, date); a NULL margin sorts first (as the
+                   -- reference's ORDER BY margin DESC did)
+                   (CASE WHEN m.team_a_score - m.team_b_score IS NULL THEN 2147483648
+                         ELSE abs(m.team_a_score - m.team_b_score) END) * 1048576
+                       + (m.match_date - DATE '0001-01-01') AS key_victory,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
                    capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
                                        pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
                                        fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
-                   m.match_date, m.seq, m.team_a_score, m.team_b_score
+                   m.match_date, m.seq
             FROM club_games pm
             JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
@@ -121,7 +134,7 @@ BEGIN
             FROM (SELECT player_id, extract(year FROM match_date)::int AS year,
                          sum(points) AS points, sum(goals) AS goals
                   FROM games
-                  WHERE match_date < year_start
+                  WHERE match_date < year_start AND scope_players IS NULL
                   GROUP BY player_id, extract(year FROM match_date)
                   HAVING count(*) >= min_games) y
             JOIN names n USING (player_id)
@@ -158,7 +171,7 @@ BEGIN
                                           'name', name, 'goals', goals))
                                           FILTER (WHERE goals_place = 3), '[]'::jsonb))
             FROM ranked
-            WHERE (points_place <= 3 OR goals_place <= 3) AND scope_players IS NULL
+            WHERE (points_place <= 3 OR goals_place <= 3)
             GROUP BY year
             RETURNING 1
         ),
@@ -167,147 +180,225 @@ BEGIN
         --   previous game did not; attendance runs start at a game whose match does
         --   not directly follow the previous game's match in the league's match order
         --   (a duplicated row starts a new run, Q-X3). Level 2 carries the start of
-        --   the current run as rn * 2^20 + its first day (days since 0001-01-01);
-        --   level 3 gives the length so far and the start day.
+        --   the current run as rn * 2^20 + its first day (days since 0001-01-01),
+        --   which gives the length so far and the start day.
         -- * scoring runs put a date's goalless games before its scoring ones (spec
         --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
         --   or before its date (a RANGE frame over the date takes in its peers).
-        runs AS MATERIALIZED (
-            SELECT player_id, day, goals, grp_scoring,
+        runs AS (
+            SELECT y.*,
+                   -- each player's longest runs, best attendance key (the longest,
+                   -- then latest), best (goals, date) and victory: a window over the
+                   -- player's whole partition, whose rows are already in order
+                   max(y.len_win) OVER p AS win, max(y.len_loss) OVER p AS loss,
+                   max(y.len_undefeated) OVER p AS undefeated,
+                   max(y.len_winless) OVER p AS winless,
+                   max(y.key_attendance) OVER p AS best_attendance,
+                   max(y.key_goals) OVER p AS best_goals,
+                   max(y.key_victory) OVER p AS best_victory
+            FROM (SELECT x.*,
                    CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
-                   s_win % 1048576 AS start_win,
                    CASE WHEN r = 2 THEN rn - s_loss / 1048576 + 1 END AS len_loss,
-                   s_loss % 1048576 AS start_loss,
                    CASE WHEN r IN (1, 3) THEN rn - s_undefeated / 1048576 + 1 END
                        AS len_undefeated,
-                   s_undefeated % 1048576 AS start_undefeated,
                    CASE WHEN r IN (2, 3) THEN rn - s_winless / 1048576 + 1 END AS len_winless,
-                   s_winless % 1048576 AS start_winless,
-                   rn - s_attendance / 1048576 + 1 AS len_attendance,
-                   s_attendance % 1048576 AS start_attendance
-            FROM (SELECT o.*,
-                         max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
-                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
-                         max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
-                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
-                         max(CASE WHEN o.r IN (1, 3)
-                                       AND (o.prev IS NULL OR o.prev % 4 IN (0, 2))
-                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
-                         max(CASE WHEN o.r IN (2, 3)
-                                       AND (o.prev IS NULL OR o.prev % 4 IN (0, 1))
-                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
-                         max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
-                                  THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
-                  FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id,
-                               g.r, g.seq, g.goals,
-                               (g.match_date - DATE '0001-01-01')::bigint AS day,
-                               row_number() OVER w AS rn,
-                               -- the previous game: seq * 4 + result code
-                               lag(g.seq * 4 + g.r) OVER w AS prev,
-                               count(*) FILTER (WHERE g.goals <= 0) OVER (
-                                   PARTITION BY g.player_id ORDER BY g.match_date
-                                   RANGE UNBOUNDED PRECEDING) AS grp_scoring
-                        FROM games g
-                        WINDOW w AS (PARTITION BY g.player_id
-                                     ORDER BY g.match_date, g.match_id, g.player_match_id)) o
-                  WINDOW w AS (PARTITION BY o.player_id
-                               ORDER BY o.match_date, o.match_id, o.player_match_id
-                               ROWS UNBOUNDED PRECEDING)) x
+                   (rn - s_attendance / 1048576 + 1) * 1048576 + day AS key_attendance,
+                   CASE WHEN goals > 0 THEN goals * 1048576 + day END AS key_goals
+            FROM (SELECT o.player_id, o.day, o.r, o.rn, o.goals, o.grp_scoring, o.player_match_id,
+                         o.key_victory,
+                   max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
+                   max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
+                   max(CASE WHEN o.r IN (1, 3) AND (o.prev IS NULL OR o.prev % 4 IN (0, 2))
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
+                   max(CASE WHEN o.r IN (2, 3) AND (o.prev IS NULL OR o.prev % 4 IN (0, 1))
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
+                   max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
+            FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id, g.team,
+                         g.key_victory, g.r, g.seq, g.goals,
+                         (g.match_date - DATE '0001-01-01')::bigint AS day,
+                         row_number() OVER w AS rn,
+                         -- the previous game: seq * 4 + result code
+                         lag(g.seq * 4 + g.r) OVER w AS prev,
+                         count(*) FILTER (WHERE g.goals <= 0) OVER (
+                             PARTITION BY g.player_id ORDER BY g.match_date
+                             RANGE UNBOUNDED PRECEDING) AS grp_scoring
+                  FROM games g
+                  WINDOW w AS (PARTITION BY g.player_id
+                               ORDER BY g.match_date, g.match_id, g.player_match_id)) o
+            WINDOW w AS (PARTITION BY o.player_id
+                         ORDER BY o.match_date, o.match_id, o.player_match_id
+                         ROWS UNBOUNDED PRECEDING)) x) y
+            WINDOW p AS (PARTITION BY y.player_id)
         ),
-        -- One pass for each player's longest runs (attendance: the longest, then
-        -- latest, packed as length * 2^20 + day), then only the games that end one.
-        player_longest AS (
-            SELECT player_id, max(len_win) AS win, max(len_loss) AS loss,
-                   max(len_undefeated) AS undefeated, max(len_winless) AS winless,
-                   max(len_attendance * 1048576 + day) AS attendance_key
-            FROM runs GROUP BY player_id
+        -- Only the games that score (for the scoring runs) or end a longest run
+        -- (or are a best-goals or biggest victory game) go on, so the window's
+        -- output is never stored whole.
+        marked AS MATERIALIZED (
+            SELECT * FROM runs
+            WHERE goals > 0 OR len_win = win OR len_loss = loss OR len_undefeated = undefeated
+               OR len_winless = winless OR key_attendance = best_attendance
+               OR key_goals = best_goals OR key_victory = best_victory
+        ),
+        ends AS MATERIALIZED (
+            SELECT * FROM marked
+            WHERE len_win = win OR len_loss = loss OR len_undefeated = undefeated
+               OR len_winless = winless OR key_attendance = best_attendance
+               OR key_goals = best_goals OR key_victory = best_victory
         ),
         result_bests AS (
             SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day
-            FROM runs r
-            JOIN player_longest l USING (player_id)
+            FROM ends r
             CROSS JOIN LATERAL (VALUES
-                ('Win Streak', r.len_win, r.start_win, l.win),
-                ('Losing Streak', r.len_loss, r.start_loss, l.loss),
-                ('Undefeated Streak', r.len_undefeated, r.start_undefeated, l.undefeated),
-                ('Winless Streak', r.len_winless, r.start_winless, l.winless)
+                ('Win Streak', r.len_win, r.s_win % 1048576, r.win),
+                ('Losing Streak', r.len_loss, r.s_loss % 1048576, r.loss),
+                ('Undefeated Streak', r.len_undefeated, r.s_undefeated % 1048576,
+                 r.undefeated),
+                ('Winless Streak', r.len_winless, r.s_winless % 1048576, r.winless)
             ) AS k(kind, streak, start_day, longest)
-            WHERE (r.len_win = l.win OR r.len_loss = l.loss
-                   OR r.len_undefeated = l.undefeated OR r.len_winless = l.winless)
-              AND k.streak = k.longest
+            WHERE k.streak = k.longest
         ),
         scoring_runs AS (
             SELECT player_id, count(*) AS streak, min(day) AS start_day, max(day) AS end_day,
                    max(count(*)) OVER (PARTITION BY player_id) AS best
-            FROM runs WHERE goals > 0
+            FROM marked WHERE goals > 0
             GROUP BY player_id, grp_scoring
         ),
         attendance_bests AS (
-            SELECT DISTINCT ON (r.player_id) r.player_id, r.len_attendance AS streak,
-                   r.start_attendance AS start_day, r.day AS end_day
-            FROM runs r JOIN player_longest l USING (player_id)
-            WHERE r.len_attendance * 1048576 + r.day = l.attendance_key
-            ORDER BY r.player_id, r.start_attendance DESC
+            SELECT DISTINCT ON (player_id) player_id,
+                   key_attendance / 1048576 AS streak,
+                   s_attendance % 1048576 AS start_day, day AS end_day
+            FROM ends
+            WHERE key_attendance = best_attendance
+            ORDER BY player_id, s_attendance % 1048576 DESC
         ),
-        -- The games of each player's best (goals, date), packed as goals * 2^20 + day.
-        goal_keys AS (
-            SELECT player_id, max(goals::bigint * 1048576 + (match_date - DATE '0001-01-01'))
-                       AS goal_key
-            FROM games WHERE goals > 0 GROUP BY player_id
+        -- The best-goals and biggest-victory games, with their team and score (the
+        -- window above carries neither).
+        end_games AS (
+            SELECT e.*, g.team, g.match_id, g.margin, g.team_a_score, g.team_b_score
+            FROM ends e JOIN games g ON g.player_match_id = e.player_match_id
+            WHERE e.key_goals = e.best_goals OR e.key_victory = e.best_victory
         ),
+        -- The games of each player's best (goals, date), with their score.
         goal_bests AS (
-            SELECT g.player_id, g.goals, g.match_date, g.match_id,
+            SELECT g.player_id, g.goals, g.day AS end_day, g.match_id,
                    CASE WHEN g.team = 'A' THEN g.team_a_score || '-' || g.team_b_score
                         ELSE g.team_b_score || '-' || g.team_a_score END AS score
-            FROM games g JOIN goal_keys k ON k.player_id = g.player_id
-            WHERE g.goals::bigint * 1048576 + (g.match_date - DATE '0001-01-01') = k.goal_key
+            FROM end_games g
+            WHERE g.key_goals = g.best_goals
         ),
-        bests AS (
-            INSERT INTO capo_records_player_bests
-                (tenant_id, player_id, kind, streak, start_day, end_day, match_id, score)
-            SELECT target_tenant_id, player_id, kind, streak, start_day, end_day,
-                   NULL::int, NULL::text
+        -- The games of each player's biggest victory (margin, then date; -1 for a
+        -- NULL margin), with the match's score (team A first) and the player's team
+        -- and goals: the records list the players of the league's biggest one.
+        victory_bests AS (
+            SELECT e.player_id, COALESCE(e.margin, -1) AS margin, e.day, e.match_id,
+                   e.team_a_score || ':' || e.team_b_score AS score, e.team, e.goals
+            FROM end_games e
+            WHERE e.key_victory = e.best_victory
+        ),
+        new_bests AS MATERIALIZED (
+            SELECT player_id, kind, streak::int, start_day::int, end_day::int,
+                   NULL::int AS match_id, NULL::text AS score, NULL::text AS team,
+                   NULL::int AS goals
             FROM result_bests
             UNION ALL
-            SELECT target_tenant_id, player_id, 'scoring', streak, start_day, end_day, NULL, NULL
+            SELECT player_id, 'scoring', streak, start_day, end_day, NULL, NULL, NULL, NULL
             FROM scoring_runs WHERE streak = best
             UNION ALL
-            SELECT target_tenant_id, player_id, 'attendance', streak, start_day, end_day,
-                   NULL, NULL
+            SELECT player_id, 'attendance', streak, start_day, end_day, NULL, NULL, NULL, NULL
             FROM attendance_bests
             UNION ALL
-            SELECT target_tenant_id, player_id, 'most_goals', goals, NULL,
-                   match_date - DATE '0001-01-01', match_id, score
+            SELECT player_id, 'most_goals', goals, NULL, end_day, match_id, score, NULL, NULL
             FROM goal_bests
+            UNION ALL
+            SELECT player_id, 'victory', margin, NULL, day, match_id, score, team, goals
+            FROM victory_bests
+        ),
+        old_bests AS MATERIALIZED (
+            SELECT player_id, kind, streak, start_day, end_day, match_id, score, team, goals
+            FROM capo_records_player_bests
+            WHERE tenant_id = target_tenant_id
+              AND (scope_players IS NULL OR player_id = ANY (scope_players))
+        ),
+        -- The candidate rows whose number of copies differs (set operations treat
+        -- NULLs as equal); all their copies are rewritten.
+        changed AS MATERIALIZED (
+            (SELECT * FROM new_bests EXCEPT ALL SELECT * FROM old_bests)
+            UNION
+            (SELECT * FROM old_bests EXCEPT ALL SELECT * FROM new_bests)
+        ),
+        gone AS (
+            DELETE FROM capo_records_player_bests b
+            USING changed c
+            WHERE b.tenant_id = target_tenant_id AND b.player_id = c.player_id
+              AND b.kind = c.kind AND b.streak = c.streak AND b.end_day = c.end_day
+              AND b.start_day IS NOT DISTINCT FROM c.start_day
+              AND b.match_id IS NOT DISTINCT FROM c.match_id
+              AND b.score IS NOT DISTINCT FROM c.score
+              AND b.team IS NOT DISTINCT FROM c.team
+              AND b.goals IS NOT DISTINCT FROM c.goals
+            RETURNING 1
+        ),
+        came AS (
+            INSERT INTO capo_records_player_bests
+                (tenant_id, player_id, kind, streak, start_day, end_day, match_id, score,
+                 team, goals)
+            SELECT target_tenant_id, n.player_id, n.kind, n.streak, n.start_day, n.end_day,
+                   n.match_id, n.score, n.team, n.goals
+            FROM new_bests n
+            WHERE EXISTS (SELECT FROM changed c
+                          WHERE c.player_id = n.player_id AND c.kind = n.kind
+                            AND c.streak = n.streak AND c.end_day = n.end_day
+                            AND c.start_day IS NOT DISTINCT FROM n.start_day
+                            AND c.match_id IS NOT DISTINCT FROM n.match_id
+                            AND c.score IS NOT DISTINCT FROM n.score
+                            AND c.team IS NOT DISTINCT FROM n.team
+                            AND c.goals IS NOT DISTINCT FROM n.goals)
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM honours), (SELECT count(*) FROM bests)
+        SELECT (SELECT count(*) FROM honours),
+               (SELECT count(*) FROM gone) + (SELECT count(*) FROM came)
         INTO honours_rows, candidate_rows;
 
-        -- The records, from every player's candidates (written above or, for the
-        -- players a scoped run left alone, by an earlier run).
-        -- The club's rows are read through indexes that lead with the tenant and
-        -- joined in memory (MATERIALIZED), as in the statement above.
+        -- The records, from the players' candidates alone (written above or, for
+        -- the players a scoped run left alone, by an earlier run): no game is read.
+        -- Each kind's longest candidate (most goals: the most goals; victory: -1 if
+        -- a NULL margin is there, else the largest margin) of a player who still
+        -- exists is found from the top of the kind's index, and only the candidates
+        -- of that length are read.
         WITH club_players AS MATERIALIZED (
-            SELECT player_id, name::text AS name, is_ringer FROM players
+            SELECT player_id, name::text AS name FROM players
             WHERE tenant_id = target_tenant_id
         ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, team, goals FROM player_matches
-            WHERE tenant_id = target_tenant_id
-        ),
-        club_matches AS MATERIALIZED (
-            SELECT match_id, match_date, team_a_score, team_b_score FROM matches
-            WHERE tenant_id = target_tenant_id
+        longest AS MATERIALIZED (
+            SELECT k.kind,
+                   CASE WHEN k.kind = 'victory' AND EXISTS (
+                            SELECT FROM capo_records_player_bests b
+                            WHERE b.tenant_id = target_tenant_id AND b.kind = 'victory'
+                              AND b.streak = -1
+                              AND (b.player_id IN (SELECT player_id FROM club_players))
+                                  IS TRUE)
+                        THEN -1
+                        -- (IS TRUE keeps the player test a filter, not a join: the
+                        -- index's order stops the scan at the first candidate of an
+                        -- existing player)
+                        ELSE (SELECT b.streak FROM capo_records_player_bests b
+                              WHERE b.tenant_id = target_tenant_id AND b.kind = k.kind
+                                AND (b.player_id IN (SELECT player_id FROM club_players))
+                                    IS TRUE
+                              ORDER BY b.streak DESC LIMIT 1) END AS streak
+            FROM (VALUES ('Win Streak'), ('Losing Streak'), ('Undefeated Streak'),
+                         ('Winless Streak'), ('scoring'), ('attendance'), ('most_goals'),
+                         ('victory')) AS k(kind)
         ),
         cand AS MATERIALIZED (
             SELECT b.*, n.name
-            FROM capo_records_player_bests b
+            FROM longest l
+            JOIN capo_records_player_bests b
+              ON b.tenant_id = target_tenant_id AND b.kind = l.kind AND b.streak = l.streak
             JOIN club_players n ON n.player_id = b.player_id
-            WHERE b.tenant_id = target_tenant_id
-        ),
-        longest AS (
-            SELECT kind, max(streak) AS streak FROM cand GROUP BY kind
         ),
         goal_top AS (
             SELECT streak AS goals, end_day FROM cand WHERE kind = 'most_goals'
@@ -323,38 +414,35 @@ BEGIN
             WHERE c.kind = 'most_goals'
         ),
         -- The biggest victory: among matches with at least one non-ringer, the
-        -- largest margin, then the latest date.
+        -- largest margin, then the latest date; a NULL margin (-1 here) sorts first
+        -- and then no match is listed, as in the reference. Every non-ringer of
+        -- such a match holds it as a candidate, so the candidates list its sides.
         victory_top AS (
-            SELECT abs(m.team_a_score - m.team_b_score) AS margin, m.match_date
-            FROM club_matches m
-            WHERE m.match_id IN (SELECT g.match_id FROM club_games g
-                                 JOIN club_players n ON n.player_id = g.player_id
-                                 WHERE NOT n.is_ringer)
-            ORDER BY 1 DESC, m.match_date DESC
-            LIMIT 1
+            SELECT streak AS margin, end_day FROM cand WHERE kind = 'victory'
+            ORDER BY streak = -1 DESC, streak DESC, end_day DESC LIMIT 1
         ),
         victory_sides AS (
-            SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score,
-                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
-                                             THEN ' (' || g.goals || ')' ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'A')
+            SELECT c.match_id, c.end_day,
+                   split_part(c.score, ':', 1)::int AS team_a_score,
+                   split_part(c.score, ':', 2)::int AS team_b_score,
+                   string_agg(c.name || CASE WHEN c.goals > 0
+                                             THEN ' (' || c.goals || ')' ELSE '' END,
+                              ', ' ORDER BY c.name COLLATE "C") FILTER (WHERE c.team = 'A')
                        AS team_a_players,
-                   string_agg(n.name || CASE WHEN COALESCE(g.goals, 0) > 0
-                                             THEN ' (' || g.goals || ')' ELSE '' END,
-                              ', ' ORDER BY n.name COLLATE "C") FILTER (WHERE g.team = 'B')
+                   string_agg(c.name || CASE WHEN c.goals > 0
+                                             THEN ' (' || c.goals || ')' ELSE '' END,
+                              ', ' ORDER BY c.name COLLATE "C") FILTER (WHERE c.team = 'B')
                        AS team_b_players
-            FROM club_matches m
-            JOIN victory_top t ON abs(m.team_a_score - m.team_b_score) = t.margin
-                              AND m.match_date = t.match_date
-            JOIN club_games g ON g.match_id = m.match_id
-            JOIN club_players n ON n.player_id = g.player_id AND NOT n.is_ringer
-            GROUP BY m.match_id, m.match_date, m.team_a_score, m.team_b_score
+            FROM cand c
+            JOIN victory_top t ON c.streak = t.margin AND c.end_day = t.end_day
+            WHERE c.kind = 'victory' AND t.margin <> -1
+            GROUP BY c.match_id, c.end_day, c.score
         ),
         victories AS (
             SELECT jsonb_agg(jsonb_build_object(
                        'team_a_score', team_a_score, 'team_b_score', team_b_score,
                        'team_a_players', team_a_players, 'team_b_players', team_b_players,
-                       'date', to_char(match_date, 'YYYY-MM-DD'))
+                       'date', capo_records_day_text(end_day))
                    ORDER BY match_id) AS doc
             FROM victory_sides
         ),

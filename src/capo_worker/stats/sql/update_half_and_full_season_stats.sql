@@ -25,6 +25,12 @@ CREATE OR REPLACE FUNCTION update_half_and_full_season_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
+-- sorted every game (on disk) for merge joins; hash joins are right for all of
+-- them (docs/stats.md)
+SET enable_mergejoin = off
+SET enable_nestloop = off  -- the same for comparing the stored rows with the new ones
+SET work_mem = '64MB'
 AS $$
 DECLARE
     v_players  int[] := capo_scope_players();  -- NULL: every player (docs/stats.md)
@@ -35,7 +41,9 @@ DECLARE
     fs            record;
     v_half_rows  bigint;
     v_years      int;
+    v_year_starts date[];  -- 1 January of each rebuilt year
     v_season_rows bigint;
+    v_written    bigint;  -- rows deleted or inserted (unchanged rows are kept)
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_half_and_full_season_stats'),
                                   hashtext(target_tenant_id::text));
@@ -49,78 +57,26 @@ BEGIN
         PERFORM get_config_value('match_duration_minutes', '60', target_tenant_id)::int;
         SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
 
-        -- Half-season: every row of the window, both ends inclusive (future
-        -- matches inside the window count).
-        DELETE FROM aggregated_half_season_stats
-        WHERE tenant_id = target_tenant_id
-          AND (v_players IS NULL OR player_id = ANY (v_players));
+        -- Full seasons: the years (up to today's) that still have a match are
+        -- rebuilt; a year whose rows are all ringers ends empty.
+        SELECT count(*), COALESCE(array_agg(y.start), '{}') INTO v_years, v_year_starts
+        FROM (SELECT DISTINCT make_date(extract(year FROM m.match_date)::int, 1, 1) AS start
+              FROM matches m
+              WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day) y;
 
-        INSERT INTO aggregated_half_season_stats (
-            tenant_id, player_id, games_played, wins, draws, losses, goals,
-            heavy_wins, heavy_losses, clean_sheets, win_percentage, fantasy_points,
-            points_per_game)
+        -- One statement reads the games once for both tables. Half-season: every
+        -- row of the window, both ends inclusive (future matches inside the window
+        -- count); seasons: every year up to today's.
+        -- Both tables are written as a difference: a row whose values are unchanged
+        -- is kept (its last_updated too), the others are deleted (found by ctid among
+        -- the rows read, so only the tenant's rows are touched) and inserted. The
+        -- numeric columns are numeric(10,1), so equal values are equal digits.
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
-        ),
-        club_matches AS MATERIALIZED (
-            SELECT match_id, match_date FROM matches
-            WHERE tenant_id = target_tenant_id AND match_date BETWEEN v_half_start AND v_half_end
-        ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
-        )
-        SELECT target_tenant_id, a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
-               a.heavy_wins, a.heavy_losses, a.clean_sheets,
-               round(a.wins::numeric / a.games * 100, 1),
-               a.fp,
-               round(a.fp::numeric / a.games, 1)
-        FROM (
-            SELECT pm.player_id,
-                   count(*)::int                                           AS games,
-                   count(*) FILTER (WHERE pm.result = 'win')::int          AS wins,
-                   count(*) FILTER (WHERE pm.result = 'draw')::int         AS draws,
-                   count(*) FILTER (WHERE pm.result = 'loss')::int         AS losses,
-                   COALESCE(sum(pm.goals), 0)::int                         AS goals,
-                   count(*) FILTER (WHERE pm.heavy_win)::int               AS heavy_wins,
-                   count(*) FILTER (WHERE pm.heavy_loss)::int              AS heavy_losses,
-                   count(*) FILTER (WHERE pm.clean_sheet)::int             AS clean_sheets,
-                   sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                           pm.heavy_loss, pm.clean_sheet,
-                                           fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))::int
-                                                                           AS fp
-            FROM club_games pm
-            JOIN club_matches m ON m.match_id = pm.match_id
-            JOIN club_players p ON p.player_id = pm.player_id
-            GROUP BY pm.player_id
-        ) a
-        ORDER BY a.player_id;
-        GET DIAGNOSTICS v_half_rows = ROW_COUNT;
-
-        -- Full seasons: the years (up to today's) that still have a match are
-        -- deleted and rebuilt; a year whose rows are all ringers ends empty.
-        SELECT count(DISTINCT extract(year FROM m.match_date)) INTO v_years
-        FROM matches m
-        WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day;
-
-        DELETE FROM aggregated_season_stats s
-        WHERE s.tenant_id = target_tenant_id
-          AND (v_players IS NULL OR s.player_id = ANY (v_players))
-          AND s.season_start_date IN (
-              SELECT make_date(extract(year FROM m.match_date)::int, 1, 1)
-              FROM matches m
-              WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day);
-
-        INSERT INTO aggregated_season_stats (
-            tenant_id, player_id, season_start_date, season_end_date, games_played, wins,
-            draws, losses, goals, heavy_wins, heavy_losses, clean_sheets, win_percentage,
-            fantasy_points, points_per_game)
-        WITH club_players AS MATERIALIZED (
-            SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
         ),
         club_matches AS MATERIALIZED (
             SELECT match_id, match_date FROM matches
@@ -130,35 +86,154 @@ BEGIN
             SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
             FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
-        )
-        SELECT target_tenant_id, a.player_id, make_date(a.y, 1, 1), make_date(a.y, 12, 31),
-               a.games, a.wins, a.draws, a.losses, a.goals,
-               a.heavy_wins, a.heavy_losses, a.clean_sheets,
-               round(a.wins::numeric / a.games * 100, 1),
-               a.fp,
-               round(a.fp::numeric / a.games, 1)
-        FROM (
-            SELECT pm.player_id,
-                   extract(year FROM m.match_date)::int                    AS y,
-                   count(*)::int                                           AS games,
-                   count(*) FILTER (WHERE pm.result = 'win')::int          AS wins,
-                   count(*) FILTER (WHERE pm.result = 'draw')::int         AS draws,
-                   count(*) FILTER (WHERE pm.result = 'loss')::int         AS losses,
-                   COALESCE(sum(pm.goals), 0)::int                         AS goals,
-                   count(*) FILTER (WHERE pm.heavy_win)::int               AS heavy_wins,
-                   count(*) FILTER (WHERE pm.heavy_loss)::int              AS heavy_losses,
-                   count(*) FILTER (WHERE pm.clean_sheet)::int             AS clean_sheets,
-                   sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                           pm.heavy_loss, pm.clean_sheet,
-                                           fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
-                                                                           AS fp
+        ),
+        games AS MATERIALIZED (
+            SELECT pm.player_id, m.match_date, pm.result, pm.goals, pm.heavy_win,
+                   pm.heavy_loss, pm.clean_sheet,
+                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                       pm.heavy_loss, pm.clean_sheet,
+                                       fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
+                       AS points
             FROM club_games pm
             JOIN club_matches m ON m.match_id = pm.match_id
             JOIN club_players p ON p.player_id = pm.player_id
-            GROUP BY pm.player_id, extract(year FROM m.match_date)::int
-        ) a
-        ORDER BY a.y, a.player_id;
-        GET DIAGNOSTICS v_season_rows = ROW_COUNT;
+        ),
+        half_new AS MATERIALIZED (
+            SELECT a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
+                   a.heavy_wins, a.heavy_losses, a.clean_sheets,
+                   round(a.wins::numeric / a.games * 100, 1) AS win_percentage,
+                   a.fp,
+                   round(a.fp::numeric / a.games, 1) AS points_per_game
+            FROM (
+                SELECT g.player_id,
+                       count(*)::int                                      AS games,
+                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
+                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
+                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                       COALESCE(sum(g.goals), 0)::int                     AS goals,
+                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
+                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
+                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
+                       sum(g.points)::int                                 AS fp
+                FROM games g
+                WHERE g.match_date BETWEEN v_half_start AND v_half_end
+                GROUP BY g.player_id
+            ) a
+        ),
+        season_new AS MATERIALIZED (
+            SELECT a.player_id, make_date(a.y, 1, 1) AS season_start_date,
+                   make_date(a.y, 12, 31) AS season_end_date,
+                   a.games, a.wins, a.draws, a.losses, a.goals,
+                   a.heavy_wins, a.heavy_losses, a.clean_sheets,
+                   round(a.wins::numeric / a.games * 100, 1) AS win_percentage,
+                   a.fp,
+                   round(a.fp::numeric / a.games, 1) AS points_per_game
+            FROM (
+                SELECT g.player_id,
+                       extract(year FROM g.match_date)::int               AS y,
+                       count(*)::int                                      AS games,
+                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
+                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
+                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                       COALESCE(sum(g.goals), 0)::int                     AS goals,
+                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
+                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
+                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
+                       sum(g.points)                                      AS fp
+                FROM games g
+                GROUP BY g.player_id, extract(year FROM g.match_date)::int
+            ) a
+        ),
+        half_old AS MATERIALIZED (
+            SELECT h.ctid AS row_id, h.player_id, h.games_played, h.wins, h.draws, h.losses,
+                   h.goals, h.heavy_wins, h.heavy_losses, h.clean_sheets, h.win_percentage,
+                   h.fantasy_points, h.points_per_game, h.historical_blocks
+            FROM aggregated_half_season_stats h
+            WHERE h.tenant_id = target_tenant_id
+              AND (v_players IS NULL OR h.player_id = ANY (v_players))
+        ),
+        -- the rows of the rebuilt years (those with a match up to today's year)
+        season_old AS MATERIALIZED (
+            SELECT s.ctid AS row_id, s.player_id, s.season_start_date, s.season_end_date,
+                   s.games_played, s.wins, s.draws, s.losses, s.goals, s.heavy_wins,
+                   s.heavy_losses, s.clean_sheets, s.win_percentage, s.fantasy_points,
+                   s.points_per_game
+            FROM aggregated_season_stats s
+            WHERE s.tenant_id = target_tenant_id
+              AND (v_players IS NULL OR s.player_id = ANY (v_players))
+              AND s.season_start_date = ANY (v_year_starts)
+        ),
+        half_kept AS MATERIALIZED (
+            SELECT o.row_id, o.player_id
+            FROM half_old o JOIN half_new n
+              ON n.player_id = o.player_id AND n.games = o.games_played
+             AND n.wins = o.wins AND n.draws = o.draws AND n.losses = o.losses
+             AND n.goals = o.goals AND n.heavy_wins = o.heavy_wins
+             AND n.heavy_losses = o.heavy_losses AND n.clean_sheets = o.clean_sheets
+             AND n.win_percentage = o.win_percentage AND n.fp = o.fantasy_points
+             AND n.points_per_game = o.points_per_game
+            WHERE o.historical_blocks = '[]'::jsonb
+        ),
+        season_kept AS MATERIALIZED (
+            SELECT o.row_id, o.player_id, o.season_start_date
+            FROM season_old o JOIN season_new n
+              ON n.player_id = o.player_id AND n.season_start_date = o.season_start_date
+             AND n.season_end_date = o.season_end_date AND n.games = o.games_played
+             AND n.wins = o.wins AND n.draws = o.draws AND n.losses = o.losses
+             AND n.goals = o.goals AND n.heavy_wins = o.heavy_wins
+             AND n.heavy_losses = o.heavy_losses AND n.clean_sheets = o.clean_sheets
+             AND n.win_percentage = o.win_percentage AND n.fp = o.fantasy_points
+             AND n.points_per_game = o.points_per_game
+        ),
+        half_gone AS (
+            DELETE FROM aggregated_half_season_stats h
+            WHERE h.tenant_id = target_tenant_id
+              AND h.ctid = ANY (ARRAY(SELECT o.row_id FROM half_old o
+                                      WHERE o.row_id NOT IN (SELECT row_id FROM half_kept)))
+            RETURNING 1
+        ),
+        season_gone AS (
+            DELETE FROM aggregated_season_stats s
+            WHERE s.tenant_id = target_tenant_id
+              AND s.ctid = ANY (ARRAY(SELECT o.row_id FROM season_old o
+                                      WHERE o.row_id NOT IN (SELECT row_id FROM season_kept)))
+            RETURNING 1
+        ),
+        half_came AS (
+            INSERT INTO aggregated_half_season_stats (
+                tenant_id, player_id, games_played, wins, draws, losses, goals,
+                heavy_wins, heavy_losses, clean_sheets, win_percentage, fantasy_points,
+                points_per_game)
+            SELECT target_tenant_id, n.player_id, n.games, n.wins, n.draws, n.losses, n.goals,
+                   n.heavy_wins, n.heavy_losses, n.clean_sheets, n.win_percentage, n.fp,
+                   n.points_per_game
+            FROM half_new n
+            WHERE n.player_id NOT IN (SELECT player_id FROM half_kept)
+              AND (SELECT count(*) FROM half_gone) >= 0  -- after the deletes (unique keys)
+            ORDER BY n.player_id
+            RETURNING 1
+        ),
+        season_came AS (
+            INSERT INTO aggregated_season_stats (
+                tenant_id, player_id, season_start_date, season_end_date, games_played, wins,
+                draws, losses, goals, heavy_wins, heavy_losses, clean_sheets, win_percentage,
+                fantasy_points, points_per_game)
+            SELECT target_tenant_id, n.player_id, n.season_start_date, n.season_end_date,
+                   n.games, n.wins, n.draws, n.losses, n.goals,
+                   n.heavy_wins, n.heavy_losses, n.clean_sheets, n.win_percentage, n.fp,
+                   n.points_per_game
+            FROM season_new n
+            WHERE NOT EXISTS (SELECT FROM season_kept k
+                              WHERE k.player_id = n.player_id
+                                AND k.season_start_date = n.season_start_date)
+              AND (SELECT count(*) FROM season_gone) >= 0  -- after the deletes (unique keys)
+            ORDER BY n.season_start_date, n.player_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM half_new), (SELECT count(*) FROM season_new),
+               (SELECT count(*) FROM half_gone) + (SELECT count(*) FROM season_gone)
+                   + (SELECT count(*) FROM half_came) + (SELECT count(*) FROM season_came)
+        INTO v_half_rows, v_season_rows, v_written;
 
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'season_stats', 'season_stats');
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'half_season_stats', 'half_season_stats');
