@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 17
-SCHEMA_CHECKSUM = "6d4fa62a6dcc6e9069bdd0466cff7f62263be08c4b9d8fee31c8222b28708c1b"
+SCHEMA_VERSION = 18
+SCHEMA_CHECKSUM = "241d42464a7c77dc448e9a3e2bcfdefc5b3e74d171840a885e65a6ca1a3df148"

@@ -23,7 +23,12 @@ from capo_worker.league.model import (
 )
 from tests.support.db import query
 from tests.support.leagues import league_path, mutated, tiny_league_data
-from tests.support.statsdb import database_fingerprint, import_into, run_graph
+from tests.support.statsdb import (
+    database_fingerprint,
+    delete_tenant_league,
+    import_into,
+    run_graph,
+)
 
 TINY = tiny_league_data()
 
@@ -431,3 +436,39 @@ def test_subprocess_gives_one_line_and_exit_2(db_url: str, tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().count("\n") == 0
     assert "is not valid JSON" in done.stderr
+
+
+# Tables that belong to the tenant rather than to its league: they outlive a re-import.
+KEPT_WITH_THE_TENANT = {
+    "tenants",
+    "background_job_status",
+    "background_job_requests",
+    "capo_admin_session_epochs",
+}
+
+
+def test_deleting_a_league_leaves_nothing_derived_from_it(loaded_db: str) -> None:
+    tables = [
+        name
+        for (name,) in query(
+            loaded_db,
+            """SELECT c.table_name FROM information_schema.columns c
+               JOIN information_schema.tables t USING (table_schema, table_name)
+               WHERE c.table_schema = current_schema() AND c.column_name = 'tenant_id'
+                 AND t.table_type = 'BASE TABLE'""",
+        )
+        if name not in KEPT_WITH_THE_TENANT
+    ]
+    assert "capo_power_rating_sums" in tables and "aggregated_records" in tables
+
+    def rows_per_table() -> dict[str, int]:
+        return {
+            table: query(
+                loaded_db, f"SELECT count(*) FROM {table} WHERE tenant_id = %s", DEFAULT_TENANT_ID
+            )[0][0]
+            for table in tables
+        }
+
+    assert rows_per_table()["capo_power_rating_sums"] > 0
+    delete_tenant_league(loaded_db)
+    assert {t: n for t, n in rows_per_table().items() if n} == {}
