@@ -247,58 +247,62 @@ BEGIN
     -- A full run pairs the rows of two teammates once: a teammate's rows with
     -- the rows of every player of a lower id, and of every player who is no
     -- teammate (retired); both get their figures from the pair (the shared
-    -- matches and pair rows are the same for both; the points their own). A
-    -- scoped run pairs its players' rows with the teammates' rows of those
-    -- matches, read through (tenant, match), where a row repeats when its
-    -- player has an earlier row (by player_match_id) in the match: repeat_row
-    -- in the full ordering.
-    club_rows AS MATERIALIZED (  -- a scoped run only
-        SELECT player_id, match_id, team, player_match_id FROM player_matches
-        WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
-          AND match_id = ANY (ARRAY(SELECT match_id FROM sided))
-    ),
-    mate_rows AS (
-        SELECT r.player_id, r.match_id, r.team, r.mate,
-               r.match_id::bigint * 4 + r.tcode AS side,
-               row_number() OVER (PARTITION BY r.player_id, r.match_id
-                                  ORDER BY r.player_match_id) > 1 AS repeat_row,
-               -- rows on two teams (or a team other than A/B) in the match
-               min(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
-                   <> max(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
-                   OR r.tcode = 3 AS two_teams
-        FROM (SELECT pm.player_id, pm.match_id, pm.team, pm.player_match_id, pl.mate,
-                     CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
-                          WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
-              FROM club_rows pm
-              JOIN club_players pl ON pl.player_id = pm.player_id) r
-    ),
-    mate_side AS (  -- the teammates' rows
+    -- matches and pair rows are the same for both; the points their own).
+    mate_side AS (
         SELECT player_id, match_id, team, side, fp, repeat_row
         FROM sided WHERE scope_players IS NULL AND mate
-        UNION ALL
-        SELECT player_id, match_id, team, side, NULL::int, repeat_row
-        FROM mate_rows WHERE team IS NOT NULL AND mate
+    ),
+    -- A scoped run pairs its players' rows with the club's rows of those
+    -- matches, read through (tenant, match) and counted per player and match:
+    -- the first of n rows is the one a shared match is counted on. (Ringers
+    -- count for two teams here: that only sends a match to the exact,
+    -- per-match count.)
+    mate_games AS (
+        SELECT match_id, player_id, count(*)::int AS n,
+               min(tcode) AS tmin, max(tcode) AS tmax
+        FROM (SELECT match_id, player_id,
+                     CASE WHEN team IS NULL THEN 0 WHEN team = 'A' THEN 1
+                          WHEN team = 'B' THEN 2 ELSE 3 END AS tcode
+              FROM player_matches
+              WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
+                AND match_id = ANY (ARRAY(SELECT match_id FROM sided))) r
+        GROUP BY match_id, player_id
     ),
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
         WHERE scope_players IS NULL AND maybe_two_teams AND day IS NOT NULL
         UNION
-        SELECT match_id FROM mate_rows WHERE two_teams
+        SELECT match_id FROM mate_games WHERE tmin <> tmax OR tmax = 3
     ),
     -- Pairs (a, b): a's rows with teammate b's rows; in other matches than
-    -- those (with at most one team code, A or B, per player) the match and
-    -- team are one key.
+    -- those (one team code, A or B, per player) the match and team are one key.
     simple_pairs AS (
         SELECT p.player_id AS a, t.player_id AS b, count(*) AS pair_rows,
                sum(p.fp) AS points_a, sum(t.fp) AS points_b,
                count(*) FILTER (WHERE NOT p.repeat_row AND NOT t.repeat_row) AS shared
         FROM sided p
         JOIN mate_side t ON t.side = p.side
-        WHERE CASE WHEN scope_players IS NULL
-                   THEN t.player_id > p.player_id OR NOT p.mate
-                   ELSE t.player_id <> p.player_id END
+        WHERE (t.player_id > p.player_id OR NOT p.mate)
           AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
         GROUP BY p.player_id, t.player_id
+        UNION ALL
+        SELECT p.player_id, t.player_id, sum(t.n), sum(p.fp * t.n), NULL,
+               count(*) FILTER (WHERE NOT p.repeat_row)
+        FROM sided p
+        JOIN mate_games t ON t.match_id::bigint * 4 + t.tmin = p.side
+        WHERE t.tmin = t.tmax AND t.player_id <> p.player_id
+          AND t.player_id IN (SELECT player_id FROM mates)
+          AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
+        GROUP BY p.player_id, t.player_id
+    ),
+    mixed_side AS (  -- the teammates' rows in those matches
+        SELECT player_id, match_id, team, fp FROM mate_side
+        UNION ALL
+        SELECT pm.player_id, pm.match_id, pm.team, NULL FROM player_matches pm
+        WHERE pm.tenant_id = target_tenant_id AND scope_players IS NOT NULL
+          AND pm.match_id = ANY (ARRAY(SELECT match_id FROM two_team_matches))
+          AND pm.team IS NOT NULL
+          AND pm.player_id IN (SELECT player_id FROM mates)
     ),
     mixed_pairs AS (
         SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
@@ -306,7 +310,7 @@ BEGIN
         FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
                      count(*) AS pair_rows, sum(p.fp) AS points_a, sum(t.fp) AS points_b
               FROM sided p
-              JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
+              JOIN mixed_side t ON t.match_id = p.match_id AND t.team = p.team
               WHERE CASE WHEN scope_players IS NULL
                          THEN t.player_id > p.player_id OR NOT p.mate
                          ELSE t.player_id <> p.player_id END
@@ -321,14 +325,15 @@ BEGIN
                COALESCE(s.points_a, 0) + COALESCE(x.points_a, 0) AS points_a,
                COALESCE(s.points_b, 0) + COALESCE(x.points_b, 0) AS points_b
         FROM simple_pairs s FULL JOIN mixed_pairs x USING (a, b)
+        WHERE COALESCE(s.shared, 0) + COALESCE(x.shared, 0) >= 10
     ),
     pairs AS (  -- (subject, teammate): b is one; so is a if it has a mates row
         SELECT a AS player_id, b AS mate_id, games_with,
                points_a::numeric / pair_rows AS average
-        FROM pair_sums WHERE games_with >= 10
+        FROM pair_sums
         UNION ALL
         SELECT b, a, games_with, points_b::numeric / pair_rows
-        FROM pair_sums WHERE games_with >= 10 AND scope_players IS NULL
+        FROM pair_sums WHERE scope_players IS NULL
     ),
     chemistry AS (
         SELECT pr.player_id,
