@@ -239,40 +239,24 @@ BEGIN
     mates AS (
         SELECT player_id, name::text AS name FROM club_players WHERE mate
     ),
-    -- A shared match is counted on the first row of each player in the match.
-    -- That counts it once unless a player has rows on two teams of one match;
-    -- such matches (none in app-made data; any match with a team other than A/B
-    -- is treated as one, to be safe) are counted by distinct match instead.
+    -- The shared matches of a pair are the distinct matches where both have a
+    -- row on the same team; the pair rows every two such rows.
     --
     -- A full run pairs the rows of two teammates once: a teammate's rows with
     -- the rows of every player of a lower id, and of every player who is no
     -- teammate (retired); both get their figures from the pair (the shared
-    -- matches and pair rows are the same for both; the points their own).
+    -- matches and pair rows are the same for both; the points their own). It
+    -- counts a shared match on the first row of each player in the match. That
+    -- counts it once unless a player has rows on two teams of one match; such
+    -- matches (none in app-made data; any match with a team other than A/B is
+    -- treated as one, to be safe) are counted by distinct match instead.
     mate_side AS (
         SELECT player_id, match_id, team, side, fp, repeat_row
         FROM sided WHERE scope_players IS NULL AND mate
     ),
-    -- A scoped run pairs its players' rows with the club's rows of those
-    -- matches, read through (tenant, match) and counted per player and match:
-    -- the first of n rows is the one a shared match is counted on. (Ringers
-    -- count for two teams here: that only sends a match to the exact,
-    -- per-match count.)
-    mate_games AS (
-        SELECT match_id, player_id, count(*)::int AS n,
-               min(tcode) AS tmin, max(tcode) AS tmax
-        FROM (SELECT match_id, player_id,
-                     CASE WHEN team IS NULL THEN 0 WHEN team = 'A' THEN 1
-                          WHEN team = 'B' THEN 2 ELSE 3 END AS tcode
-              FROM player_matches
-              WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
-                AND match_id = ANY (ARRAY(SELECT match_id FROM sided))) r
-        GROUP BY match_id, player_id
-    ),
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
         WHERE scope_players IS NULL AND maybe_two_teams AND day IS NOT NULL
-        UNION
-        SELECT match_id FROM mate_games WHERE tmin <> tmax OR tmax = 3
     ),
     -- Pairs (a, b): a's rows with teammate b's rows; in other matches than
     -- those (one team code, A or B, per player) the match and team are one key.
@@ -285,24 +269,6 @@ BEGIN
         WHERE (t.player_id > p.player_id OR NOT p.mate)
           AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
         GROUP BY p.player_id, t.player_id
-        UNION ALL
-        SELECT p.player_id, t.player_id, sum(t.n), sum(p.fp * t.n), NULL,
-               count(*) FILTER (WHERE NOT p.repeat_row)
-        FROM sided p
-        JOIN mate_games t ON t.match_id::bigint * 4 + t.tmin = p.side
-        WHERE t.tmin = t.tmax AND t.player_id <> p.player_id
-          AND t.player_id IN (SELECT player_id FROM mates)
-          AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
-        GROUP BY p.player_id, t.player_id
-    ),
-    mixed_side AS (  -- the teammates' rows in those matches
-        SELECT player_id, match_id, team, fp FROM mate_side
-        UNION ALL
-        SELECT pm.player_id, pm.match_id, pm.team, NULL FROM player_matches pm
-        WHERE pm.tenant_id = target_tenant_id AND scope_players IS NOT NULL
-          AND pm.match_id = ANY (ARRAY(SELECT match_id FROM two_team_matches))
-          AND pm.team IS NOT NULL
-          AND pm.player_id IN (SELECT player_id FROM mates)
     ),
     mixed_pairs AS (
         SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
@@ -310,11 +276,25 @@ BEGIN
         FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
                      count(*) AS pair_rows, sum(p.fp) AS points_a, sum(t.fp) AS points_b
               FROM sided p
-              JOIN mixed_side t ON t.match_id = p.match_id AND t.team = p.team
-              WHERE CASE WHEN scope_players IS NULL
-                         THEN t.player_id > p.player_id OR NOT p.mate
-                         ELSE t.player_id <> p.player_id END
+              JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
+              WHERE (t.player_id > p.player_id OR NOT p.mate)
                 AND p.match_id IN (SELECT match_id FROM two_team_matches)
+              GROUP BY p.player_id, t.player_id, p.match_id) x
+        GROUP BY a, b
+    ),
+    -- A scoped run pairs its players' rows with the club's rows of those
+    -- matches (read by match), counted by distinct match. (Teammates who are
+    -- no mates, retired players and ringers, drop out in chemistry below.)
+    scoped_pairs AS (
+        SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
+               NULL::bigint AS points_b, count(*) AS shared
+        FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
+                     count(*) AS pair_rows, sum(p.fp) AS points_a
+              FROM sided p
+              JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
+              WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
+                AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
+                AND t.player_id <> p.player_id
               GROUP BY p.player_id, t.player_id, p.match_id) x
         GROUP BY a, b
     ),
@@ -326,6 +306,9 @@ BEGIN
                COALESCE(s.points_b, 0) + COALESCE(x.points_b, 0) AS points_b
         FROM simple_pairs s FULL JOIN mixed_pairs x USING (a, b)
         WHERE COALESCE(s.shared, 0) + COALESCE(x.shared, 0) >= 10
+        UNION ALL
+        SELECT a, b, shared, pair_rows, points_a, points_b
+        FROM scoped_pairs WHERE shared >= 10
     ),
     pairs AS (  -- (subject, teammate): b is one; so is a if it has a mates row
         SELECT a AS player_id, b AS mate_id, games_with,
