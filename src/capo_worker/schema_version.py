@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 12
-SCHEMA_CHECKSUM = "b7447e18f6a2f7dc6924ac47b6d140ad7776a1b3b9e62a75982a9e76b650da9c"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "c5177aa770c7789ce36bc455095eed102032f0b6b0ea3862b91f255c17c5befe"

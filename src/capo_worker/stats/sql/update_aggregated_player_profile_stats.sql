@@ -24,7 +24,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
 $$;
 
--- A run key is length * 2^40 + end day * 2^20 + start day; its dates as
+-- A run key is (length - 1) * 2^40 + end day * 2^20 + start day; its dates as
 -- "YYYY-MM-DD to YYYY-MM-DD" (NULL when there is no run).
 CREATE OR REPLACE FUNCTION capo_profile_run_dates(run_key bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -41,7 +41,8 @@ SET jit = off  -- compiling these queries costs far more than it saves (docs/sta
 -- PostgreSQL 17 and later estimate them from the id statistics of the whole
 -- tables (they see through the CTEs), which span every club: among 1,000
 -- clubs they guessed a few rows and paired teammates in nested loops, 5 times
--- slower than alone.
+-- slower than alone. PostgreSQL 15 guesses joins of materialized CTEs at
+-- many times their size and merged sorted copies of them.
 SET enable_nestloop = off
 SET enable_mergejoin = off
 -- The sorts and hashes of a large club's games and teammate pairs (83,000
