@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "c3cf41e8e1e73414077fa1344d7c6f24df352fc1f8c0037e306b8b334307d491"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "cda65e502c27a2c0eaa2612f0336533b5e4150d916621592eb3b1b3b4833dfce"

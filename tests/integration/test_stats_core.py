@@ -624,6 +624,68 @@ def test_power_ratings_duplicates_future_and_retired(conn: psycopg.Connection[An
     assert table_snapshot(conn, "aggregated_performance_ratings")[-1] == old_before[0]
 
 
+def _scoped_power_ratings(
+    conn: psycopg.Connection[Any], players: list[int], as_of: str = TODAY
+) -> dict[str, Any]:
+    """update_power_ratings as a post-match job calls it: capo.scope_players set."""
+    with conn.transaction():
+        conn.execute(
+            "SELECT set_config('capo.as_of', %s, true), set_config('capo.scope_players', %s, true)",
+            (as_of, "{" + ",".join(str(p) for p in players) + "}"),
+        )
+        row = conn.execute("SELECT update_power_ratings(%s::uuid)", (DEFAULT_TENANT_ID,)).fetchone()
+    assert row is not None
+    summary: dict[str, Any] = row[0]
+    return summary
+
+
+def test_power_ratings_scoped_to_players_equal_a_full_run(conn: psycopg.Connection[Any]) -> None:
+    _worked_example_league(conn)
+    set_config(conn, "performance_qualification_threshold", "3")
+    call(conn, "update_power_ratings")
+    # An old match entered late with Cat and Zed (his first games), Cat's row duplicated,
+    # and a future match for Rex: the mean, everyone's availability and the percentiles
+    # move, and only Cat's, Zed's and Rex's sums are recomputed.
+    add_game(conn, 7, "2025-03-01", 2, 0, {3: 1}, {5: 0})
+    add_played(conn, 3, 7, "A", 1, 2, 0)
+    add_game(conn, 8, "2026-12-05", 1, 1, {4: 1}, {})
+    before = rating_rows(conn)
+
+    scoped = _scoped_power_ratings(conn, [3, 4, 5])
+    after_scoped = rating_rows(conn)
+    assert "scope" not in scoped and scoped["rows"] == 5  # Old's row stays unrated
+    assert after_scoped != before
+    assert call(conn, "update_power_ratings") == {"rows": 5}
+    assert rating_rows(conn) == after_scoped
+
+    # Nothing changed: a scoped run writes no row.
+    assert _scoped_power_ratings(conn, [3, 4, 5]) == {"rows": 0}
+    assert rating_rows(conn) == after_scoped
+
+
+def test_power_ratings_scoped_on_another_day_or_settings_run_in_full(
+    conn: psycopg.Connection[Any],
+) -> None:
+    _worked_example_league(conn)
+    set_config(conn, "performance_qualification_threshold", "3")
+    call(conn, "update_power_ratings")
+    add_game(conn, 7, "2026-11-29", 2, 0, {3: 1}, {5: 0})
+    next_day = _scoped_power_ratings(conn, [3, 5], as_of="2026-11-29")
+    assert next_day["scope"].startswith("full: the players' sums were not computed")
+    assert next_day["rows"] == 5
+    after = rating_rows(conn)
+    assert call(conn, "update_power_ratings", as_of="2026-11-29") == {"rows": 5}
+    assert rating_rows(conn) == after
+
+    # Other fantasy points: every player's sums change, so it runs in full too.
+    set_config(conn, "fantasy_win_points", "30")
+    other_points = _scoped_power_ratings(conn, [3], as_of="2026-11-29")
+    assert "scope" in other_points
+    after = rating_rows(conn)
+    call(conn, "update_power_ratings", as_of="2026-11-29")
+    assert rating_rows(conn) == after
+
+
 # ---------------------------------------------------------------- errors
 
 

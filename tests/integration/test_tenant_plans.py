@@ -54,7 +54,9 @@ OUTPUT_TABLES = (
     "aggregated_season_race_data",
     "aggregated_performance_ratings",
 )
-CLUB_TABLES = LEAGUE_TABLES + OUTPUT_TABLES
+# capo-worker's own per-club state that a stats function reads and writes.
+STATE_TABLES = ("capo_power_rating_state", "capo_power_rating_sums", "capo_power_rating_weights")
+CLUB_TABLES = LEAGUE_TABLES + OUTPUT_TABLES + STATE_TABLES
 
 _COUNTERS = """
 SELECT 'table' AS kind, relname AS name, seq_scan AS scans, true AS leads_with_tenant

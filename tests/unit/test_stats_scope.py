@@ -30,9 +30,13 @@ def scoped(change: MatchChange) -> set[str]:
     return {name for name, s in plan(change, NAMES).items() if s.scoped}
 
 
+# Scoped only on the day of the last complete run (NEW_LATEST is a week later).
+SAME_DAY_ONLY = {"update_power_ratings"}
+
+
 def test_a_new_latest_match_scopes_the_per_player_functions() -> None:
     scopes = plan(NEW_LATEST, NAMES)
-    assert {n for n, s in scopes.items() if s.scoped} == set(SCOPED_RULES)
+    assert {n for n, s in scopes.items() if s.scoped} == set(SCOPED_RULES) - SAME_DAY_ONLY
     all_time = scopes["update_aggregated_all_time_stats"]
     assert all_time.players == (1, 2, 3) and all_time.label == "match 40, 3 players"
     assert all_time.setting() == "{1,2,3}"
@@ -57,7 +61,7 @@ def test_a_past_match_runs_the_attendance_readers_in_full() -> None:
         NEW_LATEST, old_date=dt.date(2026, 3, 1), new_date=None, last_before=False
     )
     for change in (late, deleted_past):
-        assert scoped(change) == set(SCOPED_RULES) - ATTENDANCE
+        assert scoped(change) == set(SCOPED_RULES) - ATTENDANCE - SAME_DAY_ONLY
 
 
 def test_a_new_half_season_or_a_lonely_year_runs_the_season_tables_in_full() -> None:
@@ -76,3 +80,22 @@ def test_a_finished_season_runs_honours_and_records_in_full() -> None:
     )
     for change in (last_year, new_year):
         assert "update_aggregated_season_honours_and_records" not in scoped(change)
+
+
+def test_power_ratings_are_scoped_on_the_day_of_the_last_run_only() -> None:
+    same_day = dataclasses.replace(NEW_LATEST, state_as_of=NEW_LATEST.today)
+    late_same_day = dataclasses.replace(same_day, last_now=False)
+    deleted_same_day = dataclasses.replace(
+        same_day, old_date=dt.date(2026, 3, 1), old_players=(4, 5), new_date=None
+    )
+    for change in (same_day, late_same_day, deleted_same_day):
+        scope = plan(change, NAMES)["update_power_ratings"]
+        assert scope.players == change.players and scope.scoped
+        assert scope.reason.startswith("the match's players' weighted sums, then every rating")
+    assert plan(deleted_same_day, NAMES)["update_power_ratings"].setting() == "{1,2,3,4,5}"
+    next_day = plan(NEW_LATEST, NAMES)["update_power_ratings"]
+    assert not next_day.scoped
+    assert next_day.reason == (
+        "today (2026-11-26) is not the day of the last run (2026-11-19): every match's "
+        "weight decayed"
+    )

@@ -145,12 +145,23 @@ def _last_match_of_this_year(change: MatchChange) -> str | None:
     return None
 
 
+def _same_day(change: MatchChange) -> str | None:
+    # Sums per player of weights that depend on the day (exp(-lambda x days before today)).
+    if change.today != change.state_as_of:
+        return (
+            f"today ({change.today}) is not the day of the last run ({change.state_as_of}): "
+            "every match's weight decayed"
+        )
+    return None
+
+
 SCOPED_RULES: dict[str, Rule] = {
     "update_aggregated_all_time_stats": _per_player,
     "update_aggregated_recent_performance": _per_player,
     "update_half_and_full_season_stats": _same_half_and_shared_years,
     "update_aggregated_player_profile_stats": _last_match,
     "update_aggregated_season_honours_and_records": _last_match_of_this_year,
+    "update_power_ratings": _same_day,
 }
 
 # Why the other functions always run in full (docs/stats.md says more).
@@ -159,7 +170,6 @@ ALWAYS_FULL: dict[str, str] = {
     "update_aggregated_match_report_cache": "the report of the latest match reads everyone",
     "update_aggregated_personal_bests": "writes only the latest match's row (cheap)",
     "update_aggregated_season_race_data": "the top five of the season (cheap)",
-    "update_power_ratings": "decay, league mean and percentiles involve every player",
 }
 
 
@@ -175,20 +185,30 @@ def plan(change: MatchChange, names: list[str]) -> dict[str, FunctionScope]:
         rule = SCOPED_RULES.get(name)
         why_full = rule(change) if rule else ALWAYS_FULL.get(name, "no scoped variant")
         if why_full is None:
-            scopes[name] = FunctionScope(change.players, label, _scoped_reason(change))
+            scopes[name] = FunctionScope(change.players, label, _scoped_reason(change, name))
         else:
             scopes[name] = FunctionScope(None, FULL, why_full)
     return scopes
 
 
-def _scoped_reason(change: MatchChange) -> str:
+# What a scoped run recomputes, where it is not just the match's players' rows.
+_SCOPED_WHAT = {
+    "update_power_ratings": (
+        "the match's players' weighted sums, then every rating from all players' sums "
+        "(same day as the last run)"
+    ),
+}
+
+
+def _scoped_reason(change: MatchChange, name: str = "") -> str:
     if change.new_date is None:
         what = "deleted"
     elif change.old_date is None:
         what = "new"
     else:
         what = "saved again"
-    return f"only the match's players' rows change (match {what})"
+    changed = _SCOPED_WHAT.get(name, "only the match's players' rows change")
+    return f"{changed} (match {what})"
 
 
 @dataclass(frozen=True)
