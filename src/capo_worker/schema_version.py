@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "cda65e502c27a2c0eaa2612f0336533b5e4150d916621592eb3b1b3b4833dfce"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "8230b90e3b014dcc6e0ef3972b248a7a62b94ae12a14cf2140a779e9906abfc7"

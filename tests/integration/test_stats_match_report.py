@@ -20,7 +20,7 @@ import pytest
 
 from capo_worker.constants import DEFAULT_TENANT_ID
 from capo_worker.league.model import parse_league
-from tests.support.db import execute
+from tests.support.db import execute, query
 from tests.support.leagues import golden_dir, load_fixture, load_league
 
 FN = "update_aggregated_match_report_cache"
@@ -736,6 +736,86 @@ def test_running_twice_gives_identical_output(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         count = conn.execute("SELECT count(*) FROM cache_metadata").fetchone()
     assert count == (1,)
+
+
+def run_scoped_report(db_url: str, players: list[int], as_of: str) -> dict[str, Any]:
+    """The report as a scoped post-match run computes it (capo.scope_players set)."""
+    with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT set_config('capo.as_of', %s, true)", (as_of,))
+        conn.execute(
+            "SELECT set_config('capo.scope_players', %s, true)",
+            ("{" + ",".join(map(str, players)) + "}",),
+        )
+        row = conn.execute(f"SELECT {FN}(%s::uuid)".encode(), (DEFAULT_TENANT_ID,)).fetchone()
+    assert row is not None
+    return dict(row[0])
+
+
+def test_a_scoped_run_keeps_the_other_players_streaks_of_the_previous_report(
+    db_url: str,
+) -> None:
+    league = load_fixture(db_url, "capo")
+    as_of = league.as_of.isoformat() if league.as_of else AS_OF
+    assert run_report(db_url, as_of=as_of) == {"rows": 1}
+    full = comparable(the_report(db_url))
+    assert full["streaks"] and full["goal_streaks"]  # the comparison covers both lists
+
+    # An old match's players: theirs and the latest match's players' streaks are
+    # recomputed, everyone else's are read back from the previous report.
+    old_match, latest = query(
+        db_url,
+        "SELECT (SELECT min(match_id) FROM matches),"
+        " (SELECT match_id FROM matches ORDER BY match_date DESC, match_id DESC LIMIT 1)",
+    )[0]
+    old_players = [
+        int(r[0])
+        for r in query(
+            db_url, "SELECT DISTINCT player_id FROM player_matches WHERE match_id = %s", old_match
+        )
+    ]
+    summary = run_scoped_report(db_url, old_players, as_of)
+    assert "kept from the previous report" in summary["streaks"]
+    assert comparable(the_report(db_url)) == full
+
+    # Proof that they are read back: a planted entry of a player outside the
+    # scope survives, while a planted entry of a player in the scope is replaced.
+    outsider, insider = query(
+        db_url,
+        """SELECT (SELECT min(name) FROM players WHERE NOT is_ringer AND player_id NOT IN
+                     (SELECT player_id FROM player_matches WHERE match_id IN (%s, %s))),
+                  (SELECT min(p.name) FROM players p JOIN player_matches pm USING (player_id)
+                    WHERE pm.match_id = %s AND NOT p.is_ringer
+                      AND p.name NOT IN (SELECT e ->> 'name' FROM aggregated_match_report r,
+                                              jsonb_array_elements(r.streaks) e))""",
+        old_match,
+        latest,
+        old_match,
+    )[0]
+    assert outsider is not None and insider is not None
+    planted = [
+        {"name": outsider, "streak_type": "win", "streak_count": 99},
+        {"name": insider, "streak_type": "win", "streak_count": 99},
+    ]
+    execute(
+        db_url,
+        "UPDATE aggregated_match_report SET streaks = streaks || %s::jsonb",
+        json.dumps(planted),
+    )
+    run_scoped_report(db_url, old_players, as_of)
+    names = [e["name"] for e in the_report(db_url)["streaks"]]
+    assert outsider in names and insider not in names
+
+    # Without a previous report that holds streaks, every player is recomputed.
+    for change in (
+        "DELETE FROM aggregated_match_report",
+        # the "basic" run's report: no streak thresholds, no streaks
+        "UPDATE aggregated_match_report SET config_values = '{}', streaks = '[]'",
+    ):
+        run_report(db_url, as_of=as_of)
+        execute(db_url, change)
+        summary = run_scoped_report(db_url, old_players, as_of)
+        assert summary["streaks"].startswith("every player recomputed")
+        assert comparable(the_report(db_url)) == full
 
 
 def test_tenants_are_isolated(db_url: str) -> None:

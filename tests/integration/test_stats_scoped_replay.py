@@ -249,6 +249,17 @@ def test_post_match_jobs_equal_full_runs(db_url: str, twin_db_url: str, name: st
     assert replay.scopes[1].stats_scope == f"match {saved[0].match.match_id}"
     assert set(SCOPED_RULES) <= replay.scoped_functions()
     assert all(f.scope == "full" for f in replay.scopes[-1].function_results)
+    # The scoped match reports reused the previous report's streaks (the SQL's
+    # fallback, every player, is for a previous report without them).
+    reports = [
+        f.details or {}
+        for r in replay.scopes
+        for f in r.function_results
+        if f.function == "update_aggregated_match_report_cache" and f.scope != "full"
+    ]
+    assert reports and all(
+        "kept from the previous report" in str(d.get("streaks")) for d in reports
+    )
 
 
 @pytest.mark.slow

@@ -149,3 +149,41 @@ def test_a_clubs_stats_scan_only_its_own_rows(
         f"{league}: scans that do not start from the tenant (sequential scans, or index "
         f"scans through indexes whose first column is not tenant_id): {wrong}"
     )
+
+
+@pytest.mark.parametrize("league", PUBLIC_LEAGUES)
+def test_a_scoped_match_report_scans_only_its_clubs_rows(
+    clubs: tuple[str, dict[str, tuple[str, dt.date | None]]], league: str
+) -> None:
+    """The match report of a post-match job (capo.scope_players set: the latest
+    match's players) reads the previous report and its players' games by tenant too."""
+    url, found = clubs
+    tenant_id, as_of = found[league]
+    fn = "update_aggregated_match_report_cache"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET session_replication_role = replica")
+        scans_per_function(conn, tenant_id, as_of)  # the outputs, and a report to reuse
+        row = conn.execute(
+            """SELECT array_agg(player_id)::text FROM player_matches
+               WHERE tenant_id = %s AND match_id = (SELECT max(match_id) FROM matches
+                                                     WHERE tenant_id = %s)""",
+            (tenant_id, tenant_id),
+        ).fetchone()
+        assert row is not None and row[0]
+        before = counters(conn)
+        with conn.transaction():
+            if as_of:
+                conn.execute("SELECT set_config('capo.as_of', %s, true)", (as_of.isoformat(),))
+            conn.execute("SELECT set_config('capo.scope_players', %s, true)", (row[0],))
+            summary = conn.execute(f"SELECT {fn}(%s::uuid)".encode(), (tenant_id,)).fetchone()
+        after = counters(conn)
+        tenant_leading = tenant_leading_indexes(conn)
+
+    assert summary is not None and "kept from the previous report" in summary[0]["streaks"]
+    wrong = {
+        f"{'seq scan of' if kind == 'table' else 'index'} {name}": n - before.get((kind, name), 0)
+        for (kind, name), n in after.items()
+        if n > before.get((kind, name), 0) and (kind == "table" or name not in tenant_leading)
+    }
+    assert wrong == {}, f"{league}: scans that do not start from the tenant: {wrong}"

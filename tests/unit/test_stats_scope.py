@@ -82,6 +82,21 @@ def test_a_finished_season_runs_honours_and_records_in_full() -> None:
         assert "update_aggregated_season_honours_and_records" not in scoped(change)
 
 
+def test_the_match_report_is_scoped_for_any_change_to_one_match() -> None:
+    # Past, deleted, in another half-season or year: only the players of the
+    # match (and of the latest match) get their streaks recomputed.
+    changes = (
+        dataclasses.replace(NEW_LATEST, last_now=False),
+        dataclasses.replace(NEW_LATEST, old_date=dt.date(2025, 3, 1), new_date=None),
+        dataclasses.replace(NEW_LATEST, state_as_of=dt.date(2026, 6, 30)),
+        dataclasses.replace(NEW_LATEST, today=dt.date(2027, 1, 3), year_shared_now=False),
+    )
+    for change in changes:
+        report = plan(change, NAMES)["update_aggregated_match_report_cache"]
+        assert report.players == change.players
+        assert report.reason.startswith("the whole report, with the streaks of the match's")
+
+
 def test_power_ratings_are_scoped_on_the_day_of_the_last_run_only() -> None:
     same_day = dataclasses.replace(NEW_LATEST, state_as_of=NEW_LATEST.today)
     late_same_day = dataclasses.replace(same_day, last_now=False)

@@ -113,6 +113,13 @@ def _per_player(change: MatchChange) -> str | None:
     return None
 
 
+def _report_streaks(change: MatchChange) -> str | None:
+    # The report is rebuilt whole each time; only the streaks of players whose
+    # games did not change (not the match's, not the latest match's) are taken
+    # from the previous report (the SQL falls back to all when it has none).
+    return None
+
+
 def _same_half_and_shared_years(change: MatchChange) -> str | None:
     if _half(change.today) != _half(change.state_as_of):
         return (
@@ -161,15 +168,19 @@ SCOPED_RULES: dict[str, Rule] = {
     "update_half_and_full_season_stats": _same_half_and_shared_years,
     "update_aggregated_player_profile_stats": _last_match,
     "update_aggregated_season_honours_and_records": _last_match_of_this_year,
+    "update_aggregated_match_report_cache": _report_streaks,
     "update_power_ratings": _same_day,
 }
 
 # Why the other functions always run in full (docs/stats.md says more).
 ALWAYS_FULL: dict[str, str] = {
-    "update_aggregated_hall_of_fame": "reads the all-time table (cheap)",
-    "update_aggregated_match_report_cache": "the report of the latest match reads everyone",
-    "update_aggregated_personal_bests": "writes only the latest match's row (cheap)",
-    "update_aggregated_season_race_data": "the top five of the season (cheap)",
+    "update_aggregated_hall_of_fame": "the top three of the all-time table (about 2 ms)",
+    "update_aggregated_personal_bests": (
+        "writes only the latest match's row, from its players' games (a few ms)"
+    ),
+    "update_aggregated_season_race_data": (
+        "the top five of the season, from this year's games only (a few ms)"
+    ),
 }
 
 
@@ -193,6 +204,10 @@ def plan(change: MatchChange, names: list[str]) -> dict[str, FunctionScope]:
 
 # What a scoped run recomputes, where it is not just the match's players' rows.
 _SCOPED_WHAT = {
+    "update_aggregated_match_report_cache": (
+        "the whole report, with the streaks of the match's and the latest match's players; "
+        "everyone else's from the previous report"
+    ),
     "update_power_ratings": (
         "the match's players' weighted sums, then every rating from all players' sums "
         "(same day as the last run)"

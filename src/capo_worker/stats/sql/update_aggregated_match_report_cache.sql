@@ -20,7 +20,8 @@
 -- * Orders the reference leaves unspecified are fixed: milestones, streaks
 --   and goal_streaks by ascending player_id; feats that tie on status, value
 --   and name by feat type in the order of the spec's table; the scoring-streak
---   history of one player on one date by match_id descending.
+--   history of one player on one date by match_id descending (two rows of one
+--   match, which no app writes, by player_match_id descending).
 -- * The newest aggregated_records row is the one with the greatest
 --   last_updated (NULLs last), then the greatest id.
 
@@ -45,6 +46,11 @@ CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- Reads by match are (tenant_id, match_id) row ranges, which the planner
+-- estimates from tenant_id alone (the whole club): it would read the table
+-- instead of the range, and a generic plan reads the club's rows by player.
+SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     cfg               jsonb;
@@ -72,6 +78,15 @@ DECLARE
     v_team_a_scorers  text;
     v_team_b_scorers  text;
     v_participants    int;
+    v_part_ids        int[];    -- the latest match's regular players
+
+    -- A scoped post-match run (capo.scope_players set): the streaks of the
+    -- previous report, reused for the players whose games did not change.
+    v_scope           int[];
+    v_prev_streaks    jsonb;
+    v_prev_goal_s     jsonb;
+    v_reuse           boolean := false;
+    v_recompute       int[];
 
     v_game_milestones jsonb;
     v_goal_milestones jsonb;
@@ -127,6 +142,21 @@ BEGIN
 
     SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
 
+    -- Scoped: the previous report's streak lists, if that report computed
+    -- them (not the "basic" run: it has no streak thresholds in config_values).
+    v_scope := capo_scope_players();
+    IF v_scope IS NOT NULL THEN
+        SELECT r.streaks, r.goal_streaks,
+               r.config_values ? 'win_streak_threshold' AND count(*) OVER () = 1
+          INTO v_prev_streaks, v_prev_goal_s, v_reuse
+          FROM aggregated_match_report r
+         WHERE r.tenant_id = target_tenant_id
+         LIMIT 1;
+        v_reuse := COALESCE(v_reuse, false)
+                   AND jsonb_typeof(v_prev_streaks) = 'array'
+                   AND jsonb_typeof(v_prev_goal_s) = 'array';
+    END IF;
+
     -- The latest match: newest date, then highest id.
     SELECT m.match_id, m.match_date, m.team_a_score, m.team_b_score,
            COALESCE(m.team_a_own_goals, 0) AS team_a_own_goals,
@@ -170,8 +200,14 @@ BEGIN
                               AND lm.match_date
     ),
     club_games AS MATERIALIZED (
+        -- the window's games only: the (tenant_id, match_id) row range of its
+        -- match ids (ids grow with time; other matches' rows in the range are
+        -- dropped by the join)
         SELECT player_id, match_id, team, goals, result, heavy_win, heavy_loss, clean_sheet
-          FROM player_matches WHERE tenant_id = target_tenant_id
+          FROM player_matches
+         WHERE (tenant_id, match_id)
+               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM window_matches))
+                   AND (target_tenant_id, (SELECT max(match_id) FROM window_matches))
     ),
     form AS (
         SELECT p.player_id,
@@ -239,9 +275,17 @@ BEGIN
            concat_ws(', ', (SELECT s.line FROM scorers s WHERE s.team = 'B'),
                      CASE WHEN lm.team_b_own_goals > 0
                           THEN 'OG (' || lm.team_b_own_goals || ')' END),
-           (SELECT count(DISTINCT a.player_id) FROM app a WHERE NOT a.is_ringer)
+           (SELECT count(DISTINCT a.player_id) FROM app a WHERE NOT a.is_ringer),
+           (SELECT array_agg(DISTINCT a.player_id) FROM app a WHERE NOT a.is_ringer)
       INTO v_team_a_players, v_team_b_players, v_team_a_scorers, v_team_b_scorers,
-           v_participants;
+           v_participants, v_part_ids;
+
+    -- Scoped: only the streaks of the scope's players and the latest match's
+    -- (its feats read theirs) are computed; everyone else's games are as at
+    -- the previous report, and so are their streaks.
+    IF v_reuse THEN
+        v_recompute := v_scope || COALESCE(v_part_ids, '{}');
+    END IF;
 
     DELETE FROM aggregated_match_report WHERE tenant_id = target_tenant_id;
 
@@ -288,8 +332,9 @@ BEGIN
                count(*) AS total_games,
                sum(COALESCE(pm.goals, 0)) AS total_goals
           FROM parts pt
-          JOIN player_matches pm ON pm.tenant_id = target_tenant_id
-                                AND pm.player_id = pt.player_id
+          JOIN player_matches pm ON pm.player_id = pt.player_id
+         -- (their ids as a constant: a join to parts reads every game of the club)
+         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
          GROUP BY pt.player_id, pt.name, pt.goals_now
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)
@@ -320,8 +365,12 @@ BEGIN
            AND match_date <= GREATEST(lm.match_date, v_half_end)
     ),
     club_games AS MATERIALIZED (
+        -- the range's games only, as for On Fire
         SELECT player_id, match_id, goals, result, heavy_win, heavy_loss, clean_sheet
-          FROM player_matches WHERE tenant_id = target_tenant_id
+          FROM player_matches
+         WHERE (tenant_id, match_id)
+               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM range_matches))
+                   AND (target_tenant_id, (SELECT max(match_id) FROM range_matches))
     ),
     app AS (
         SELECT p.name COLLATE "C" AS name,
@@ -412,25 +461,36 @@ BEGIN
 
     -- Current streaks of every regular player, retired included (§7.6, Q1),
     -- over each player's 20 most recent appearances; then the feats (§7.7).
-    WITH regs AS MATERIALIZED (
+    WITH club_regs AS MATERIALIZED (
         SELECT p.player_id, p.name
           FROM players p
          WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer
+    ),
+    regs AS MATERIALIZED (
+        -- scoped: the players recomputed (filtered here: a filter by id on
+        -- players could be served by its primary key, which is not the tenant's)
+        SELECT r.player_id, r.name FROM club_regs r
+         WHERE NOT v_reuse OR r.player_id = ANY(v_recompute)
     ),
     club_matches AS MATERIALIZED (
         SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
     ),
     club_games AS MATERIALIZED (
-        SELECT player_id, match_id, goals, result FROM player_matches
+        -- scoped: by player, through (tenant_id, player_id)
+        SELECT player_id, match_id, player_match_id, goals, result FROM player_matches
          WHERE tenant_id = target_tenant_id
+           AND (NOT v_reuse OR player_id = ANY(v_recompute))
     ),
     last20 AS (
         -- each player's 20 most recent appearances, newest first (rn = 1), from
         -- one numbering of all the club's games
         SELECT h.player_id, h.result, h.goals, h.rn
           FROM (SELECT pm.player_id, pm.result, pm.goals,
+                       -- (two rows of one player in one match, which no app
+                       -- writes, in a fixed order: the newest row first)
                        row_number() OVER (PARTITION BY pm.player_id
-                                          ORDER BY m.match_date DESC, m.match_id DESC) AS rn
+                                          ORDER BY m.match_date DESC, m.match_id DESC,
+                                                   pm.player_match_id DESC) AS rn
                   FROM club_games pm
                   JOIN club_matches m ON m.match_id = pm.match_id
                   JOIN regs r ON r.player_id = pm.player_id) h
@@ -564,17 +624,38 @@ BEGIN
                     WHEN f.new_value = f.compared AND f.new_value >= f.threshold
                     THEN 'equaled' END AS status
           FROM feats f
+    ),
+    kept AS (
+        -- scoped: the previous report's entries of everyone not recomputed
+        -- (names are unique in a club; the entry's player id orders the list)
+        SELECT k.list, p.player_id, k.entry
+          FROM (SELECT 'streaks' AS list, e AS entry
+                  FROM jsonb_array_elements(CASE WHEN v_reuse THEN v_prev_streaks
+                                                 ELSE '[]' END) e
+                UNION ALL
+                SELECT 'goal_streaks', e
+                  FROM jsonb_array_elements(CASE WHEN v_reuse THEN v_prev_goal_s
+                                                 ELSE '[]' END) e) k
+          JOIN club_regs p ON p.name = k.entry ->> 'name'
+         WHERE NOT p.player_id = ANY(v_recompute)
+    ),
+    lists AS (
+        SELECT 'streaks' AS list, s.player_id,
+               jsonb_build_object('name', s.name, 'streak_type', s.streak_type,
+                                  'streak_count', s.streak_count) AS entry
+          FROM streak s WHERE s.streak_type IS NOT NULL
+        UNION ALL
+        SELECT 'goal_streaks', s.player_id,
+               jsonb_build_object('name', s.name, 'matches_with_goals', s.goal_s,
+                                  'goals_in_streak', s.goal_sum)
+          FROM streak s WHERE s.goal_s >= c_goal_streak
+        UNION ALL
+        SELECT list, player_id, entry FROM kept
     )
-    SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('name', s.name,
-                                                         'streak_type', s.streak_type,
-                                                         'streak_count', s.streak_count)
-                                      ORDER BY s.player_id)
-                       FROM streak s WHERE s.streak_type IS NOT NULL), '[]'::jsonb),
-           COALESCE((SELECT jsonb_agg(jsonb_build_object('name', s.name,
-                                                         'matches_with_goals', s.goal_s,
-                                                         'goals_in_streak', s.goal_sum)
-                                      ORDER BY s.player_id)
-                       FROM streak s WHERE s.goal_s >= c_goal_streak), '[]'::jsonb),
+    SELECT COALESCE((SELECT jsonb_agg(l.entry ORDER BY l.player_id)
+                       FROM lists l WHERE l.list = 'streaks'), '[]'::jsonb),
+           COALESCE((SELECT jsonb_agg(l.entry ORDER BY l.player_id)
+                       FROM lists l WHERE l.list = 'goal_streaks'), '[]'::jsonb),
            CASE WHEN NOT v_has_records THEN '[]'::jsonb
                 ELSE COALESCE((SELECT jsonb_agg(jsonb_build_object(
                                           'feat_type', j.feat_type,
@@ -612,6 +693,16 @@ BEGIN
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'match_report', 'match_report');
 
+    IF v_scope IS NOT NULL THEN
+        RETURN jsonb_build_object(
+            'rows', 1,
+            'streaks', CASE WHEN v_reuse
+                            THEN format('%s players recomputed, the others kept from the '
+                                        'previous report',
+                                        (SELECT count(DISTINCT x) FROM unnest(v_recompute) x))
+                            ELSE 'every player recomputed (no previous report with streaks)'
+                       END);
+    END IF;
     RETURN jsonb_build_object('rows', 1);
 EXCEPTION WHEN OTHERS THEN
     RAISE EXCEPTION 'Error in update_aggregated_match_report_cache: %', SQLERRM

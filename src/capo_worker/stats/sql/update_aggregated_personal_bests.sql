@@ -24,9 +24,14 @@ CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- L's rows are a (tenant_id, match_id) row range, which the planner estimates
+-- from tenant_id alone (the whole club): it would read the table instead.
+SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     latest_id int;
+    subject_ids int[];
     payload   jsonb;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_personal_bests'),
@@ -45,6 +50,15 @@ BEGIN
                     'as in the reference');
     END IF;
 
+    -- The players of L (ringers are dropped below): their games are then read
+    -- by player with their ids as a constant, through (tenant_id, player_id).
+    SELECT array_agg(DISTINCT pm.player_id) INTO subject_ids
+    FROM player_matches pm
+    -- L's rows: tenant_id = target AND match_id = L, written as a range of
+    -- (tenant_id, match_id) pairs that only a tenant-leading index serves
+    WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, latest_id)
+                                          AND (target_tenant_id, latest_id);
+
     -- The club's rows are read through indexes that lead with the tenant and
     -- joined in memory (MATERIALIZED): among many clubs the planner would
     -- otherwise guess the club's joins from ids that span every club.
@@ -59,20 +73,15 @@ BEGIN
         -- Non-ringers with a row in L, retired players included.
         SELECT pl.player_id, pl.name::text AS name
         FROM club_players pl
-        -- L's rows: tenant_id = target AND match_id = L, written as a range of
-        -- (tenant_id, match_id) pairs that only a tenant-leading index serves
-        WHERE pl.player_id IN (
-            SELECT pm.player_id FROM player_matches pm
-            WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, latest_id)
-                                                  AND (target_tenant_id, latest_id))
+        WHERE pl.player_id = ANY(subject_ids)
     ),
     subject_games AS MATERIALIZED (
         -- Found by player: player_matches' only index on player_id leads with
-        -- the tenant.
+        -- the tenant. (A ringer's games make figures of their own, which the
+        -- join to subjects drops.)
         SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.goals
         FROM player_matches pm
-        WHERE pm.tenant_id = target_tenant_id
-          AND pm.player_id IN (SELECT player_id FROM subjects)
+        WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(subject_ids)
     ),
     games AS MATERIALIZED (
         -- Every game of every subject, all dates (back-dated matches included).

@@ -21,6 +21,11 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- The planner estimates a (tenant_id, match_id) row range from tenant_id alone
+-- (the whole club): it would read the table instead of the range, and a
+-- generic plan reads the club's rows by player.
+SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     fs          record;
@@ -65,7 +70,14 @@ BEGIN
         club_games AS MATERIALIZED (
             SELECT player_id, match_id, player_match_id, result, heavy_win, heavy_loss,
                    clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
+            -- only year Y's games: the rows of the range of its match ids (ids
+            -- grow with time, so the range is about the year; rows of other
+            -- matches in it are dropped by the join below), as a (tenant_id,
+            -- match_id) row range, which only the tenant-leading index serves
+            FROM player_matches
+            WHERE (tenant_id, match_id)
+                  BETWEEN (target_tenant_id, (SELECT min(match_id) FROM club_matches))
+                      AND (target_tenant_id, (SELECT max(match_id) FROM club_matches))
         ),
         season AS MATERIALIZED (
             SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
