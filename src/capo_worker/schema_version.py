@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 18
-SCHEMA_CHECKSUM = "241d42464a7c77dc448e9a3e2bcfdefc5b3e74d171840a885e65a6ca1a3df148"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "c3c941c7abc5b2344c84b75027a59e3a6e89a0ae2f6ef994d1781ab7962e5911"

@@ -16,7 +16,15 @@ import pytest
 from psycopg import sql
 
 from capo_worker.constants import DEFAULT_TENANT_ID
-from tests.support.league_rows import add_game, add_match, add_player, add_row, call, set_config
+from tests.support.league_rows import (
+    add_game,
+    add_match,
+    add_played,
+    add_player,
+    add_row,
+    call,
+    set_config,
+)
 from tests.support.leagues import load_fixture
 
 TODAY = "2026-11-28"
@@ -692,6 +700,63 @@ def test_teammate_chemistry(conn: psycopg.Connection[Any]) -> None:
     # A retired player keeps a profile row and their own chemistry.
     dan = profiles(conn)[4]
     assert [m["player_id"] for m in dan["teammate_chemistry_all"]] == [1, 3, 8]
+
+
+def test_profile_scoped_rows_equal_full_rows_with_odd_rows(conn: psycopg.Connection[Any]) -> None:
+    """A post-match job's call (capo.scope_players) rewrites its players' rows exactly as
+    a full run does, whatever rows the teammates have: repeated, without a team, on both
+    teams or a third one of a match, without a match."""
+    for player_id, name, retired, ringer in [
+        (1, "Ann", False, False),
+        (2, "Ben", False, False),
+        (3, "Cat", False, False),
+        (4, "Dan", True, False),
+        (5, "Eve", False, False),
+        (6, "Rob", False, True),
+        (7, "Fay", False, False),
+    ]:
+        add_player(conn, player_id, name, retired=retired, ringer=ringer)
+    for match_id in range(1, 14):
+        score_a, score_b = [(2, 0), (1, 1), (0, 3), (5, 1)][match_id % 4]
+        add_match(
+            conn,
+            match_id,
+            f"2026-{(match_id + 1) // 2:02d}-{10 + match_id % 2:02d}",
+            score_a,
+            score_b,
+        )
+        if match_id == 3:
+            add_row(conn, 2, 3, None, 0, "win")  # Ben: a row without a team first
+        for player_id in (1, 2, 3, 4, 6):
+            add_played(conn, player_id, match_id, "A", match_id % 3, score_a, score_b)
+        for player_id in (5, 7):
+            team = "C" if (match_id, player_id) == (5, 5) else "B"  # Eve: a third team
+            add_played(conn, player_id, match_id, team, 1, score_a, score_b)
+    add_played(conn, 1, 2, "A", 2, 1, 1)  # Ann twice in match 2
+    add_played(conn, 3, 4, "B", 0, 0, 3)  # Cat on both teams of match 4
+    add_played(conn, 4, 6, "A", 1, 1, 1)  # Dan (retired) twice in match 6
+    add_played(conn, 7, 7, "B", 0, 0, 3)  # Fay twice in match 7
+    add_row(conn, 1, None, "A", 1, "win")  # Ann: a row without a match
+
+    call(conn, PROFILE)
+    full = profiles(conn)
+    assert full[1]["teammate_chemistry_all"] and full[5]["teammate_chemistry_all"]
+
+    for scope in ([1], [2], [3], [4], [5], [7], [1, 3, 5, 7]):
+        conn.execute(
+            """UPDATE aggregated_player_profile_stats
+               SET games_played = -1, win_streak = -1, yearly_stats = '[]',
+                   teammate_chemistry_all = '[]'
+               WHERE player_id = ANY(%s)""",
+            (scope,),
+        )
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('capo.scope_players', %s, true)",
+                ("{" + ",".join(map(str, scope)) + "}",),
+            )
+            call(conn, PROFILE)
+        assert profiles(conn) == full, f"scope {scope}"
 
 
 def test_duplicated_rows_split_attendance_and_lengthen_result_streaks(

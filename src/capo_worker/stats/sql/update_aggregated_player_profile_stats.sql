@@ -24,7 +24,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
 $$;
 
--- A run key is length * 2^40 + end day * 2^20 + start day; its dates as
+-- A run key is (length - 1) * 2^40 + end day * 2^20 + start day; its dates as
 -- "YYYY-MM-DD to YYYY-MM-DD" (NULL when there is no run).
 CREATE OR REPLACE FUNCTION capo_profile_run_dates(run_key bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -41,8 +41,13 @@ SET jit = off  -- compiling these queries costs far more than it saves (docs/sta
 -- PostgreSQL 17 and later estimate them from the id statistics of the whole
 -- tables (they see through the CTEs), which span every club: among 1,000
 -- clubs they guessed a few rows and paired teammates in nested loops, 5 times
--- slower than alone.
+-- slower than alone. PostgreSQL 15 guesses joins of materialized CTEs at
+-- many times their size and merged sorted copies of them.
 SET enable_nestloop = off
+SET enable_mergejoin = off
+-- The sorts and hashes of a large club's games and teammate pairs (83,000
+-- rows, 240,000 pairs in bench's large league) fit in memory.
+SET work_mem = '64MB'
 AS $fn$
 DECLARE
     -- NULL: every player; else only these players' rows (a post-match job for the
@@ -90,127 +95,130 @@ BEGIN
     -- clubs the planner would otherwise guess the club's joins from ids that
     -- span every club, and pick per-row lookups by global id.
     WITH match_seq AS MATERIALIZED (
-        -- Position of each match in the league's match order, for attendance runs.
-        SELECT match_id, match_date, team_a_score, team_b_score,
+        -- Each match's position in the league's match order (the games' sort
+        -- key, and attendance runs), its day (days since 0001-01-01) and year.
+        SELECT match_id, team_a_score, team_b_score,
+               (match_date - DATE '0001-01-01')::bigint AS day,
+               extract(year FROM match_date)::int AS year,
                row_number() OVER (ORDER BY match_date, match_id) AS seq
         FROM matches WHERE tenant_id = target_tenant_id
     ),
     club_players AS MATERIALIZED (
-        SELECT player_id, name, is_retired, selected_club FROM players
+        SELECT player_id, name, is_retired, selected_club,
+               is_retired IS FALSE AS mate  -- may be a teammate in chemistry (Q-R3)
+        FROM players
         WHERE tenant_id = target_tenant_id AND NOT is_ringer
     ),
-    club_games AS MATERIALIZED (
+    -- Not materialized: the planner estimates the games' joins below from the
+    -- table's statistics (PostgreSQL 15 guessed joins of materialized copies at
+    -- 140 times their size, and sorted and merged them).
+    club_games AS (
         SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
                heavy_loss
         FROM player_matches WHERE tenant_id = target_tenant_id
           AND (scope_players IS NULL OR player_id = ANY (scope_players))
     ),
     -- Every row of every subject (non-ringer), sorted once by player and match
-    -- order for both window levels, with FP_prof. A row without a match (NULL
-    -- match_id) still adds its points, with no clean sheet, but is no game (spec
-    -- §4.4 a): such rows sort last, have no day, and so drop out of every key.
+    -- order (seq) for both window levels, with FP_prof. A row without a match
+    -- (NULL match_id) still adds its points, with no clean sheet, but is no game
+    -- (spec §4.4 a): such rows sort last, have no day, and so drop out of every key.
     --
-    -- Each row carries a packed state, seq * 64 + team code * 8 + result code * 2
-    -- + scored, so one lag() gives the previous game's match, team, result and
-    -- goals. Result codes: 0 NULL, 1 win, 2 loss, 3 draw or any other text; team
-    -- codes: 0 NULL, 1 A, 2 B, 3 any other text.
+    -- Each row carries a packed state, seq * 256 + team code * 32 + flags, so
+    -- one lag() gives the previous game's match, team and conditions. Team
+    -- codes: 0 NULL, 1 A, 2 B, 3 any other text. Flags: 1 win, 2 loss,
+    -- 4 undefeated (a result other than loss), 8 winless (a result other than
+    -- win), 16 scored; a NULL result meets none of the four result conditions.
     --
     -- A run of condition C starts at a game meeting C when the previous game did
     -- not; an attendance run starts at a game whose match does not directly follow
     -- the previous game's match (so a duplicated row starts a new run, Q-X3).
-    -- Level 2 carries, per kind, the start of the current run encoded as
-    -- rn * 2^20 + its first day (days since 0001-01-01, < 2^20). Level 3 turns
-    -- it into a run key, length * 2^40 + end day * 2^20 + start day, so that the
-    -- best run of a player (the longest, then the latest end) is the max() key.
+    -- Level 2 carries, per kind, the start of the current run as rn * 2^40 - its
+    -- day (days since 0001-01-01, < 2^20): the latest start is the max(). A game
+    -- meeting C gets the run key rn * 2^40 + day * 2^20 - start, which is
+    -- (length - 1) * 2^40 + end day * 2^20 + start day: the best run of a player
+    -- (the longest, then the latest end) is the max() key.
     ordered AS MATERIALIZED (
-        SELECT player_id, match_id, team, fp, goals, match_date,
-               CASE WHEN r = 1 THEN (rn - s_win / 1048576 + 1) * 1099511627776
-                                    + day * 1048576 + s_win % 1048576 END AS k_win,
-               CASE WHEN r = 2 THEN (rn - s_loss / 1048576 + 1) * 1099511627776
-                                    + day * 1048576 + s_loss % 1048576 END AS k_loss,
-               CASE WHEN r IN (1, 3)
-                    THEN (rn - s_undefeated / 1048576 + 1) * 1099511627776
-                         + day * 1048576 + s_undefeated % 1048576 END AS k_undefeated,
-               CASE WHEN r IN (2, 3)
-                    THEN (rn - s_winless / 1048576 + 1) * 1099511627776
-                         + day * 1048576 + s_winless % 1048576 END AS k_winless,
-               CASE WHEN goals > 0
-                    THEN (rn - s_scoring / 1048576 + 1) * 1099511627776
-                         + day * 1048576 + s_scoring % 1048576 END AS k_scoring,
-               (rn - s_attendance / 1048576 + 1) * 1099511627776
-                   + day * 1048576 + s_attendance % 1048576 AS k_attendance,
+        SELECT player_id, match_id, team, fp, goals, day, year, mate,
+               match_id::bigint * 4 + tcode AS side,  -- (match, team) for chemistry
+               CASE WHEN flags & 1 <> 0 THEN p - s_win END AS k_win,
+               CASE WHEN flags & 2 <> 0 THEN p - s_loss END AS k_loss,
+               CASE WHEN flags & 4 <> 0 THEN p - s_undefeated END AS k_undefeated,
+               CASE WHEN flags & 8 <> 0 THEN p - s_winless END AS k_winless,
+               CASE WHEN flags & 16 <> 0 THEN p - s_scoring END AS k_scoring,
+               p - s_attendance AS k_attendance,
                -- (b) best game: most goals, then the latest date.
                CASE WHEN goals > 0 THEN goals::bigint * 1048576 + day END AS k_game,
                -- For teammate chemistry: a further row of the player in the same
                -- match, and rows that may put a player on two teams of one match.
-               COALESCE(prev / 64 = seq, false) AS repeat_row,
-               COALESCE(prev / 64 = seq AND prev / 8 % 8 <> tcode, false) OR tcode = 3
+               COALESCE(prev / 256 = seq, false) AS repeat_row,
+               COALESCE(prev / 256 = seq AND prev / 32 % 8 <> tcode, false) OR tcode = 3
                    AS maybe_two_teams
-        FROM (SELECT o.*,
-                     max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev / 2 % 4 <> 1)
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
-                     max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev / 2 % 4 <> 2)
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
-                     max(CASE WHEN o.r IN (1, 3)
-                                   AND (o.prev IS NULL OR o.prev / 2 % 4 IN (0, 2))
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
-                     max(CASE WHEN o.r IN (2, 3)
-                                   AND (o.prev IS NULL OR o.prev / 2 % 4 IN (0, 1))
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
-                     max(CASE WHEN o.goals > 0 AND (o.prev IS NULL OR o.prev % 2 = 0)
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_scoring,
-                     max(CASE WHEN o.prev IS NULL OR o.prev / 64 <> o.seq - 1
-                              THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
-              FROM (SELECT b.*, row_number() OVER w AS rn,
-                           lag(b.seq * 64 + b.tcode * 8 + b.r * 2
-                               + CASE WHEN b.goals > 0 THEN 1 ELSE 0 END) OVER w AS prev
-                    FROM (SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
-                                 pm.goals, m.match_date, m.seq,
-                                 (m.match_date - DATE '0001-01-01')::bigint AS day,
-                                 CASE WHEN pm.result IS NULL THEN 0
-                                      WHEN pm.result = 'win' THEN 1
-                                      WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
-                                 CASE WHEN pm.team IS NULL THEN 0
-                                      WHEN pm.team = 'A' THEN 1
-                                      WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode,
-                                 capo_fantasy_points(pm.result, pm.heavy_win, pm.heavy_loss,
-                                                     (pm.team = 'A' AND m.team_b_score = 0)
-                                                     OR (pm.team = 'B' AND m.team_a_score = 0),
-                                                     fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw,
-                                                     fs.cd, fs.hcw) AS fp
-                          FROM club_games pm
-                          JOIN club_players pl ON pl.player_id = pm.player_id
-                          LEFT JOIN match_seq m ON m.match_id = pm.match_id) b
-                    WINDOW w AS (PARTITION BY b.player_id
-                                 ORDER BY b.match_date, b.match_id, b.player_match_id)) o
-              WINDOW w AS (PARTITION BY o.player_id
-                           ORDER BY o.match_date, o.match_id, o.player_match_id
+        FROM (SELECT o.*, o.rn * 1099511627776 + o.day * 1048576 AS p,
+                     max(CASE WHEN o.starts & 1 <> 0 THEN o.mark END) OVER w AS s_win,
+                     max(CASE WHEN o.starts & 2 <> 0 THEN o.mark END) OVER w AS s_loss,
+                     max(CASE WHEN o.starts & 4 <> 0 THEN o.mark END) OVER w AS s_undefeated,
+                     max(CASE WHEN o.starts & 8 <> 0 THEN o.mark END) OVER w AS s_winless,
+                     max(CASE WHEN o.starts & 16 <> 0 THEN o.mark END) OVER w AS s_scoring,
+                     max(CASE WHEN o.prev IS NULL OR o.prev / 256 <> o.seq - 1
+                              THEN o.mark END) OVER w AS s_attendance
+              -- (OFFSET 0: the starts and mark are computed once per row)
+              FROM (SELECT l.*, l.flags & ~COALESCE((l.prev & 31)::int, 0) AS starts,
+                           l.rn * 1099511627776 - l.day AS mark
+                    FROM (SELECT b.*, row_number() OVER w AS rn,
+                                 lag(b.seq * 256 + b.tcode * 32 + b.flags) OVER w AS prev
+                          FROM (SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
+                                       pm.goals, m.day, m.year, m.seq, pl.mate,
+                                       CASE WHEN pm.team IS NULL THEN 0
+                                            WHEN pm.team = 'A' THEN 1
+                                            WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode,
+                                       CASE WHEN pm.result IS NULL THEN 0
+                                            WHEN pm.result = 'win' THEN 1 | 4
+                                            WHEN pm.result = 'loss' THEN 2 | 8
+                                            ELSE 4 | 8 END
+                                       | CASE WHEN pm.goals > 0 THEN 16 ELSE 0 END AS flags,
+                                       capo_fantasy_points(pm.result, pm.heavy_win,
+                                                           pm.heavy_loss,
+                                                           (pm.team = 'A' AND m.team_b_score = 0)
+                                                           OR (pm.team = 'B'
+                                                               AND m.team_a_score = 0),
+                                                           fs.w, fs.d, fs.l, fs.hw, fs.hl,
+                                                           fs.cw, fs.cd, fs.hcw) AS fp
+                                FROM club_games pm
+                                JOIN club_players pl ON pl.player_id = pm.player_id
+                                LEFT JOIN match_seq m ON m.match_id = pm.match_id) b
+                          WINDOW w AS (PARTITION BY b.player_id
+                                       ORDER BY b.seq, b.player_match_id)) l
+                    OFFSET 0) o
+              WINDOW w AS (PARTITION BY o.player_id ORDER BY o.seq, o.player_match_id
                            ROWS UNBOUNDED PRECEDING)) x
     ),
-    -- Per player: the totals, the best game and the best run of each kind.
-    best AS (
-        SELECT player_id,
-               count(*) FILTER (WHERE match_date IS NOT NULL) AS games_played,
+    -- (g) per-year figures (year NULL: the rows without a match), and per
+    -- player and year the best game and runs, for the player's totals below.
+    per_year AS (
+        SELECT player_id, year,
+               count(*) AS games_played,
+               sum(goals) AS goals_scored,
+               sum(goals) FILTER (WHERE goals > 0) AS scored_goals,
                sum(fp) AS fantasy_points,
                max(k_win) AS k_win, max(k_loss) AS k_loss,
                max(k_undefeated) AS k_undefeated, max(k_winless) AS k_winless,
                max(k_scoring) AS k_scoring, max(k_attendance) AS k_attendance,
                max(k_game) AS k_game
         FROM ordered
-        GROUP BY player_id
+        GROUP BY player_id, year
     ),
-    -- (g) per-year figures, also the source of (c).
-    years AS (
-        SELECT player_id, extract(year FROM match_date)::int AS year,
-               count(*) AS games_played,
-               sum(goals) AS goals_scored,
-               sum(goals) FILTER (WHERE goals > 0) AS scored_goals,
-               sum(fp) AS fantasy_points
-        FROM ordered WHERE match_date IS NOT NULL
-        GROUP BY player_id, extract(year FROM match_date)
-    ),
-    yearly AS (
+    -- Per player: the totals, the best game, season and run of each kind, and
+    -- the yearly figures.
+    best AS (
         SELECT player_id,
+               sum(games_played) FILTER (WHERE year IS NOT NULL) AS games_played,
+               sum(fantasy_points) AS fantasy_points,
+               max(k_win) AS k_win, max(k_loss) AS k_loss,
+               max(k_undefeated) AS k_undefeated, max(k_winless) AS k_winless,
+               max(k_scoring) AS k_scoring, max(k_attendance) AS k_attendance,
+               max(k_game) AS k_game,
+               -- (c) best season for goals: the largest sum, ties to the later year.
+               max(scored_goals * 16384 + year) AS k_season,
                jsonb_agg(jsonb_build_object(
                    'year', year,
                    'games_played', games_played,
@@ -220,90 +228,99 @@ BEGIN
                                             THEN round(games_played * duration / goals_scored, 1)
                                        END,
                    'points_per_game', round(fantasy_points::numeric / games_played, 1))
-                   ORDER BY year DESC) AS doc,
-               -- (c) best season for goals: the largest sum, ties to the later year.
-               max(scored_goals * 16384 + year) AS k_season
-        FROM years GROUP BY player_id
+                   ORDER BY year DESC) FILTER (WHERE year IS NOT NULL) AS yearly
+        FROM per_year
+        GROUP BY player_id
     ),
     -- (h) teammate chemistry: pairs of rows of one match with the same non-NULL
     -- team; the teammate a non-ringer with is_retired = false (NULL excludes,
     -- Q-R3); at least 10 distinct shared matches; the mean of the subject's points
     -- over the pair rows (duplicated rows weigh several times in the mean only).
     sided AS (
-        SELECT player_id, match_id, team, fp, repeat_row
-        FROM ordered WHERE team IS NOT NULL AND match_date IS NOT NULL
+        SELECT player_id, match_id, team, side, fp, mate, repeat_row
+        FROM ordered WHERE team IS NOT NULL AND day IS NOT NULL
     ),
     mates AS (
-        SELECT player_id, name::text AS name FROM club_players WHERE is_retired = false
+        SELECT player_id, name::text AS name FROM club_players WHERE mate
     ),
-    -- A shared match is counted on the first row of each player in the match.
-    -- That counts it once unless a player has rows on two teams of one match;
-    -- such matches (none in app-made data; any match with a team other than A/B
-    -- is treated as one, to be safe) are counted by distinct match instead.
-    -- A scoped run has only its players' rows in `ordered`; their teammates' rows
-    -- come from the club's rows, restricted to the matches of `sided`. A row repeats
-    -- when its player has an earlier row (by player_match_id) in the same match,
-    -- which is what repeat_row says in the full ordering.
-    club_rows AS MATERIALIZED (  -- every row of the club, for a scoped run only
-        SELECT player_id, match_id, team, player_match_id FROM player_matches
-        WHERE tenant_id = target_tenant_id AND scope_players IS NOT NULL
-    ),
-    mate_rows AS (
-        SELECT r.player_id, r.match_id, r.team,
-               row_number() OVER (PARTITION BY r.player_id, r.match_id
-                                  ORDER BY r.player_match_id) > 1 AS repeat_row,
-               -- rows on two teams (or a team other than A/B) in the match
-               min(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
-                   <> max(r.tcode) OVER (PARTITION BY r.player_id, r.match_id)
-                   OR r.tcode = 3 AS two_teams
-        FROM (SELECT pm.player_id, pm.match_id, pm.team, pm.player_match_id,
-                     CASE WHEN pm.team IS NULL THEN 0 WHEN pm.team = 'A' THEN 1
-                          WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode
-              FROM club_rows pm
-              JOIN club_players pl ON pl.player_id = pm.player_id
-              WHERE pm.match_id IN (SELECT match_id FROM sided)) r
-    ),
+    -- The shared matches of a pair are the distinct matches where both have a
+    -- row on the same team; the pair rows every two such rows.
+    --
+    -- A full run pairs the rows of two teammates once: a teammate's rows with
+    -- the rows of every player of a lower id, and of every player who is no
+    -- teammate (retired); both get their figures from the pair (the shared
+    -- matches and pair rows are the same for both; the points their own). It
+    -- counts a shared match on the first row of each player in the match. That
+    -- counts it once unless a player has rows on two teams of one match; such
+    -- matches (none in app-made data; any match with a team other than A/B is
+    -- treated as one, to be safe) are counted by distinct match instead.
     mate_side AS (
-        SELECT player_id, match_id, team, repeat_row FROM sided WHERE scope_players IS NULL
-        UNION ALL
-        SELECT player_id, match_id, team, repeat_row FROM mate_rows WHERE team IS NOT NULL
+        SELECT player_id, match_id, team, side, fp, repeat_row
+        FROM sided WHERE scope_players IS NULL AND mate
     ),
     two_team_matches AS (
         SELECT DISTINCT match_id FROM ordered
-        WHERE scope_players IS NULL AND maybe_two_teams AND match_date IS NOT NULL
-        UNION
-        SELECT match_id FROM mate_rows WHERE two_teams
+        WHERE scope_players IS NULL AND maybe_two_teams AND day IS NOT NULL
     ),
+    -- Pairs (a, b): a's rows with teammate b's rows; in other matches than
+    -- those (one team code, A or B, per player) the match and team are one key.
     simple_pairs AS (
-        SELECT p.player_id, t.player_id AS mate_id, count(*) AS pair_rows,
-               sum(p.fp) AS points,
+        SELECT p.player_id AS a, t.player_id AS b, count(*) AS pair_rows,
+               sum(p.fp) AS points_a, sum(t.fp) AS points_b,
                count(*) FILTER (WHERE NOT p.repeat_row AND NOT t.repeat_row) AS shared
         FROM sided p
-        JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
-                    AND t.player_id <> p.player_id
-        WHERE t.player_id IN (SELECT player_id FROM mates)
+        JOIN mate_side t ON t.side = p.side
+        WHERE (t.player_id > p.player_id OR NOT p.mate)
           AND p.match_id NOT IN (SELECT match_id FROM two_team_matches)
         GROUP BY p.player_id, t.player_id
     ),
     mixed_pairs AS (
-        SELECT player_id, mate_id, sum(pair_rows) AS pair_rows, sum(points) AS points,
-               count(*) AS shared
-        FROM (SELECT p.player_id, t.player_id AS mate_id, p.match_id,
-                     count(*) AS pair_rows, sum(p.fp) AS points
+        SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
+               sum(points_b) AS points_b, count(*) AS shared
+        FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
+                     count(*) AS pair_rows, sum(p.fp) AS points_a, sum(t.fp) AS points_b
               FROM sided p
               JOIN mate_side t ON t.match_id = p.match_id AND t.team = p.team
-                          AND t.player_id <> p.player_id
-              WHERE t.player_id IN (SELECT player_id FROM mates)
+              WHERE (t.player_id > p.player_id OR NOT p.mate)
                 AND p.match_id IN (SELECT match_id FROM two_team_matches)
               GROUP BY p.player_id, t.player_id, p.match_id) x
-        GROUP BY player_id, mate_id
+        GROUP BY a, b
     ),
-    pairs AS (
-        SELECT player_id, mate_id,
+    -- A scoped run pairs its players' rows with the club's rows of those
+    -- matches (read by match), counted by distinct match. (Teammates who are
+    -- no mates, retired players and ringers, drop out in chemistry below.)
+    scoped_pairs AS (
+        SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
+               NULL::bigint AS points_b, count(*) AS shared
+        FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
+                     count(*) AS pair_rows, sum(p.fp) AS points_a
+              FROM sided p
+              JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
+              WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
+                AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
+                AND t.player_id <> p.player_id
+              GROUP BY p.player_id, t.player_id, p.match_id) x
+        GROUP BY a, b
+    ),
+    pair_sums AS (
+        SELECT a, b,
                COALESCE(s.shared, 0) + COALESCE(x.shared, 0) AS games_with,
-               (COALESCE(s.points, 0) + COALESCE(x.points, 0))::numeric
-                   / (COALESCE(s.pair_rows, 0) + COALESCE(x.pair_rows, 0)) AS average
-        FROM simple_pairs s FULL JOIN mixed_pairs x USING (player_id, mate_id)
+               COALESCE(s.pair_rows, 0) + COALESCE(x.pair_rows, 0) AS pair_rows,
+               COALESCE(s.points_a, 0) + COALESCE(x.points_a, 0) AS points_a,
+               COALESCE(s.points_b, 0) + COALESCE(x.points_b, 0) AS points_b
+        FROM simple_pairs s FULL JOIN mixed_pairs x USING (a, b)
+        WHERE COALESCE(s.shared, 0) + COALESCE(x.shared, 0) >= 10
+        UNION ALL
+        SELECT a, b, shared, pair_rows, points_a, points_b
+        FROM scoped_pairs WHERE shared >= 10
+    ),
+    pairs AS (  -- (subject, teammate): b is one; so is a if it has a mates row
+        SELECT a AS player_id, b AS mate_id, games_with,
+               points_a::numeric / pair_rows AS average
+        FROM pair_sums
+        UNION ALL
+        SELECT b, a, games_with, points_b::numeric / pair_rows
+        FROM pair_sums WHERE scope_players IS NULL
     ),
     chemistry AS (
         SELECT pr.player_id,
@@ -314,27 +331,25 @@ BEGIN
                    'average_fantasy_points_with', round(pr.average, 2))
                    ORDER BY pr.average DESC, pr.mate_id) AS doc
         FROM pairs pr JOIN mates m ON m.player_id = pr.mate_id
-        WHERE pr.games_with >= 10
         GROUP BY pr.player_id
     )
     SELECT s.player_id, target_tenant_id, s.name,
            COALESCE(b.games_played, 0), COALESCE(b.fantasy_points, 0),
            (b.k_game / 1048576)::int, capo_profile_day_text(b.k_game % 1048576),
-           (y.k_season / 16384)::int, (y.k_season % 16384)::text,
-           COALESCE((b.k_win / 1099511627776)::int, 0), capo_profile_run_dates(b.k_win),
-           COALESCE((b.k_loss / 1099511627776)::int, 0), capo_profile_run_dates(b.k_loss),
-           COALESCE((b.k_undefeated / 1099511627776)::int, 0),
+           (b.k_season / 16384)::int, (b.k_season % 16384)::text,
+           COALESCE((b.k_win / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_win),
+           COALESCE((b.k_loss / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_loss),
+           COALESCE((b.k_undefeated / 1099511627776)::int + 1, 0),
            capo_profile_run_dates(b.k_undefeated),
-           COALESCE((b.k_winless / 1099511627776)::int, 0), capo_profile_run_dates(b.k_winless),
-           COALESCE((b.k_attendance / 1099511627776)::int, 0),
+           COALESCE((b.k_winless / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_winless),
+           COALESCE((b.k_attendance / 1099511627776)::int + 1, 0),
            capo_profile_run_dates(b.k_attendance),
-           COALESCE((b.k_scoring / 1099511627776)::int, 0), capo_profile_run_dates(b.k_scoring),
+           COALESCE((b.k_scoring / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_scoring),
            s.selected_club,
-           COALESCE(y.doc, '[]'::jsonb),
+           COALESCE(b.yearly, '[]'::jsonb),
            COALESCE(c.doc, '[]'::json)
     FROM club_players s
     LEFT JOIN best b USING (player_id)
-    LEFT JOIN yearly y USING (player_id)
     LEFT JOIN chemistry c USING (player_id)
     WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
