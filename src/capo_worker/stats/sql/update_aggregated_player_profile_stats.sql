@@ -118,16 +118,36 @@ BEGIN
         FROM player_matches WHERE tenant_id = target_tenant_id
           AND (scope_players IS NULL OR player_id = ANY (scope_players))
     ),
-    -- Every row of every subject (non-ringer), sorted once by player and match
-    -- order (seq) for both window levels, with FP_prof. A row without a match
-    -- (NULL match_id) still adds its points, with no clean sheet, but is no game
-    -- (spec §4.4 a): such rows sort last, have no day, and so drop out of every key.
-    --
-    -- Each row carries a packed state, seq * 256 + team code * 32 + flags, so
-    -- one lag() gives the previous game's match, team and conditions. Team
-    -- codes: 0 NULL, 1 A, 2 B, 3 any other text. Flags: 1 win, 2 loss,
-    -- 4 undefeated (a result other than loss), 8 winless (a result other than
-    -- win), 16 scored; a NULL result meets none of the four result conditions.
+    -- Every row of every subject (non-ringer), with FP_prof and its state,
+    -- team code * 32 + flags. Team codes: 0 NULL, 1 A, 2 B, 3 any other text.
+    -- Flags: 1 win, 2 loss, 4 undefeated (a result other than loss), 8 winless
+    -- (a result other than win), 16 scored; a NULL result meets none of the
+    -- four result conditions. A row without a match (NULL match_id) still adds
+    -- its points, with no clean sheet, but is no game (spec §4.4 a): it has no
+    -- day, and so drops out of every key. Read three times (runs, per-year
+    -- figures, chemistry), so kept once.
+    games AS MATERIALIZED (
+        SELECT pm.player_id, pm.player_match_id AS pmid, pm.match_id, pm.team, pm.goals,
+               m.day, m.year, m.seq, pl.mate,
+               CASE WHEN pm.team IS NULL THEN 0
+                    WHEN pm.team = 'A' THEN 32
+                    WHEN pm.team = 'B' THEN 64 ELSE 96 END
+               | CASE WHEN pm.result IS NULL THEN 0
+                      WHEN pm.result = 'win' THEN 1 | 4
+                      WHEN pm.result = 'loss' THEN 2 | 8
+                      ELSE 4 | 8 END
+               | CASE WHEN pm.goals > 0 THEN 16 ELSE 0 END AS st,
+               capo_fantasy_points(pm.result, pm.heavy_win, pm.heavy_loss,
+                                   (pm.team = 'A' AND m.team_b_score = 0)
+                                   OR (pm.team = 'B' AND m.team_a_score = 0),
+                                   fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS fp
+        FROM club_games pm
+        JOIN club_players pl ON pl.player_id = pm.player_id
+        LEFT JOIN match_seq m ON m.match_id = pm.match_id
+    ),
+    -- The best runs, from the games sorted by player and match order (seq; rows
+    -- without a match last), through two window levels over narrow rows (the
+    -- sort and window passes copy every column of every row).
     --
     -- A run of condition C starts at a game meeting C when the previous game did
     -- not; an attendance run starts at a game whose match does not directly follow
@@ -137,85 +157,64 @@ BEGIN
     -- meeting C gets the run key rn * 2^40 + day * 2^20 - start, which is
     -- (length - 1) * 2^40 + end day * 2^20 + start day: the best run of a player
     -- (the longest, then the latest end) is the max() key.
-    ordered AS MATERIALIZED (
-        SELECT player_id, match_id, team, fp, goals, day, year, mate,
-               match_id::bigint * 4 + tcode AS side,  -- (match, team) for chemistry
-               CASE WHEN flags & 1 <> 0 THEN p - s_win END AS k_win,
-               CASE WHEN flags & 2 <> 0 THEN p - s_loss END AS k_loss,
-               CASE WHEN flags & 4 <> 0 THEN p - s_undefeated END AS k_undefeated,
-               CASE WHEN flags & 8 <> 0 THEN p - s_winless END AS k_winless,
-               CASE WHEN flags & 16 <> 0 THEN p - s_scoring END AS k_scoring,
-               p - s_attendance AS k_attendance,
-               -- (b) best game: most goals, then the latest date.
-               CASE WHEN goals > 0 THEN goals::bigint * 1048576 + day END AS k_game,
-               -- For teammate chemistry: a further row of the player in the same
-               -- match, and rows that may put a player on two teams of one match.
-               COALESCE(prev / 256 = seq, false) AS repeat_row,
-               COALESCE(prev / 256 = seq AND prev / 32 % 8 <> tcode, false) OR tcode = 3
-                   AS maybe_two_teams
-        FROM (SELECT o.*, o.rn * 1099511627776 + o.day * 1048576 AS p,
+    --
+    -- For teammate chemistry, the same pass finds the rows after a player's
+    -- first row in a match (repeats), and the matches where a player may be on
+    -- two teams: both are lists, empty in app-made data.
+    runs AS (
+        SELECT player_id,
+               max(p - s_win) FILTER (WHERE st & 1 <> 0) AS k_win,
+               max(p - s_loss) FILTER (WHERE st & 2 <> 0) AS k_loss,
+               max(p - s_undefeated) FILTER (WHERE st & 4 <> 0) AS k_undefeated,
+               max(p - s_winless) FILTER (WHERE st & 8 <> 0) AS k_winless,
+               max(p - s_scoring) FILTER (WHERE st & 16 <> 0) AS k_scoring,
+               max(p - s_attendance) AS k_attendance,
+               array_agg(pmid) FILTER (WHERE prev / 128 = seq) AS repeats,
+               array_agg(match_id) FILTER (WHERE day IS NOT NULL
+                                                 AND (prev / 128 = seq
+                                                      AND prev / 32 % 4 <> st / 32
+                                                      OR st >= 96)) AS two_team
+        FROM (SELECT o.*, o.mark + o.day * 1048577 AS p,
                      max(CASE WHEN o.starts & 1 <> 0 THEN o.mark END) OVER w AS s_win,
                      max(CASE WHEN o.starts & 2 <> 0 THEN o.mark END) OVER w AS s_loss,
                      max(CASE WHEN o.starts & 4 <> 0 THEN o.mark END) OVER w AS s_undefeated,
                      max(CASE WHEN o.starts & 8 <> 0 THEN o.mark END) OVER w AS s_winless,
                      max(CASE WHEN o.starts & 16 <> 0 THEN o.mark END) OVER w AS s_scoring,
-                     max(CASE WHEN o.prev IS NULL OR o.prev / 256 <> o.seq - 1
-                              THEN o.mark END) OVER w AS s_attendance
-              -- (OFFSET 0: the starts and mark are computed once per row)
-              FROM (SELECT l.*, l.flags & ~COALESCE((l.prev & 31)::int, 0) AS starts,
-                           l.rn * 1099511627776 - l.day AS mark
-                    FROM (SELECT b.*, row_number() OVER w AS rn,
-                                 lag(b.seq * 256 + b.tcode * 32 + b.flags) OVER w AS prev
-                          FROM (SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
-                                       pm.goals, m.day, m.year, m.seq, pl.mate,
-                                       CASE WHEN pm.team IS NULL THEN 0
-                                            WHEN pm.team = 'A' THEN 1
-                                            WHEN pm.team = 'B' THEN 2 ELSE 3 END AS tcode,
-                                       CASE WHEN pm.result IS NULL THEN 0
-                                            WHEN pm.result = 'win' THEN 1 | 4
-                                            WHEN pm.result = 'loss' THEN 2 | 8
-                                            ELSE 4 | 8 END
-                                       | CASE WHEN pm.goals > 0 THEN 16 ELSE 0 END AS flags,
-                                       capo_fantasy_points(pm.result, pm.heavy_win,
-                                                           pm.heavy_loss,
-                                                           (pm.team = 'A' AND m.team_b_score = 0)
-                                                           OR (pm.team = 'B'
-                                                               AND m.team_a_score = 0),
-                                                           fs.w, fs.d, fs.l, fs.hw, fs.hl,
-                                                           fs.cw, fs.cd, fs.hcw) AS fp
-                                FROM club_games pm
-                                JOIN club_players pl ON pl.player_id = pm.player_id
-                                LEFT JOIN match_seq m ON m.match_id = pm.match_id) b
-                          WINDOW w AS (PARTITION BY b.player_id
-                                       ORDER BY b.seq, b.player_match_id)) l
+                     max(CASE WHEN o.starts & 32 <> 0 THEN o.mark END) OVER w AS s_attendance
+              -- (OFFSET 0: the starts are computed once per row)
+              FROM (SELECT l.*,
+                           l.st & ~COALESCE(l.prev, 0) & 31
+                           | CASE WHEN l.prev / 128 = l.seq - 1 THEN 0 ELSE 32 END AS starts
+                    FROM (SELECT g.player_id, g.pmid, g.match_id, g.seq, g.day, g.st,
+                                 row_number() OVER w * 1099511627776 - g.day AS mark,
+                                 lag(g.seq * 128 + g.st) OVER w AS prev
+                          FROM games g
+                          WINDOW w AS (PARTITION BY g.player_id ORDER BY g.seq, g.pmid
+                                       ROWS UNBOUNDED PRECEDING)) l
                     OFFSET 0) o
-              WINDOW w AS (PARTITION BY o.player_id ORDER BY o.seq, o.player_match_id
+              WINDOW w AS (PARTITION BY o.player_id ORDER BY o.seq, o.pmid
                            ROWS UNBOUNDED PRECEDING)) x
+        GROUP BY player_id
     ),
     -- (g) per-year figures (year NULL: the rows without a match), and per
-    -- player and year the best game and runs, for the player's totals below.
+    -- player and year the best game, for the player's totals below.
     per_year AS (
         SELECT player_id, year,
                count(*) AS games_played,
                sum(goals) AS goals_scored,
                sum(goals) FILTER (WHERE goals > 0) AS scored_goals,
                sum(fp) AS fantasy_points,
-               max(k_win) AS k_win, max(k_loss) AS k_loss,
-               max(k_undefeated) AS k_undefeated, max(k_winless) AS k_winless,
-               max(k_scoring) AS k_scoring, max(k_attendance) AS k_attendance,
-               max(k_game) AS k_game
-        FROM ordered
+               -- (b) best game: most goals, then the latest date.
+               max(goals::bigint * 1048576 + day) FILTER (WHERE goals > 0) AS k_game
+        FROM games
         GROUP BY player_id, year
     ),
     -- Per player: the totals, the best game, season and run of each kind, and
     -- the yearly figures.
     best AS (
-        SELECT player_id,
+        SELECT y.player_id,
                sum(games_played) FILTER (WHERE year IS NOT NULL) AS games_played,
                sum(fantasy_points) AS fantasy_points,
-               max(k_win) AS k_win, max(k_loss) AS k_loss,
-               max(k_undefeated) AS k_undefeated, max(k_winless) AS k_winless,
-               max(k_scoring) AS k_scoring, max(k_attendance) AS k_attendance,
                max(k_game) AS k_game,
                -- (c) best season for goals: the largest sum, ties to the later year.
                max(scored_goals * 16384 + year) AS k_season,
@@ -229,16 +228,17 @@ BEGIN
                                        END,
                    'points_per_game', round(fantasy_points::numeric / games_played, 1))
                    ORDER BY year DESC) FILTER (WHERE year IS NOT NULL) AS yearly
-        FROM per_year
-        GROUP BY player_id
+        FROM per_year y
+        GROUP BY y.player_id
     ),
     -- (h) teammate chemistry: pairs of rows of one match with the same non-NULL
     -- team; the teammate a non-ringer with is_retired = false (NULL excludes,
     -- Q-R3); at least 10 distinct shared matches; the mean of the subject's points
     -- over the pair rows (duplicated rows weigh several times in the mean only).
-    sided AS (
-        SELECT player_id, match_id, team, side, fp, mate, repeat_row
-        FROM ordered WHERE team IS NOT NULL AND day IS NOT NULL
+    sided AS NOT MATERIALIZED (
+        SELECT player_id, match_id, team, match_id::bigint * 4 + st / 32 AS side, fp, mate,
+               pmid IN (SELECT unnest(repeats) FROM runs) AS repeat_row
+        FROM games WHERE team IS NOT NULL AND day IS NOT NULL
     ),
     mates AS (
         SELECT player_id, name::text AS name FROM club_players WHERE mate
@@ -254,13 +254,12 @@ BEGIN
     -- counts it once unless a player has rows on two teams of one match; such
     -- matches (none in app-made data; any match with a team other than A/B is
     -- treated as one, to be safe) are counted by distinct match instead.
-    mate_side AS (
+    mate_side AS NOT MATERIALIZED (
         SELECT player_id, match_id, team, side, fp, repeat_row
         FROM sided WHERE scope_players IS NULL AND mate
     ),
     two_team_matches AS (
-        SELECT DISTINCT match_id FROM ordered
-        WHERE scope_players IS NULL AND maybe_two_teams AND day IS NOT NULL
+        SELECT DISTINCT unnest(two_team) AS match_id FROM runs WHERE scope_players IS NULL
     ),
     -- Pairs (a, b): a's rows with teammate b's rows; in other matches than
     -- those (one team code, A or B, per player) the match and team are one key.
@@ -337,19 +336,20 @@ BEGIN
            COALESCE(b.games_played, 0), COALESCE(b.fantasy_points, 0),
            (b.k_game / 1048576)::int, capo_profile_day_text(b.k_game % 1048576),
            (b.k_season / 16384)::int, (b.k_season % 16384)::text,
-           COALESCE((b.k_win / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_win),
-           COALESCE((b.k_loss / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_loss),
-           COALESCE((b.k_undefeated / 1099511627776)::int + 1, 0),
-           capo_profile_run_dates(b.k_undefeated),
-           COALESCE((b.k_winless / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_winless),
-           COALESCE((b.k_attendance / 1099511627776)::int + 1, 0),
-           capo_profile_run_dates(b.k_attendance),
-           COALESCE((b.k_scoring / 1099511627776)::int + 1, 0), capo_profile_run_dates(b.k_scoring),
+           COALESCE((r.k_win / 1099511627776)::int + 1, 0), capo_profile_run_dates(r.k_win),
+           COALESCE((r.k_loss / 1099511627776)::int + 1, 0), capo_profile_run_dates(r.k_loss),
+           COALESCE((r.k_undefeated / 1099511627776)::int + 1, 0),
+           capo_profile_run_dates(r.k_undefeated),
+           COALESCE((r.k_winless / 1099511627776)::int + 1, 0), capo_profile_run_dates(r.k_winless),
+           COALESCE((r.k_attendance / 1099511627776)::int + 1, 0),
+           capo_profile_run_dates(r.k_attendance),
+           COALESCE((r.k_scoring / 1099511627776)::int + 1, 0), capo_profile_run_dates(r.k_scoring),
            s.selected_club,
            COALESCE(b.yearly, '[]'::jsonb),
            COALESCE(c.doc, '[]'::json)
     FROM club_players s
     LEFT JOIN best b USING (player_id)
+    LEFT JOIN runs r USING (player_id)
     LEFT JOIN chemistry c USING (player_id)
     WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
