@@ -84,8 +84,9 @@ BEGIN
         -- few players' candidates, and rewriting a thousand unchanged rows cost more
         -- than comparing them.
         -- The club's rows are read through indexes that lead with the tenant and
-        -- joined in memory (MATERIALIZED): among many clubs the planner would
-        -- otherwise guess the club's joins from ids that span every club.
+        -- joined in memory (MATERIALIZED, or OFFSET 0 for the club's games: their
+        -- match ids are never looked up one by one through an index that spans
+        -- every club, whose statistics the planner would otherwise go by).
         WITH match_seq AS MATERIALIZED (
             -- per match, what every game of it needs (computed once, not per game)
             SELECT match_id, team_a_score, team_b_score,
@@ -115,11 +116,12 @@ BEGIN
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
                    m.day, m.seq, m.key_victory
-            FROM player_matches pm
+            FROM (SELECT player_id, player_match_id, team, goals, result, match_id
+                  FROM player_matches WHERE tenant_id = target_tenant_id
+                    AND (scope_players IS NULL OR player_id = ANY (scope_players))
+                  OFFSET 0) pm
             JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
-            WHERE pm.tenant_id = target_tenant_id
-              AND (scope_players IS NULL OR pm.player_id = ANY (scope_players))
         ),
         -- Season honours: finished years only (Q-H10); players with at least
         -- min_games_for_honours games that year; places never shared, ties by name.
@@ -132,11 +134,14 @@ BEGIN
                                                  fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
                              AS points,
                          sum(COALESCE(pm.goals, 0)) AS goals
-                  FROM player_matches pm
+                  FROM (SELECT player_id, match_id, goals, result, heavy_win, heavy_loss,
+                               clean_sheet
+                        FROM player_matches WHERE tenant_id = target_tenant_id
+                          AND scope_players IS NULL
+                        OFFSET 0) pm
                   JOIN club_players pl ON pl.player_id = pm.player_id
                   JOIN match_seq m ON m.match_id = pm.match_id
-                  WHERE pm.tenant_id = target_tenant_id AND m.finished
-                    AND scope_players IS NULL
+                  WHERE m.finished
                   GROUP BY pm.player_id, m.year
                   HAVING count(*) >= min_games) y
             JOIN players n ON n.tenant_id = target_tenant_id AND n.player_id = y.player_id
