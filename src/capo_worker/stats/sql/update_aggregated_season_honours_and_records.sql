@@ -139,12 +139,13 @@ BEGIN
                         FROM player_matches WHERE tenant_id = target_tenant_id
                           AND scope_players IS NULL
                         OFFSET 0) pm
-                  JOIN club_players pl ON pl.player_id = pm.player_id
                   JOIN match_seq m ON m.match_id = pm.match_id
                   WHERE m.finished
                   GROUP BY pm.player_id, m.year
                   HAVING count(*) >= min_games) y
+            -- ringers dropped after the sums: fewer rows to join
             JOIN players n ON n.tenant_id = target_tenant_id AND n.player_id = y.player_id
+                          AND NOT n.is_ringer
         ),
         ranked AS (
             SELECT name, year, points, goals,
@@ -283,8 +284,8 @@ BEGIN
             WHERE key_attendance = best_attendance
             ORDER BY player_id, s_attendance % 1048576 DESC
         ),
-        -- The best-goals and biggest-victory games, with their team and score (the
-        -- window above carries neither).
+        -- The best-goals and biggest-victory games, with their match and score (the
+        -- window above carries the match's number in the league's order only).
         end_games AS (
             SELECT e.*, m.match_id, m.margin, m.team_a_score, m.team_b_score
             FROM ends e JOIN match_seq m ON m.seq = e.seq
