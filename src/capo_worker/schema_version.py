@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "92bda4257af04b3788fccfe65b3cbd87179a841b2980deb81bb8016257fadf69"
+SCHEMA_VERSION = 13
+SCHEMA_CHECKSUM = "a891cb4b1c1e3ec1903dc4eec8f2f4854fb841830c18f2b2aef2e4970af516fb"

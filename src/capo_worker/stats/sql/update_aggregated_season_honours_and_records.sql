@@ -84,60 +84,68 @@ BEGIN
         -- few players' candidates, and rewriting a thousand unchanged rows cost more
         -- than comparing them.
         -- The club's rows are read through indexes that lead with the tenant and
-        -- joined in memory (MATERIALIZED): among many clubs the planner would
-        -- otherwise guess the club's joins from ids that span every club.
+        -- joined in memory (MATERIALIZED, or OFFSET 0 for the club's games: their
+        -- match ids are never looked up one by one through an index that spans
+        -- every club, whose statistics the planner would otherwise go by).
         WITH match_seq AS MATERIALIZED (
-            SELECT match_id, match_date, team_a_score, team_b_score,
-                   row_number() OVER (ORDER BY match_date, match_id) AS seq
+            -- per match, what every game of it needs (computed once, not per game)
+            SELECT match_id, team_a_score, team_b_score,
+                   abs(team_a_score - team_b_score) AS margin,
+                   (match_date - DATE '0001-01-01') AS day,
+                   match_date < year_start AS finished,
+                   extract(year FROM match_date)::int AS year,
+                   -- the victory's (margin, date); a NULL margin sorts first (as the
+                   -- reference's ORDER BY margin DESC did)
+                   (CASE WHEN team_a_score - team_b_score IS NULL THEN 2147483648
+                         ELSE abs(team_a_score - team_b_score) END) * 1048576
+                       + (match_date - DATE '0001-01-01') AS key_victory,
+                   row_number() OVER (ORDER BY match_date, match_id)::int AS seq
             FROM matches WHERE tenant_id = target_tenant_id
         ),
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (scope_players IS NULL OR player_id = ANY (scope_players))
         ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
-                   heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (scope_players IS NULL OR player_id = ANY (scope_players))
-        ),
-        -- Every game of a non-ringer, all years. Result codes: 0 NULL, 1 win,
-        -- 2 loss, 3 draw or any other text.
-        games AS MATERIALIZED (
-            SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.team,
+        -- Every game of a non-ringer, all years, as narrow as the runs allow: read
+        -- by the runs alone, so never stored (storing it cost as much as a window
+        -- pass). Result codes: 0 NULL, 1 win, 2 loss, 3 draw or any other text.
+        games AS (
+            SELECT pm.player_id, pm.player_match_id, pm.team,
                    COALESCE(pm.goals, 0) AS goals,
-                   m.team_a_score, m.team_b_score,
-                   abs(m.team_a_score - m.team_b_score) AS margin,
-                   -- the victory's (margin, date); a NULL margin sorts first (as the
-                   -- reference's ORDER BY margin DESC did)
-                   (CASE WHEN m.team_a_score - m.team_b_score IS NULL THEN 2147483648
-                         ELSE abs(m.team_a_score - m.team_b_score) END) * 1048576
-                       + (m.match_date - DATE '0001-01-01') AS key_victory,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
-                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                       pm.heavy_loss, pm.clean_sheet, fs.w, fs.d, fs.l,
-                                       fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw) AS points,
-                   m.match_date, m.seq
-            FROM club_games pm
+                   m.day, m.seq, m.key_victory
+            FROM (SELECT player_id, player_match_id, team, goals, result, match_id
+                  FROM player_matches WHERE tenant_id = target_tenant_id
+                    AND (scope_players IS NULL OR player_id = ANY (scope_players))
+                  OFFSET 0) pm
             JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
         ),
-        names AS (
-            SELECT player_id, name::text AS name FROM players WHERE tenant_id = target_tenant_id
-        ),
         -- Season honours: finished years only (Q-H10); players with at least
         -- min_games_for_honours games that year; places never shared, ties by name.
+        -- Full runs only: a scoped run skips this join.
         per_year AS (
-            SELECT n.name, y.year, y.points, y.goals
-            FROM (SELECT player_id, extract(year FROM match_date)::int AS year,
-                         sum(points) AS points, sum(goals) AS goals
-                  FROM games
-                  WHERE match_date < year_start AND scope_players IS NULL
-                  GROUP BY player_id, extract(year FROM match_date)
+            SELECT n.name::text AS name, y.year, y.points, y.goals
+            FROM (SELECT pm.player_id, m.year,
+                         sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                                 pm.heavy_loss, pm.clean_sheet, fs.w, fs.d,
+                                                 fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
+                             AS points,
+                         sum(COALESCE(pm.goals, 0)) AS goals
+                  FROM (SELECT player_id, match_id, goals, result, heavy_win, heavy_loss,
+                               clean_sheet
+                        FROM player_matches WHERE tenant_id = target_tenant_id
+                          AND scope_players IS NULL
+                        OFFSET 0) pm
+                  JOIN match_seq m ON m.match_id = pm.match_id
+                  WHERE m.finished
+                  GROUP BY pm.player_id, m.year
                   HAVING count(*) >= min_games) y
-            JOIN names n USING (player_id)
+            -- ringers dropped after the sums: fewer rows to join
+            JOIN players n ON n.tenant_id = target_tenant_id AND n.player_id = y.player_id
+                          AND NOT n.is_ringer
         ),
         ranked AS (
             SELECT name, year, points, goals,
@@ -175,16 +183,23 @@ BEGIN
             GROUP BY year
             RETURNING 1
         ),
-        -- (c, d, e) runs, per player in match order, from one sort:
+        -- (c, d, e) runs, per player in match order, from one sort and three
+        -- window passes over narrow rows:
         -- * result runs: a run of condition C starts at a game meeting C when the
         --   previous game did not; attendance runs start at a game whose match does
         --   not directly follow the previous game's match in the league's match order
         --   (a duplicated row starts a new run, Q-X3). Level 2 carries the start of
         --   the current run as rn * 2^20 + its first day (days since 0001-01-01),
-        --   which gives the length so far and the start day.
+        --   which gives the length so far and the start day. Win and loss runs share
+        --   one start: a run of either starts where the result code changes.
         -- * scoring runs put a date's goalless games before its scoring ones (spec
         --   §1.6 c): a scoring game's run is numbered by the goalless games dated on
-        --   or before its date (a RANGE frame over the date takes in its peers).
+        --   or before its date (the frame of a window ordered by the date takes in
+        --   the date's later games, its peers).
+        -- Level 1's window is ordered by the date alone, so that its frame counts a
+        -- date's games at once, while row_number() and lag() (which ignore frames)
+        -- follow the rows as the subquery sorted them: by date, match, then row.
+        -- One sort serves all three levels.
         runs AS (
             SELECT y.*,
                    -- each player's longest runs, best attendance key (the longest,
@@ -196,40 +211,35 @@ BEGIN
                    max(y.key_attendance) OVER p AS best_attendance,
                    max(y.key_goals) OVER p AS best_goals,
                    max(y.key_victory) OVER p AS best_victory
-            FROM (SELECT x.*,
-                   CASE WHEN r = 1 THEN rn - s_win / 1048576 + 1 END AS len_win,
-                   CASE WHEN r = 2 THEN rn - s_loss / 1048576 + 1 END AS len_loss,
+            FROM (SELECT x.player_id, x.day, x.seq, x.team, x.goals, x.grp_scoring,
+                   x.key_victory, x.s_result, x.s_undefeated, x.s_winless, x.s_attendance,
+                   CASE WHEN r = 1 THEN rn - s_result / 1048576 + 1 END AS len_win,
+                   CASE WHEN r = 2 THEN rn - s_result / 1048576 + 1 END AS len_loss,
                    CASE WHEN r IN (1, 3) THEN rn - s_undefeated / 1048576 + 1 END
                        AS len_undefeated,
                    CASE WHEN r IN (2, 3) THEN rn - s_winless / 1048576 + 1 END AS len_winless,
                    (rn - s_attendance / 1048576 + 1) * 1048576 + day AS key_attendance,
                    CASE WHEN goals > 0 THEN goals * 1048576 + day END AS key_goals
-            FROM (SELECT o.player_id, o.day, o.r, o.rn, o.goals, o.grp_scoring, o.player_match_id,
-                         o.key_victory,
-                   max(CASE WHEN o.r = 1 AND (o.prev IS NULL OR o.prev % 4 <> 1)
-                            THEN o.rn * 1048576 + o.day END) OVER w AS s_win,
-                   max(CASE WHEN o.r = 2 AND (o.prev IS NULL OR o.prev % 4 <> 2)
-                            THEN o.rn * 1048576 + o.day END) OVER w AS s_loss,
+            FROM (SELECT o.player_id, o.day, o.seq, o.team, o.r, o.rn, o.goals,
+                         o.grp_scoring, o.key_victory,
+                   max(CASE WHEN o.prev IS NULL OR o.prev % 4 <> o.r
+                            THEN o.rn * 1048576 + o.day END) OVER w AS s_result,
                    max(CASE WHEN o.r IN (1, 3) AND (o.prev IS NULL OR o.prev % 4 IN (0, 2))
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_undefeated,
                    max(CASE WHEN o.r IN (2, 3) AND (o.prev IS NULL OR o.prev % 4 IN (0, 1))
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_winless,
                    max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
-            FROM (SELECT g.player_id, g.match_date, g.match_id, g.player_match_id, g.team,
-                         g.key_victory, g.r, g.seq, g.goals,
-                         (g.match_date - DATE '0001-01-01')::bigint AS day,
+            FROM (SELECT g.player_id, g.key_victory, g.r, g.seq, g.team, g.goals, g.day,
                          row_number() OVER w AS rn,
                          -- the previous game: seq * 4 + result code
                          lag(g.seq * 4 + g.r) OVER w AS prev,
-                         count(*) FILTER (WHERE g.goals <= 0) OVER (
-                             PARTITION BY g.player_id ORDER BY g.match_date
-                             RANGE UNBOUNDED PRECEDING) AS grp_scoring
-                  FROM games g
-                  WINDOW w AS (PARTITION BY g.player_id
-                               ORDER BY g.match_date, g.match_id, g.player_match_id)) o
-            WINDOW w AS (PARTITION BY o.player_id
-                         ORDER BY o.match_date, o.match_id, o.player_match_id
+                         count(*) FILTER (WHERE g.goals <= 0) OVER w AS grp_scoring
+                  FROM (SELECT player_id, key_victory, r, seq, team, goals, day
+                        FROM games
+                        ORDER BY player_id, day, seq, player_match_id) g
+                  WINDOW w AS (PARTITION BY g.player_id ORDER BY g.day)) o
+            WINDOW w AS (PARTITION BY o.player_id ORDER BY o.day
                          ROWS UNBOUNDED PRECEDING)) x) y
             WINDOW p AS (PARTITION BY y.player_id)
         ),
@@ -252,8 +262,8 @@ BEGIN
             SELECT r.player_id, k.kind, k.streak, k.start_day, r.day AS end_day
             FROM ends r
             CROSS JOIN LATERAL (VALUES
-                ('Win Streak', r.len_win, r.s_win % 1048576, r.win),
-                ('Losing Streak', r.len_loss, r.s_loss % 1048576, r.loss),
+                ('Win Streak', r.len_win, r.s_result % 1048576, r.win),
+                ('Losing Streak', r.len_loss, r.s_result % 1048576, r.loss),
                 ('Undefeated Streak', r.len_undefeated, r.s_undefeated % 1048576,
                  r.undefeated),
                 ('Winless Streak', r.len_winless, r.s_winless % 1048576, r.winless)
@@ -274,11 +284,11 @@ BEGIN
             WHERE key_attendance = best_attendance
             ORDER BY player_id, s_attendance % 1048576 DESC
         ),
-        -- The best-goals and biggest-victory games, with their team and score (the
-        -- window above carries neither).
+        -- The best-goals and biggest-victory games, with their match and score (the
+        -- window above carries the match's number in the league's order only).
         end_games AS (
-            SELECT e.*, g.team, g.match_id, g.margin, g.team_a_score, g.team_b_score
-            FROM ends e JOIN games g ON g.player_match_id = e.player_match_id
+            SELECT e.*, m.match_id, m.margin, m.team_a_score, m.team_b_score
+            FROM ends e JOIN match_seq m ON m.seq = e.seq
             WHERE e.key_goals = e.best_goals OR e.key_victory = e.best_victory
         ),
         -- The games of each player's best (goals, date), with their score.
