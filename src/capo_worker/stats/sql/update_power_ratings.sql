@@ -72,7 +72,9 @@ BEGIN
     -- decay. A scoped run recomputes its players' sums and keeps the others'
     -- when they were computed for this day, decay, points and PostgreSQL major
     -- version; otherwise it runs in full. Sums are numeric: exact, whatever the
-    -- order of the additions.
+    -- order of the additions. Both write the recomputed sums as a difference
+    -- (a full run on the day of the last one rewrites nothing), and the state
+    -- row only when it changes.
     IF v_players IS NOT NULL AND NOT EXISTS (
         SELECT FROM capo_power_rating_state s
         WHERE s.tenant_id = target_tenant_id AND s.as_of = v_today
@@ -82,16 +84,15 @@ BEGIN
         v_fallback := true;
     END IF;
     IF v_players IS NULL THEN
-        DELETE FROM capo_power_rating_sums WHERE tenant_id = target_tenant_id;
         INSERT INTO capo_power_rating_state AS s
             (tenant_id, as_of, lambda, fantasy, pg_version)
         VALUES (target_tenant_id, v_today, v_lambda, v_fantasy, v_pg_version)
         ON CONFLICT (tenant_id) DO UPDATE
             SET as_of = excluded.as_of, lambda = excluded.lambda, fantasy = excluded.fantasy,
-                pg_version = excluded.pg_version;
-    ELSE
-        DELETE FROM capo_power_rating_sums
-        WHERE tenant_id = target_tenant_id AND player_id = ANY (v_players);
+                pg_version = excluded.pg_version
+            WHERE (s.as_of, s.lambda, s.fantasy, s.pg_version)
+                  IS DISTINCT FROM (excluded.as_of, excluded.lambda, excluded.fantasy,
+                                    excluded.pg_version);
     END IF;
 
     -- The club's rows are read through indexes that lead with the tenant and
@@ -183,18 +184,43 @@ BEGIN
         FROM played pl
         LEFT JOIN duplicated du ON du.player_id = pl.player_id
     ),
+    stored_sums AS MATERIALIZED (
+        SELECT k.ctid AS row_id, k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
+        FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR k.player_id = ANY (v_players))
+    ),
+    sums_kept AS MATERIALIZED (
+        -- Sums are written as a difference: same digits and scale (text), kept.
+        SELECT o.row_id, o.player_id
+        FROM stored_sums o JOIN new_sums n
+          ON n.player_id = o.player_id
+         AND (n.j, n.wp::text, n.f::text, n.g::text, n.extra::text)
+             IS NOT DISTINCT FROM
+             (o.first_match, o.wp::text, o.f::text, o.g::text, o.extra::text)
+    ),
+    sums_gone AS (
+        DELETE FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND k.ctid = ANY (ARRAY(SELECT o.row_id FROM stored_sums o
+                                  WHERE o.row_id NOT IN (SELECT row_id FROM sums_kept)))
+        RETURNING 1
+    ),
     saved AS (
         INSERT INTO capo_power_rating_sums (tenant_id, player_id, first_match, wp, f, g, extra)
         SELECT target_tenant_id, s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
+        WHERE s.player_id NOT IN (SELECT player_id FROM sums_kept)
+          AND (SELECT count(*) FROM sums_gone) >= 0  -- after the deletes (unique key)
     ),
     sums AS (
         SELECT s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
         UNION ALL
-        -- The other players' sums (a scoped run; a full run deleted them all):
-        -- the statement sees the table as it was before its own insert.
+        -- The other players' sums (a scoped run only): the statement sees the
+        -- table as it was before its own writes.
         SELECT k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
         FROM capo_power_rating_sums k
-        WHERE k.tenant_id = target_tenant_id
+        WHERE v_players IS NOT NULL AND k.tenant_id = target_tenant_id
+          AND NOT (k.player_id = ANY (v_players))
     ),
     rated AS (
         SELECT p.player_id, p.is_ringer,
