@@ -191,13 +191,15 @@ BEGIN
           AND (v_players IS NULL OR k.player_id = ANY (v_players))
     ),
     sums_kept AS MATERIALIZED (
-        -- Sums are written as a difference: same digits and scale (text), kept.
+        -- Sums are written as a difference: a row with the same values and scales
+        -- (so the same digits, which the ratings' divisions depend on) is kept.
         SELECT o.row_id, o.player_id
         FROM stored_sums o JOIN new_sums n
           ON n.player_id = o.player_id
-         AND (n.j, n.wp::text, n.f::text, n.g::text, n.extra::text)
+         AND (n.j, n.wp, scale(n.wp), n.f, scale(n.f), n.g, scale(n.g), n.extra, scale(n.extra))
              IS NOT DISTINCT FROM
-             (o.first_match, o.wp::text, o.f::text, o.g::text, o.extra::text)
+             (o.first_match, o.wp, scale(o.wp), o.f, scale(o.f), o.g, scale(o.g), o.extra,
+              scale(o.extra))
     ),
     sums_gone AS (
         DELETE FROM capo_power_rating_sums k
