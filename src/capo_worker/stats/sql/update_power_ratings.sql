@@ -96,14 +96,12 @@ BEGIN
     END IF;
 
     -- The club's rows are read through indexes that lead with the tenant and
-    -- joined in memory (MATERIALIZED): among many clubs the planner would
-    -- otherwise guess the club's joins from ids that span every club.
-    WITH club_games AS MATERIALIZED (
-        SELECT player_id, match_id, result, heavy_win, heavy_loss, clean_sheet, goals
-        FROM player_matches WHERE tenant_id = target_tenant_id
-          AND (v_players IS NULL OR player_id = ANY (v_players))
-    ),
-    club_players AS MATERIALIZED (
+    -- joined in memory (MATERIALIZED, or a subquery with OFFSET 0): among many
+    -- clubs the planner would otherwise guess the club's joins from ids that
+    -- span every club. The games are a subquery, not a CTE (no copy of every
+    -- game), and so are the matches they are joined to, so that the planner
+    -- knows match_id is unique there and hashes the matches, not the games.
+    WITH club_players AS MATERIALIZED (
         SELECT player_id, is_ringer FROM players
         WHERE tenant_id = target_tenant_id AND is_retired = false
     ),
@@ -159,9 +157,17 @@ BEGIN
                                        fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
                    * w.w) AS f,
                sum(COALESCE(pm.goals, 0) * w.w) AS g
-        FROM club_games pm
-        JOIN weights w ON w.match_id = pm.match_id
-        WHERE pm.player_id IS NOT NULL
+        FROM (SELECT g.player_id, g.match_id, g.result, g.heavy_win, g.heavy_loss,
+                     g.clean_sheet, g.goals
+              FROM player_matches g
+              WHERE g.tenant_id = target_tenant_id AND g.player_id IS NOT NULL
+                AND (v_players IS NULL OR g.player_id = ANY (v_players))
+              OFFSET 0) pm
+        JOIN (SELECT m.match_id, m.match_date, dw.w
+              FROM matches m
+              LEFT JOIN day_weights dw ON dw.match_date = m.match_date
+              WHERE m.tenant_id = target_tenant_id
+              OFFSET 0) w ON w.match_id = pm.match_id
         GROUP BY pm.player_id
     ),
     duplicated AS (
@@ -170,10 +176,12 @@ BEGIN
         SELECT x.player_id, sum(x.extra) AS extra
         FROM (
             SELECT pm.player_id, (count(*) - 1) * w.w AS extra
-            FROM club_games pm
+            FROM (SELECT g.player_id, g.match_id FROM player_matches g
+                  WHERE g.tenant_id = target_tenant_id
+                    AND g.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
+                  OFFSET 0) pm
             JOIN weights w ON w.match_id = pm.match_id
             WHERE w.w IS NOT NULL
-              AND pm.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
             GROUP BY pm.player_id, pm.match_id, w.w
             HAVING count(*) > 1
         ) x
