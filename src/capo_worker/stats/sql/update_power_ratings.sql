@@ -239,7 +239,7 @@ BEGIN
                COALESCE(s.f, 0) AS f,
                COALESCE(s.g, 0) AS g,
                CASE WHEN s.j IS NULL
-                    THEN (SELECT COALESCE(sum(w), 0) FROM weights
+                    THEN (SELECT COALESCE(sum(w * n), 0) FROM day_weights
                           WHERE match_date >= DATE '1900-01-01')
                     ELSE COALESCE(af.wa, 0) END  -- first match after today: 0
                + COALESCE(s.extra, 0) AS wa
@@ -333,7 +333,8 @@ BEGIN
             updated_at = EXCLUDED.updated_at
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM weights WHERE w IS NOT NULL),
+    -- (weights, per match, is built only when some player has a duplicated row)
+    SELECT (SELECT COALESCE(sum(n), 0) FROM day_weights),
            (SELECT count(*) FROM rated),
            (SELECT mean_f IS NOT NULL FROM league),
            (SELECT count(*) FROM upserted)
