@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "c3c941c7abc5b2344c84b75027a59e3a6e89a0ae2f6ef994d1781ab7962e5911"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "826c427a2b02612fb3610ae06dfddd0ebda29d0e02f933040902be4ccad5fbd8"
