@@ -177,13 +177,15 @@ CREATE FUNCTION public.capo_stats_inputs_digest(p_tenant uuid) RETURNS text
     LANGUAGE sql STABLE
     AS $$
     SELECT concat_ws('#',
-        (SELECT concat_ws(':', count(*), sum(hash_record_extended(x.r, 0)),
-                          sum(hash_record_extended(x.r, 1)))
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
          FROM (SELECT row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
                           p.selected_club) AS r
                FROM players p WHERE p.tenant_id = p_tenant) x),
-        (SELECT concat_ws(':', count(*), sum(hash_record_extended(x.r, 0)),
-                          sum(hash_record_extended(x.r, 1)))
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
          FROM (SELECT row(c.config_id, c.config_key, c.config_value) AS r
                FROM app_config c WHERE c.tenant_id = p_tenant) x))
 $$;

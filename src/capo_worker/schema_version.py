@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "826c427a2b02612fb3610ae06dfddd0ebda29d0e02f933040902be4ccad5fbd8"
+SCHEMA_CHECKSUM = "7e2b4c130fb04bba7c0001285a38d745d32ecaa3bc29c88fc0552a2ba4b393f1"

@@ -14,20 +14,24 @@ $$;
 -- A digest of the inputs a post-match job does not announce: the tenant's
 -- players (the columns the stats read) and app_config. Any change there makes
 -- the next post-match job run in full. Per table: the number of rows and two
--- sums of 64-bit hashes of each row (two seeds): the sums do not depend on the
+-- sums (two seeds) of a 64-bit hash of each row. The sums do not depend on the
 -- order of the rows, so nothing is sorted or turned into text (about half the
--- cost of an md5 of the rows in order on the large league, for the decision
--- and again after the run).
+-- cost of an md5 of the rows in order on the large league, paid for the
+-- decision and again after the run). A record's hash is linear in its
+-- columns' hashes (31 x h + next), so summed as is, two rows swapping a value
+-- would cancel out: each is hashed once more (hashint8extended) before the sum.
 CREATE OR REPLACE FUNCTION capo_stats_inputs_digest(p_tenant uuid) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT concat_ws('#',
-        (SELECT concat_ws(':', count(*), sum(hash_record_extended(x.r, 0)),
-                          sum(hash_record_extended(x.r, 1)))
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
          FROM (SELECT row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
                           p.selected_club) AS r
                FROM players p WHERE p.tenant_id = p_tenant) x),
-        (SELECT concat_ws(':', count(*), sum(hash_record_extended(x.r, 0)),
-                          sum(hash_record_extended(x.r, 1)))
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
          FROM (SELECT row(c.config_id, c.config_key, c.config_value) AS r
                FROM app_config c WHERE c.tenant_id = p_tenant) x))
 $$;
