@@ -256,15 +256,25 @@ CREATE FUNCTION public.capo_stats_remember_run(p_tenant uuid, p_match integer) R
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO capo_stats_scope_state AS s
-        (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
-    VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
-            (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
-            CASE WHEN p_match IS NULL THEN 'full' ELSE 'match ' || p_match END, now())
-    ON CONFLICT (tenant_id) DO UPDATE
-        SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
-            match_count = excluded.match_count, scope = excluded.scope,
-            updated_at = excluded.updated_at;
+    IF p_match IS NULL THEN
+        INSERT INTO capo_stats_scope_state AS s
+            (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
+        VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
+                (SELECT count(*) FROM matches WHERE tenant_id = p_tenant), 'full', now())
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
+                match_count = excluded.match_count, scope = excluded.scope,
+                updated_at = excluded.updated_at;
+    ELSE
+        UPDATE capo_stats_scope_state
+        SET as_of = capo_today(),
+            match_count = (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
+            scope = 'match ' || p_match, updated_at = now()
+        WHERE tenant_id = p_tenant;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
 
     DELETE FROM capo_stats_match_players
     WHERE tenant_id = p_tenant AND (p_match IS NULL OR match_id = p_match);

@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "7e2b4c130fb04bba7c0001285a38d745d32ecaa3bc29c88fc0552a2ba4b393f1"
+SCHEMA_CHECKSUM = "e8180ab26279283a6545e965552ba1bdc9f469bbc82b751cd80e16771e8ccdd0"

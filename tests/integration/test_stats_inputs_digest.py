@@ -3,7 +3,7 @@
 capo_stats_inputs_digest (stats/sql/capo_stats_scope.sql) hashes each row of
 the columns the stats read; a change to any of them must change the digest
 (the next post-match job then runs in full), while columns the stats do not
-read must not.
+read must not. A post-match job's record keeps the digest its decision saw.
 """
 
 from __future__ import annotations
@@ -122,3 +122,49 @@ def test_app_config_insert_update_and_delete_change_the_digest(
     after_delete = digest(conn)
     assert len(seen) == 3
     assert after_delete == first  # no row again: the digest of no config
+
+
+def match_change(conn: psycopg.Connection[Any], match_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT capo_stats_match_change(%s::uuid, %s)", (DEFAULT_TENANT_ID, match_id)
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def test_a_post_match_record_keeps_the_digest_its_decision_saw(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # A player renamed while a post-match job runs: the job's record keeps the
+    # digest of the last complete run, so the next post-match job runs in full.
+    row = conn.execute(
+        "SELECT max(match_id) FROM matches WHERE tenant_id = %s::uuid", (DEFAULT_TENANT_ID,)
+    ).fetchone()
+    assert row is not None
+    match_id = int(row[0])
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
+    change = match_change(conn, match_id)
+    assert change is not None and change["inputs_same"] is True
+    conn.execute(
+        "UPDATE players SET name = left(name, 12) || 'x' WHERE player_id = %s", (a_player(conn),)
+    )
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, %s)", (DEFAULT_TENANT_ID, match_id))
+    change = match_change(conn, match_id)
+    assert change is not None and change["inputs_same"] is False
+    # A full run records the players as they are now.
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
+    change = match_change(conn, match_id)
+    assert change is not None and change["inputs_same"] is True
+
+
+def test_a_post_match_record_without_state_records_nothing(
+    conn: psycopg.Connection[Any],
+) -> None:
+    row = conn.execute(
+        "SELECT max(match_id) FROM matches WHERE tenant_id = %s::uuid", (DEFAULT_TENANT_ID,)
+    ).fetchone()
+    assert row is not None
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
+    conn.execute("SELECT capo_stats_forget_run(%s::uuid)", (DEFAULT_TENANT_ID,))
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, %s)", (DEFAULT_TENANT_ID, row[0]))
+    assert match_change(conn, int(row[0])) is None  # the next job runs in full

@@ -100,19 +100,35 @@ $$;
 -- After a job whose ten functions all succeeded: the inputs the outputs now
 -- reflect. p_match NULL (a full run) records every match; otherwise only
 -- p_match's row changes (and is removed when the match is gone).
+-- A post-match job (p_match set) was scoped only because the digest of players
+-- and app_config equalled the recorded one when it started: that digest is
+-- kept, not computed again. Cheaper, and safer: had they changed during the
+-- run, some functions may have read them before the change, and the next job
+-- now sees a different digest and runs in full. With no state left (forgotten
+-- meanwhile), nothing is recorded and the next job runs in full.
 CREATE OR REPLACE FUNCTION capo_stats_remember_run(p_tenant uuid, p_match integer)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO capo_stats_scope_state AS s
-        (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
-    VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
-            (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
-            CASE WHEN p_match IS NULL THEN 'full' ELSE 'match ' || p_match END, now())
-    ON CONFLICT (tenant_id) DO UPDATE
-        SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
-            match_count = excluded.match_count, scope = excluded.scope,
-            updated_at = excluded.updated_at;
+    IF p_match IS NULL THEN
+        INSERT INTO capo_stats_scope_state AS s
+            (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
+        VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
+                (SELECT count(*) FROM matches WHERE tenant_id = p_tenant), 'full', now())
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
+                match_count = excluded.match_count, scope = excluded.scope,
+                updated_at = excluded.updated_at;
+    ELSE
+        UPDATE capo_stats_scope_state
+        SET as_of = capo_today(),
+            match_count = (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
+            scope = 'match ' || p_match, updated_at = now()
+        WHERE tenant_id = p_tenant;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
 
     DELETE FROM capo_stats_match_players
     WHERE tenant_id = p_tenant AND (p_match IS NULL OR match_id = p_match);
