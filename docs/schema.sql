@@ -176,15 +176,18 @@ $$;
 CREATE FUNCTION public.capo_stats_inputs_digest(p_tenant uuid) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-    SELECT md5(
-        COALESCE((SELECT string_agg(
-                             row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
-                                 p.selected_club)::text, '|' ORDER BY p.player_id)
-                  FROM players p WHERE p.tenant_id = p_tenant), '')
-        || '#'
-        || COALESCE((SELECT string_agg(row(c.config_key, c.config_value)::text, '|'
-                                       ORDER BY c.config_key COLLATE "C", c.config_id)
-                     FROM app_config c WHERE c.tenant_id = p_tenant), ''))
+    SELECT concat_ws('#',
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
+         FROM (SELECT row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
+                          p.selected_club) AS r
+               FROM players p WHERE p.tenant_id = p_tenant) x),
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
+         FROM (SELECT row(c.config_id, c.config_key, c.config_value) AS r
+               FROM app_config c WHERE c.tenant_id = p_tenant) x))
 $$;
 
 -- Name: capo_stats_match_change(uuid, integer); Type: FUNCTION; Schema: public; Owner: -
@@ -253,15 +256,25 @@ CREATE FUNCTION public.capo_stats_remember_run(p_tenant uuid, p_match integer) R
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO capo_stats_scope_state AS s
-        (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
-    VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
-            (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
-            CASE WHEN p_match IS NULL THEN 'full' ELSE 'match ' || p_match END, now())
-    ON CONFLICT (tenant_id) DO UPDATE
-        SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
-            match_count = excluded.match_count, scope = excluded.scope,
-            updated_at = excluded.updated_at;
+    IF p_match IS NULL THEN
+        INSERT INTO capo_stats_scope_state AS s
+            (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
+        VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
+                (SELECT count(*) FROM matches WHERE tenant_id = p_tenant), 'full', now())
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
+                match_count = excluded.match_count, scope = excluded.scope,
+                updated_at = excluded.updated_at;
+    ELSE
+        UPDATE capo_stats_scope_state
+        SET as_of = capo_today(),
+            match_count = (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
+            scope = 'match ' || p_match, updated_at = now()
+        WHERE tenant_id = p_tenant;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
 
     DELETE FROM capo_stats_match_players
     WHERE tenant_id = p_tenant AND (p_match IS NULL OR match_id = p_match);
@@ -385,11 +398,6 @@ BEGIN
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (v_players IS NULL OR player_id = ANY (v_players))
-        ),
         fresh AS MATERIALIZED (
             SELECT a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                    round(a.wins::numeric / a.games * 100, 1) AS win_percentage,
@@ -418,11 +426,15 @@ BEGIN
                                                pm.clean_sheet,
                                                fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                                fs.hcw))                        AS fp
-                FROM club_games pm
-                JOIN club_players p ON p.player_id = pm.player_id
+                FROM player_matches pm
+                WHERE pm.tenant_id = target_tenant_id AND pm.player_id IS NOT NULL
+                  AND (v_players IS NULL OR pm.player_id = ANY (v_players))
                 GROUP BY pm.player_id
                 HAVING count(*) >= v_min_games
             ) a
+            -- aggregated first, then kept for the non-ringers (a join per player,
+            -- not per game)
+            WHERE a.player_id IN (SELECT player_id FROM club_players)
         ),
         stored AS MATERIALIZED (
             SELECT s.ctid AS row_id, s.*
@@ -1746,16 +1758,6 @@ BEGIN
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
-        club_matches AS MATERIALIZED (
-            SELECT match_id, match_date, team_a_score, team_b_score
-            FROM matches WHERE tenant_id = target_tenant_id
-        ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
-                   heavy_loss
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (v_players IS NULL OR player_id = ANY (v_players))
-        ),
         fresh AS MATERIALIZED (
             SELECT p.player_id, COALESCE(r.games, '[]'::jsonb) AS games,
                    COALESCE(r.goals, 0) AS goals
@@ -1786,8 +1788,18 @@ BEGIN
                                PARTITION BY pm.player_id
                                ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
                            ) AS rn
-                    FROM club_games pm
-                    JOIN club_matches m ON m.match_id = pm.match_id
+                    FROM (SELECT g.player_id, g.match_id, g.player_match_id, g.team, g.goals,
+                                 g.result, g.heavy_win, g.heavy_loss
+                          FROM player_matches g
+                          WHERE g.tenant_id = target_tenant_id
+                            AND (v_players IS NULL OR g.player_id = ANY (v_players))
+                          OFFSET 0) pm
+                    -- The club's rows, joined in memory (OFFSET 0: not through the
+                    -- other clubs' ids); a subquery, not a CTE, so that the planner
+                    -- knows match_id is unique and hashes the matches, not the games.
+                    JOIN (SELECT c.match_id, c.match_date, c.team_a_score, c.team_b_score
+                          FROM matches c WHERE c.tenant_id = target_tenant_id
+                          OFFSET 0) m ON m.match_id = pm.match_id
                     JOIN club_players rp ON rp.player_id = pm.player_id
                 ) g
                 WHERE g.rn <= 5
@@ -2533,32 +2545,43 @@ BEGIN
         -- is kept (its last_updated too), the others are deleted (found by ctid among
         -- the rows read, so only the tenant's rows are touched) and inserted. The
         -- numeric columns are numeric(10,1), so equal values are equal digits.
-        -- The club's rows are read through indexes that lead with the tenant and
-        -- joined in memory (MATERIALIZED): among many clubs the planner would
-        -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
-        club_matches AS MATERIALIZED (
-            SELECT match_id, match_date FROM matches
-            WHERE tenant_id = target_tenant_id AND match_date <= v_last_day
-        ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (v_players IS NULL OR player_id = ANY (v_players))
-        ),
-        games AS MATERIALIZED (
-            SELECT pm.player_id, m.match_date, pm.result, pm.goals, pm.heavy_win,
-                   pm.heavy_loss, pm.clean_sheet,
-                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                       pm.heavy_loss, pm.clean_sheet,
-                                       fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
-                       AS points
-            FROM club_games pm
-            JOIN club_matches m ON m.match_id = pm.match_id
+        by_year AS MATERIALIZED (
+            -- One pass over the games: totals per player, year and whether the
+            -- game is in today's half-season (always in today's year). The half's
+            -- and the seasons' totals add these up (integers: exact).
+            SELECT pm.player_id,
+                   extract(year FROM m.match_date)::int                AS y,
+                   m.match_date BETWEEN v_half_start AND v_half_end    AS in_half,
+                   count(*)                                            AS games,
+                   count(*) FILTER (WHERE pm.result = 'win')           AS wins,
+                   count(*) FILTER (WHERE pm.result = 'draw')          AS draws,
+                   count(*) FILTER (WHERE pm.result = 'loss')          AS losses,
+                   sum(pm.goals)                                       AS goals,
+                   count(*) FILTER (WHERE pm.heavy_win)                AS heavy_wins,
+                   count(*) FILTER (WHERE pm.heavy_loss)               AS heavy_losses,
+                   count(*) FILTER (WHERE pm.clean_sheet)              AS clean_sheets,
+                   sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                           pm.heavy_loss, pm.clean_sheet,
+                                           fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
+                                           fs.hcw))                    AS fp
+            -- The club's rows (OFFSET 0: read by tenant, not through the other
+            -- clubs' ids), joined in memory; subqueries rather than CTEs, so the
+            -- planner knows match_id is unique and hashes the matches.
+            FROM (SELECT g.player_id, g.match_id, g.result, g.goals, g.heavy_win,
+                         g.heavy_loss, g.clean_sheet
+                  FROM player_matches g
+                  WHERE g.tenant_id = target_tenant_id
+                    AND (v_players IS NULL OR g.player_id = ANY (v_players))
+                  OFFSET 0) pm
+            JOIN (SELECT c.match_id, c.match_date FROM matches c
+                  WHERE c.tenant_id = target_tenant_id AND c.match_date <= v_last_day
+                  OFFSET 0) m ON m.match_id = pm.match_id
             JOIN club_players p ON p.player_id = pm.player_id
+            GROUP BY 1, 2, 3
         ),
         half_new AS MATERIALIZED (
             SELECT a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
@@ -2568,17 +2591,17 @@ BEGIN
                    round(a.fp::numeric / a.games, 1) AS points_per_game
             FROM (
                 SELECT g.player_id,
-                       count(*)::int                                      AS games,
-                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
-                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
-                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                       sum(g.games)::int                                  AS games,
+                       sum(g.wins)::int                                   AS wins,
+                       sum(g.draws)::int                                  AS draws,
+                       sum(g.losses)::int                                 AS losses,
                        COALESCE(sum(g.goals), 0)::int                     AS goals,
-                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
-                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
-                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
-                       sum(g.points)::int                                 AS fp
-                FROM games g
-                WHERE g.match_date BETWEEN v_half_start AND v_half_end
+                       sum(g.heavy_wins)::int                             AS heavy_wins,
+                       sum(g.heavy_losses)::int                           AS heavy_losses,
+                       sum(g.clean_sheets)::int                           AS clean_sheets,
+                       sum(g.fp)::int                                     AS fp
+                FROM by_year g
+                WHERE g.in_half
                 GROUP BY g.player_id
             ) a
         ),
@@ -2591,19 +2614,18 @@ BEGIN
                    a.fp,
                    round(a.fp::numeric / a.games, 1) AS points_per_game
             FROM (
-                SELECT g.player_id,
-                       extract(year FROM g.match_date)::int               AS y,
-                       count(*)::int                                      AS games,
-                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
-                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
-                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                SELECT g.player_id, g.y,
+                       sum(g.games)::int                                  AS games,
+                       sum(g.wins)::int                                   AS wins,
+                       sum(g.draws)::int                                  AS draws,
+                       sum(g.losses)::int                                 AS losses,
                        COALESCE(sum(g.goals), 0)::int                     AS goals,
-                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
-                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
-                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
-                       sum(g.points)                                      AS fp
-                FROM games g
-                GROUP BY g.player_id, extract(year FROM g.match_date)::int
+                       sum(g.heavy_wins)::int                             AS heavy_wins,
+                       sum(g.heavy_losses)::int                           AS heavy_losses,
+                       sum(g.clean_sheets)::int                           AS clean_sheets,
+                       sum(g.fp)::bigint                                  AS fp
+                FROM by_year g
+                GROUP BY g.player_id, g.y
             ) a
         ),
         half_old AS MATERIALIZED (
@@ -2758,7 +2780,9 @@ BEGIN
     -- decay. A scoped run recomputes its players' sums and keeps the others'
     -- when they were computed for this day, decay, points and PostgreSQL major
     -- version; otherwise it runs in full. Sums are numeric: exact, whatever the
-    -- order of the additions.
+    -- order of the additions. Both write the recomputed sums as a difference
+    -- (a full run on the day of the last one rewrites nothing), and the state
+    -- row only when it changes.
     IF v_players IS NOT NULL AND NOT EXISTS (
         SELECT FROM capo_power_rating_state s
         WHERE s.tenant_id = target_tenant_id AND s.as_of = v_today
@@ -2768,27 +2792,24 @@ BEGIN
         v_fallback := true;
     END IF;
     IF v_players IS NULL THEN
-        DELETE FROM capo_power_rating_sums WHERE tenant_id = target_tenant_id;
         INSERT INTO capo_power_rating_state AS s
             (tenant_id, as_of, lambda, fantasy, pg_version)
         VALUES (target_tenant_id, v_today, v_lambda, v_fantasy, v_pg_version)
         ON CONFLICT (tenant_id) DO UPDATE
             SET as_of = excluded.as_of, lambda = excluded.lambda, fantasy = excluded.fantasy,
-                pg_version = excluded.pg_version;
-    ELSE
-        DELETE FROM capo_power_rating_sums
-        WHERE tenant_id = target_tenant_id AND player_id = ANY (v_players);
+                pg_version = excluded.pg_version
+            WHERE (s.as_of, s.lambda, s.fantasy, s.pg_version)
+                  IS DISTINCT FROM (excluded.as_of, excluded.lambda, excluded.fantasy,
+                                    excluded.pg_version);
     END IF;
 
     -- The club's rows are read through indexes that lead with the tenant and
-    -- joined in memory (MATERIALIZED): among many clubs the planner would
-    -- otherwise guess the club's joins from ids that span every club.
-    WITH club_games AS MATERIALIZED (
-        SELECT player_id, match_id, result, heavy_win, heavy_loss, clean_sheet, goals
-        FROM player_matches WHERE tenant_id = target_tenant_id
-          AND (v_players IS NULL OR player_id = ANY (v_players))
-    ),
-    club_players AS MATERIALIZED (
+    -- joined in memory (MATERIALIZED, or a subquery with OFFSET 0): among many
+    -- clubs the planner would otherwise guess the club's joins from ids that
+    -- span every club. The games are a subquery, not a CTE (no copy of every
+    -- game), and so are the matches they are joined to, so that the planner
+    -- knows match_id is unique there and hashes the matches, not the games.
+    WITH club_players AS MATERIALIZED (
         SELECT player_id, is_ringer FROM players
         WHERE tenant_id = target_tenant_id AND is_retired = false
     ),
@@ -2844,9 +2865,17 @@ BEGIN
                                        fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
                    * w.w) AS f,
                sum(COALESCE(pm.goals, 0) * w.w) AS g
-        FROM club_games pm
-        JOIN weights w ON w.match_id = pm.match_id
-        WHERE pm.player_id IS NOT NULL
+        FROM (SELECT g.player_id, g.match_id, g.result, g.heavy_win, g.heavy_loss,
+                     g.clean_sheet, g.goals
+              FROM player_matches g
+              WHERE g.tenant_id = target_tenant_id AND g.player_id IS NOT NULL
+                AND (v_players IS NULL OR g.player_id = ANY (v_players))
+              OFFSET 0) pm
+        JOIN (SELECT m.match_id, m.match_date, dw.w
+              FROM matches m
+              LEFT JOIN day_weights dw ON dw.match_date = m.match_date
+              WHERE m.tenant_id = target_tenant_id
+              OFFSET 0) w ON w.match_id = pm.match_id
         GROUP BY pm.player_id
     ),
     duplicated AS (
@@ -2855,10 +2884,12 @@ BEGIN
         SELECT x.player_id, sum(x.extra) AS extra
         FROM (
             SELECT pm.player_id, (count(*) - 1) * w.w AS extra
-            FROM club_games pm
+            FROM (SELECT g.player_id, g.match_id FROM player_matches g
+                  WHERE g.tenant_id = target_tenant_id
+                    AND g.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
+                  OFFSET 0) pm
             JOIN weights w ON w.match_id = pm.match_id
             WHERE w.w IS NOT NULL
-              AND pm.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
             GROUP BY pm.player_id, pm.match_id, w.w
             HAVING count(*) > 1
         ) x
@@ -2869,18 +2900,45 @@ BEGIN
         FROM played pl
         LEFT JOIN duplicated du ON du.player_id = pl.player_id
     ),
+    stored_sums AS MATERIALIZED (
+        SELECT k.ctid AS row_id, k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
+        FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR k.player_id = ANY (v_players))
+    ),
+    sums_kept AS MATERIALIZED (
+        -- Sums are written as a difference: a row with the same values and scales
+        -- (so the same digits, which the ratings' divisions depend on) is kept.
+        SELECT o.row_id, o.player_id
+        FROM stored_sums o JOIN new_sums n
+          ON n.player_id = o.player_id
+         AND (n.j, n.wp, scale(n.wp), n.f, scale(n.f), n.g, scale(n.g), n.extra, scale(n.extra))
+             IS NOT DISTINCT FROM
+             (o.first_match, o.wp, scale(o.wp), o.f, scale(o.f), o.g, scale(o.g), o.extra,
+              scale(o.extra))
+    ),
+    sums_gone AS (
+        DELETE FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND k.ctid = ANY (ARRAY(SELECT o.row_id FROM stored_sums o
+                                  WHERE o.row_id NOT IN (SELECT row_id FROM sums_kept)))
+        RETURNING 1
+    ),
     saved AS (
         INSERT INTO capo_power_rating_sums (tenant_id, player_id, first_match, wp, f, g, extra)
         SELECT target_tenant_id, s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
+        WHERE s.player_id NOT IN (SELECT player_id FROM sums_kept)
+          AND (SELECT count(*) FROM sums_gone) >= 0  -- after the deletes (unique key)
     ),
     sums AS (
         SELECT s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
         UNION ALL
-        -- The other players' sums (a scoped run; a full run deleted them all):
-        -- the statement sees the table as it was before its own insert.
+        -- The other players' sums (a scoped run only): the statement sees the
+        -- table as it was before its own writes.
         SELECT k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
         FROM capo_power_rating_sums k
-        WHERE k.tenant_id = target_tenant_id
+        WHERE v_players IS NOT NULL AND k.tenant_id = target_tenant_id
+          AND NOT (k.player_id = ANY (v_players))
     ),
     rated AS (
         SELECT p.player_id, p.is_ringer,
@@ -2889,7 +2947,7 @@ BEGIN
                COALESCE(s.f, 0) AS f,
                COALESCE(s.g, 0) AS g,
                CASE WHEN s.j IS NULL
-                    THEN (SELECT COALESCE(sum(w), 0) FROM weights
+                    THEN (SELECT COALESCE(sum(w * n), 0) FROM day_weights
                           WHERE match_date >= DATE '1900-01-01')
                     ELSE COALESCE(af.wa, 0) END  -- first match after today: 0
                + COALESCE(s.extra, 0) AS wa
@@ -2983,7 +3041,8 @@ BEGIN
             updated_at = EXCLUDED.updated_at
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM weights WHERE w IS NOT NULL),
+    -- (weights, per match, is built only when some player has a duplicated row)
+    SELECT (SELECT COALESCE(sum(n), 0) FROM day_weights),
            (SELECT count(*) FROM rated),
            (SELECT mean_f IS NOT NULL FROM league),
            (SELECT count(*) FROM upserted)

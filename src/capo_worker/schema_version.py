@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "a891cb4b1c1e3ec1903dc4eec8f2f4854fb841830c18f2b2aef2e4970af516fb"
+SCHEMA_CHECKSUM = "0a88e242086c548ac692b722c4718dbebff0738db7f5371a0e7fd0333f3ef26c"

@@ -13,18 +13,27 @@ $$;
 
 -- A digest of the inputs a post-match job does not announce: the tenant's
 -- players (the columns the stats read) and app_config. Any change there makes
--- the next post-match job run in full.
+-- the next post-match job run in full. Per table: the number of rows and two
+-- sums (two seeds) of a 64-bit hash of each row. The sums do not depend on the
+-- order of the rows, so nothing is sorted or turned into text (about half the
+-- cost of an md5 of the rows in order on the large league, paid for the
+-- decision and again after the run). A record's hash is linear in its
+-- columns' hashes (31 x h + next), so summed as is, two rows swapping a value
+-- would cancel out: each is hashed once more (hashint8extended) before the sum.
 CREATE OR REPLACE FUNCTION capo_stats_inputs_digest(p_tenant uuid) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT md5(
-        COALESCE((SELECT string_agg(
-                             row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
-                                 p.selected_club)::text, '|' ORDER BY p.player_id)
-                  FROM players p WHERE p.tenant_id = p_tenant), '')
-        || '#'
-        || COALESCE((SELECT string_agg(row(c.config_key, c.config_value)::text, '|'
-                                       ORDER BY c.config_key COLLATE "C", c.config_id)
-                     FROM app_config c WHERE c.tenant_id = p_tenant), ''))
+    SELECT concat_ws('#',
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
+         FROM (SELECT row(p.player_id, p.name, p.join_date, p.is_ringer, p.is_retired,
+                          p.selected_club) AS r
+               FROM players p WHERE p.tenant_id = p_tenant) x),
+        (SELECT concat_ws(':', count(*),
+                          sum(hashint8extended(hash_record_extended(x.r, 0), 0)),
+                          sum(hashint8extended(hash_record_extended(x.r, 1), 1)))
+         FROM (SELECT row(c.config_id, c.config_key, c.config_value) AS r
+               FROM app_config c WHERE c.tenant_id = p_tenant) x))
 $$;
 
 -- Everything a post-match job for p_match needs to decide: the last complete
@@ -91,19 +100,35 @@ $$;
 -- After a job whose ten functions all succeeded: the inputs the outputs now
 -- reflect. p_match NULL (a full run) records every match; otherwise only
 -- p_match's row changes (and is removed when the match is gone).
+-- A post-match job (p_match set) was scoped only because the digest of players
+-- and app_config equalled the recorded one when it started: that digest is
+-- kept, not computed again. Cheaper, and safer: had they changed during the
+-- run, some functions may have read them before the change, and the next job
+-- now sees a different digest and runs in full. With no state left (forgotten
+-- meanwhile), nothing is recorded and the next job runs in full.
 CREATE OR REPLACE FUNCTION capo_stats_remember_run(p_tenant uuid, p_match integer)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO capo_stats_scope_state AS s
-        (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
-    VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
-            (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
-            CASE WHEN p_match IS NULL THEN 'full' ELSE 'match ' || p_match END, now())
-    ON CONFLICT (tenant_id) DO UPDATE
-        SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
-            match_count = excluded.match_count, scope = excluded.scope,
-            updated_at = excluded.updated_at;
+    IF p_match IS NULL THEN
+        INSERT INTO capo_stats_scope_state AS s
+            (tenant_id, as_of, inputs_digest, match_count, scope, updated_at)
+        VALUES (p_tenant, capo_today(), capo_stats_inputs_digest(p_tenant),
+                (SELECT count(*) FROM matches WHERE tenant_id = p_tenant), 'full', now())
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET as_of = excluded.as_of, inputs_digest = excluded.inputs_digest,
+                match_count = excluded.match_count, scope = excluded.scope,
+                updated_at = excluded.updated_at;
+    ELSE
+        UPDATE capo_stats_scope_state
+        SET as_of = capo_today(),
+            match_count = (SELECT count(*) FROM matches WHERE tenant_id = p_tenant),
+            scope = 'match ' || p_match, updated_at = now()
+        WHERE tenant_id = p_tenant;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
 
     DELETE FROM capo_stats_match_players
     WHERE tenant_id = p_tenant AND (p_match IS NULL OR match_id = p_match);

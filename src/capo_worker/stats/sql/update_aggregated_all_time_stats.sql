@@ -51,11 +51,6 @@ BEGIN
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (v_players IS NULL OR player_id = ANY (v_players))
-        ),
         fresh AS MATERIALIZED (
             SELECT a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
                    round(a.wins::numeric / a.games * 100, 1) AS win_percentage,
@@ -84,11 +79,15 @@ BEGIN
                                                pm.clean_sheet,
                                                fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                                fs.hcw))                        AS fp
-                FROM club_games pm
-                JOIN club_players p ON p.player_id = pm.player_id
+                FROM player_matches pm
+                WHERE pm.tenant_id = target_tenant_id AND pm.player_id IS NOT NULL
+                  AND (v_players IS NULL OR pm.player_id = ANY (v_players))
                 GROUP BY pm.player_id
                 HAVING count(*) >= v_min_games
             ) a
+            -- aggregated first, then kept for the non-ringers (a join per player,
+            -- not per game)
+            WHERE a.player_id IN (SELECT player_id FROM club_players)
         ),
         stored AS MATERIALIZED (
             SELECT s.ctid AS row_id, s.*

@@ -71,32 +71,43 @@ BEGIN
         -- is kept (its last_updated too), the others are deleted (found by ctid among
         -- the rows read, so only the tenant's rows are touched) and inserted. The
         -- numeric columns are numeric(10,1), so equal values are equal digits.
-        -- The club's rows are read through indexes that lead with the tenant and
-        -- joined in memory (MATERIALIZED): among many clubs the planner would
-        -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
-        club_matches AS MATERIALIZED (
-            SELECT match_id, match_date FROM matches
-            WHERE tenant_id = target_tenant_id AND match_date <= v_last_day
-        ),
-        club_games AS MATERIALIZED (
-            SELECT player_id, match_id, result, goals, heavy_win, heavy_loss, clean_sheet
-            FROM player_matches WHERE tenant_id = target_tenant_id
-              AND (v_players IS NULL OR player_id = ANY (v_players))
-        ),
-        games AS MATERIALIZED (
-            SELECT pm.player_id, m.match_date, pm.result, pm.goals, pm.heavy_win,
-                   pm.heavy_loss, pm.clean_sheet,
-                   capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                       pm.heavy_loss, pm.clean_sheet,
-                                       fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
-                       AS points
-            FROM club_games pm
-            JOIN club_matches m ON m.match_id = pm.match_id
+        by_year AS MATERIALIZED (
+            -- One pass over the games: totals per player, year and whether the
+            -- game is in today's half-season (always in today's year). The half's
+            -- and the seasons' totals add these up (integers: exact).
+            SELECT pm.player_id,
+                   extract(year FROM m.match_date)::int                AS y,
+                   m.match_date BETWEEN v_half_start AND v_half_end    AS in_half,
+                   count(*)                                            AS games,
+                   count(*) FILTER (WHERE pm.result = 'win')           AS wins,
+                   count(*) FILTER (WHERE pm.result = 'draw')          AS draws,
+                   count(*) FILTER (WHERE pm.result = 'loss')          AS losses,
+                   sum(pm.goals)                                       AS goals,
+                   count(*) FILTER (WHERE pm.heavy_win)                AS heavy_wins,
+                   count(*) FILTER (WHERE pm.heavy_loss)               AS heavy_losses,
+                   count(*) FILTER (WHERE pm.clean_sheet)              AS clean_sheets,
+                   sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                           pm.heavy_loss, pm.clean_sheet,
+                                           fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
+                                           fs.hcw))                    AS fp
+            -- The club's rows (OFFSET 0: read by tenant, not through the other
+            -- clubs' ids), joined in memory; subqueries rather than CTEs, so the
+            -- planner knows match_id is unique and hashes the matches.
+            FROM (SELECT g.player_id, g.match_id, g.result, g.goals, g.heavy_win,
+                         g.heavy_loss, g.clean_sheet
+                  FROM player_matches g
+                  WHERE g.tenant_id = target_tenant_id
+                    AND (v_players IS NULL OR g.player_id = ANY (v_players))
+                  OFFSET 0) pm
+            JOIN (SELECT c.match_id, c.match_date FROM matches c
+                  WHERE c.tenant_id = target_tenant_id AND c.match_date <= v_last_day
+                  OFFSET 0) m ON m.match_id = pm.match_id
             JOIN club_players p ON p.player_id = pm.player_id
+            GROUP BY 1, 2, 3
         ),
         half_new AS MATERIALIZED (
             SELECT a.player_id, a.games, a.wins, a.draws, a.losses, a.goals,
@@ -106,17 +117,17 @@ BEGIN
                    round(a.fp::numeric / a.games, 1) AS points_per_game
             FROM (
                 SELECT g.player_id,
-                       count(*)::int                                      AS games,
-                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
-                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
-                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                       sum(g.games)::int                                  AS games,
+                       sum(g.wins)::int                                   AS wins,
+                       sum(g.draws)::int                                  AS draws,
+                       sum(g.losses)::int                                 AS losses,
                        COALESCE(sum(g.goals), 0)::int                     AS goals,
-                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
-                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
-                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
-                       sum(g.points)::int                                 AS fp
-                FROM games g
-                WHERE g.match_date BETWEEN v_half_start AND v_half_end
+                       sum(g.heavy_wins)::int                             AS heavy_wins,
+                       sum(g.heavy_losses)::int                           AS heavy_losses,
+                       sum(g.clean_sheets)::int                           AS clean_sheets,
+                       sum(g.fp)::int                                     AS fp
+                FROM by_year g
+                WHERE g.in_half
                 GROUP BY g.player_id
             ) a
         ),
@@ -129,19 +140,18 @@ BEGIN
                    a.fp,
                    round(a.fp::numeric / a.games, 1) AS points_per_game
             FROM (
-                SELECT g.player_id,
-                       extract(year FROM g.match_date)::int               AS y,
-                       count(*)::int                                      AS games,
-                       count(*) FILTER (WHERE g.result = 'win')::int      AS wins,
-                       count(*) FILTER (WHERE g.result = 'draw')::int     AS draws,
-                       count(*) FILTER (WHERE g.result = 'loss')::int     AS losses,
+                SELECT g.player_id, g.y,
+                       sum(g.games)::int                                  AS games,
+                       sum(g.wins)::int                                   AS wins,
+                       sum(g.draws)::int                                  AS draws,
+                       sum(g.losses)::int                                 AS losses,
                        COALESCE(sum(g.goals), 0)::int                     AS goals,
-                       count(*) FILTER (WHERE g.heavy_win)::int           AS heavy_wins,
-                       count(*) FILTER (WHERE g.heavy_loss)::int          AS heavy_losses,
-                       count(*) FILTER (WHERE g.clean_sheet)::int         AS clean_sheets,
-                       sum(g.points)                                      AS fp
-                FROM games g
-                GROUP BY g.player_id, extract(year FROM g.match_date)::int
+                       sum(g.heavy_wins)::int                             AS heavy_wins,
+                       sum(g.heavy_losses)::int                           AS heavy_losses,
+                       sum(g.clean_sheets)::int                           AS clean_sheets,
+                       sum(g.fp)::bigint                                  AS fp
+                FROM by_year g
+                GROUP BY g.player_id, g.y
             ) a
         ),
         half_old AS MATERIALIZED (

@@ -72,7 +72,9 @@ BEGIN
     -- decay. A scoped run recomputes its players' sums and keeps the others'
     -- when they were computed for this day, decay, points and PostgreSQL major
     -- version; otherwise it runs in full. Sums are numeric: exact, whatever the
-    -- order of the additions.
+    -- order of the additions. Both write the recomputed sums as a difference
+    -- (a full run on the day of the last one rewrites nothing), and the state
+    -- row only when it changes.
     IF v_players IS NOT NULL AND NOT EXISTS (
         SELECT FROM capo_power_rating_state s
         WHERE s.tenant_id = target_tenant_id AND s.as_of = v_today
@@ -82,27 +84,24 @@ BEGIN
         v_fallback := true;
     END IF;
     IF v_players IS NULL THEN
-        DELETE FROM capo_power_rating_sums WHERE tenant_id = target_tenant_id;
         INSERT INTO capo_power_rating_state AS s
             (tenant_id, as_of, lambda, fantasy, pg_version)
         VALUES (target_tenant_id, v_today, v_lambda, v_fantasy, v_pg_version)
         ON CONFLICT (tenant_id) DO UPDATE
             SET as_of = excluded.as_of, lambda = excluded.lambda, fantasy = excluded.fantasy,
-                pg_version = excluded.pg_version;
-    ELSE
-        DELETE FROM capo_power_rating_sums
-        WHERE tenant_id = target_tenant_id AND player_id = ANY (v_players);
+                pg_version = excluded.pg_version
+            WHERE (s.as_of, s.lambda, s.fantasy, s.pg_version)
+                  IS DISTINCT FROM (excluded.as_of, excluded.lambda, excluded.fantasy,
+                                    excluded.pg_version);
     END IF;
 
     -- The club's rows are read through indexes that lead with the tenant and
-    -- joined in memory (MATERIALIZED): among many clubs the planner would
-    -- otherwise guess the club's joins from ids that span every club.
-    WITH club_games AS MATERIALIZED (
-        SELECT player_id, match_id, result, heavy_win, heavy_loss, clean_sheet, goals
-        FROM player_matches WHERE tenant_id = target_tenant_id
-          AND (v_players IS NULL OR player_id = ANY (v_players))
-    ),
-    club_players AS MATERIALIZED (
+    -- joined in memory (MATERIALIZED, or a subquery with OFFSET 0): among many
+    -- clubs the planner would otherwise guess the club's joins from ids that
+    -- span every club. The games are a subquery, not a CTE (no copy of every
+    -- game), and so are the matches they are joined to, so that the planner
+    -- knows match_id is unique there and hashes the matches, not the games.
+    WITH club_players AS MATERIALIZED (
         SELECT player_id, is_ringer FROM players
         WHERE tenant_id = target_tenant_id AND is_retired = false
     ),
@@ -158,9 +157,17 @@ BEGIN
                                        fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)
                    * w.w) AS f,
                sum(COALESCE(pm.goals, 0) * w.w) AS g
-        FROM club_games pm
-        JOIN weights w ON w.match_id = pm.match_id
-        WHERE pm.player_id IS NOT NULL
+        FROM (SELECT g.player_id, g.match_id, g.result, g.heavy_win, g.heavy_loss,
+                     g.clean_sheet, g.goals
+              FROM player_matches g
+              WHERE g.tenant_id = target_tenant_id AND g.player_id IS NOT NULL
+                AND (v_players IS NULL OR g.player_id = ANY (v_players))
+              OFFSET 0) pm
+        JOIN (SELECT m.match_id, m.match_date, dw.w
+              FROM matches m
+              LEFT JOIN day_weights dw ON dw.match_date = m.match_date
+              WHERE m.tenant_id = target_tenant_id
+              OFFSET 0) w ON w.match_id = pm.match_id
         GROUP BY pm.player_id
     ),
     duplicated AS (
@@ -169,10 +176,12 @@ BEGIN
         SELECT x.player_id, sum(x.extra) AS extra
         FROM (
             SELECT pm.player_id, (count(*) - 1) * w.w AS extra
-            FROM club_games pm
+            FROM (SELECT g.player_id, g.match_id FROM player_matches g
+                  WHERE g.tenant_id = target_tenant_id
+                    AND g.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
+                  OFFSET 0) pm
             JOIN weights w ON w.match_id = pm.match_id
             WHERE w.w IS NOT NULL
-              AND pm.player_id IN (SELECT player_id FROM played WHERE n_rows > n_matches)
             GROUP BY pm.player_id, pm.match_id, w.w
             HAVING count(*) > 1
         ) x
@@ -183,18 +192,45 @@ BEGIN
         FROM played pl
         LEFT JOIN duplicated du ON du.player_id = pl.player_id
     ),
+    stored_sums AS MATERIALIZED (
+        SELECT k.ctid AS row_id, k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
+        FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND (v_players IS NULL OR k.player_id = ANY (v_players))
+    ),
+    sums_kept AS MATERIALIZED (
+        -- Sums are written as a difference: a row with the same values and scales
+        -- (so the same digits, which the ratings' divisions depend on) is kept.
+        SELECT o.row_id, o.player_id
+        FROM stored_sums o JOIN new_sums n
+          ON n.player_id = o.player_id
+         AND (n.j, n.wp, scale(n.wp), n.f, scale(n.f), n.g, scale(n.g), n.extra, scale(n.extra))
+             IS NOT DISTINCT FROM
+             (o.first_match, o.wp, scale(o.wp), o.f, scale(o.f), o.g, scale(o.g), o.extra,
+              scale(o.extra))
+    ),
+    sums_gone AS (
+        DELETE FROM capo_power_rating_sums k
+        WHERE k.tenant_id = target_tenant_id
+          AND k.ctid = ANY (ARRAY(SELECT o.row_id FROM stored_sums o
+                                  WHERE o.row_id NOT IN (SELECT row_id FROM sums_kept)))
+        RETURNING 1
+    ),
     saved AS (
         INSERT INTO capo_power_rating_sums (tenant_id, player_id, first_match, wp, f, g, extra)
         SELECT target_tenant_id, s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
+        WHERE s.player_id NOT IN (SELECT player_id FROM sums_kept)
+          AND (SELECT count(*) FROM sums_gone) >= 0  -- after the deletes (unique key)
     ),
     sums AS (
         SELECT s.player_id, s.j, s.wp, s.f, s.g, s.extra FROM new_sums s
         UNION ALL
-        -- The other players' sums (a scoped run; a full run deleted them all):
-        -- the statement sees the table as it was before its own insert.
+        -- The other players' sums (a scoped run only): the statement sees the
+        -- table as it was before its own writes.
         SELECT k.player_id, k.first_match, k.wp, k.f, k.g, k.extra
         FROM capo_power_rating_sums k
-        WHERE k.tenant_id = target_tenant_id
+        WHERE v_players IS NOT NULL AND k.tenant_id = target_tenant_id
+          AND NOT (k.player_id = ANY (v_players))
     ),
     rated AS (
         SELECT p.player_id, p.is_ringer,
@@ -203,7 +239,7 @@ BEGIN
                COALESCE(s.f, 0) AS f,
                COALESCE(s.g, 0) AS g,
                CASE WHEN s.j IS NULL
-                    THEN (SELECT COALESCE(sum(w), 0) FROM weights
+                    THEN (SELECT COALESCE(sum(w * n), 0) FROM day_weights
                           WHERE match_date >= DATE '1900-01-01')
                     ELSE COALESCE(af.wa, 0) END  -- first match after today: 0
                + COALESCE(s.extra, 0) AS wa
@@ -297,7 +333,8 @@ BEGIN
             updated_at = EXCLUDED.updated_at
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM weights WHERE w IS NOT NULL),
+    -- (weights, per match, is built only when some player has a duplicated row)
+    SELECT (SELECT COALESCE(sum(n), 0) FROM day_weights),
            (SELECT count(*) FROM rated),
            (SELECT mean_f IS NOT NULL FROM league),
            (SELECT count(*) FROM upserted)
