@@ -3,18 +3,23 @@
 capo_stats_inputs_digest (stats/sql/capo_stats_scope.sql) hashes each row of
 the columns the stats read; a change to any of them must change the digest
 (the next post-match job then runs in full), while columns the stats do not
-read must not. A post-match job's record keeps the digest its decision saw.
+read must not. A post-match job's record keeps the digest its decision saw;
+a full job records nothing when the digest changed while it ran.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
 from capo_worker.constants import DEFAULT_TENANT_ID
+from capo_worker.job_row import Job
+from capo_worker.stats import scope
 from tests.support.leagues import load_fixture
 
 
@@ -168,3 +173,46 @@ def test_a_post_match_record_without_state_records_nothing(
     conn.execute("SELECT capo_stats_forget_run(%s::uuid)", (DEFAULT_TENANT_ID,))
     conn.execute("SELECT capo_stats_remember_run(%s::uuid, %s)", (DEFAULT_TENANT_ID, row[0]))
     assert match_change(conn, int(row[0])) is None  # the next job runs in full
+
+
+def recorded(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM capo_stats_scope_state WHERE tenant_id = %s::uuid",
+        (DEFAULT_TENANT_ID,),
+    ).fetchone()
+    return row is not None and row[0] == 1
+
+
+def full_job_decision_and_record(db_url: str, between: Callable[[], None]) -> None:
+    """A full job's decision, `between` in place of its run, then its record."""
+
+    async def go() -> None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as aconn:
+            job = Job.of_row({"id": str(uuid.uuid4()), "trigger": "admin", "job_payload": {}})
+            decided = await scope.decide(aconn, job, DEFAULT_TENANT_ID, ["update_power_ratings"])
+            assert decided.match_id is None and decided.inputs_digest is not None
+            between()
+            await scope.remember(aconn, DEFAULT_TENANT_ID, decided, ok=True)
+
+    asyncio.run(go())
+
+
+def test_a_full_job_records_its_run_when_the_inputs_held_still(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    full_job_decision_and_record(db_url, lambda: None)
+    assert recorded(conn)
+
+
+def test_a_full_job_records_nothing_when_a_player_changed_during_its_run(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
+    player = a_player(conn)
+
+    def rename() -> None:
+        conn.execute("UPDATE players SET name = name || 'x' WHERE player_id = %s", (player,))
+
+    # The run may have read the old name: the next post-match job must run in full.
+    full_job_decision_and_record(db_url, rename)
+    assert not recorded(conn)

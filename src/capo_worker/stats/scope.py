@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -234,6 +234,10 @@ class JobScope:
     reason: str
     functions: dict[str, FunctionScope]
     today: dt.date | None  # the run's "today", pinned for every function and `remember`
+    # A full job's digest of players and app_config before its run (a scoped job's
+    # record keeps the digest its decision compared): `remember` records nothing
+    # if they changed while the functions ran, as the outputs may predate the change.
+    inputs_digest: str | None = None
 
     @property
     def label(self) -> str:
@@ -264,7 +268,18 @@ async def decide(
         today: dt.date = row[0]
         # The same "today" for the facts below, whatever the clock does meanwhile.
         await conn.execute("SELECT set_config('capo.as_of', %s, true)", (today.isoformat(),))
-        return await _decide(conn, job, tenant_id, names, today)
+        decided = await _decide(conn, job, tenant_id, names, today)
+        if decided.match_id is None:
+            digest = await _inputs_digest(conn, tenant_id)
+            decided = replace(decided, inputs_digest=digest)
+        return decided
+
+
+async def _inputs_digest(conn: AsyncConnection[Any], tenant_id: str) -> str:
+    cur = await conn.execute("SELECT capo_stats_inputs_digest(%s::uuid)", (tenant_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 async def _decide(
@@ -307,7 +322,11 @@ async def remember(
 ) -> None:
     """Record what the outputs now reflect (every function succeeded), or that they may not."""
     async with conn.transaction():
-        if not ok or scope.today is None:
+        changed_meanwhile = (
+            scope.inputs_digest is not None
+            and await _inputs_digest(conn, tenant_id) != scope.inputs_digest
+        )
+        if not ok or scope.today is None or changed_meanwhile:
             await conn.execute("SELECT capo_stats_forget_run(%s::uuid)", (tenant_id,))
             return
         await conn.execute("SELECT set_config('capo.as_of', %s, true)", (scope.today.isoformat(),))
