@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "c3c941c7abc5b2344c84b75027a59e3a6e89a0ae2f6ef994d1781ab7962e5911"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "3c9b5c88053b497dd8d75dae86c36cf31cfe8125d1e0a101a16151fe88395781"
