@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "3c9b5c88053b497dd8d75dae86c36cf31cfe8125d1e0a101a16151fe88395781"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "fcbb049326ea993af6dcdf3c260739d7d0c741470cb2407b77db8e81a2e0e056"

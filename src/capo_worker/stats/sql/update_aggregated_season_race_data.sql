@@ -25,6 +25,9 @@ SET jit = off  -- compiling these queries costs far more than it saves (docs/sta
 -- (the whole club): it would read the table instead of the range, and a
 -- generic plan reads the club's rows by player.
 SET enable_seqscan = off
+-- A bitmap scan cannot take the (tenant_id, match_id) range as its index
+-- condition: it would read every row of the club and filter them.
+SET enable_bitmapscan = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
