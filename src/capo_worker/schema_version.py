@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "fcbb049326ea993af6dcdf3c260739d7d0c741470cb2407b77db8e81a2e0e056"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "cc113325e4f49061df4d677fcf13becb4e3fc0f73abaee021221a7bcb1d60acc"

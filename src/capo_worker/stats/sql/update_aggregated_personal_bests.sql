@@ -25,9 +25,15 @@ CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
 -- L's rows are a (tenant_id, match_id) row range, which the planner estimates
--- from tenant_id alone (the whole club): it would read the table instead.
+-- from tenant_id alone (the whole club): it would read the table instead, or
+-- (bitmap scans cannot take a row comparison as their condition) read every
+-- row of the club and filter them.
 SET enable_seqscan = off
-SET plan_cache_mode = force_custom_plan
+SET enable_bitmapscan = off
+-- Planned once per session: the plans do not depend on the values (the
+-- tenant, L, its players), and planning each call cost about a fifth of a
+-- run on capo.
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     latest_id int;
