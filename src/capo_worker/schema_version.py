@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 16
-SCHEMA_CHECKSUM = "cc113325e4f49061df4d677fcf13becb4e3fc0f73abaee021221a7bcb1d60acc"
+SCHEMA_VERSION = 17
+SCHEMA_CHECKSUM = "6ce7bce4caead2e7d33f896f4639452242bdee13cb3b6f7a438396a9e307c868"

@@ -53,6 +53,9 @@ SET enable_seqscan = off
 -- A bitmap scan cannot take a (tenant_id, match_id) range as its index
 -- condition: it would read every row of the club and filter them.
 SET enable_bitmapscan = off
+-- The streaks join the players' last games to the club's matches: the
+-- planner, misjudging the join's size, sorted both sides to merge them.
+SET enable_mergejoin = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
