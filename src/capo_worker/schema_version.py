@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 17
-SCHEMA_CHECKSUM = "6ce7bce4caead2e7d33f896f4639452242bdee13cb3b6f7a438396a9e307c868"
+SCHEMA_VERSION = 18
+SCHEMA_CHECKSUM = "3cf863265242e6b8febcdafca4e12b3bf236a5729b9a4cd76de88a52073a4d6d"
