@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 18
-SCHEMA_CHECKSUM = "3cf863265242e6b8febcdafca4e12b3bf236a5729b9a4cd76de88a52073a4d6d"
+SCHEMA_VERSION = 19
+SCHEMA_CHECKSUM = "330ba3bdb992dba0dca36218298d415af186a1561b4a38c387dec2448fdddd8e"

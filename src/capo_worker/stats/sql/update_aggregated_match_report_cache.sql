@@ -479,13 +479,15 @@ BEGIN
          WHERE NOT v_reuse OR r.player_id = ANY(v_recompute)
     ),
     club_matches AS MATERIALIZED (
-        -- each match's date, and the latest date of the matches with an id up
-        -- to its own: every game of a player older (by id) than one read
+        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    ),
+    club_upto AS MATERIALIZED (
+        -- (full runs) for each match, the latest date of the matches with an
+        -- id up to its own: every game of a player older (by id) than one read
         -- below is dated on or before it
-        SELECT c.match_id, c.match_date,
+        SELECT c.match_id,
                max(c.match_date) OVER (ORDER BY c.match_id ROWS UNBOUNDED PRECEDING) AS upto
-          FROM (SELECT match_id, match_date FROM matches
-                 WHERE tenant_id = target_tenant_id OFFSET 0) c  -- (read by tenant, then sorted)
+          FROM club_matches c
     ),
     head AS MATERIALIZED (
         -- each player's last 24 games by match id, read from the top of a
@@ -515,11 +517,20 @@ BEGIN
         -- exact when all the player's games were read, or when the 20th latest
         -- read is dated after every game not read (those are at or below the
         -- last id read, so dated on or before its "upto")
-        SELECT s.player_id, s.n_read < 24 OR COALESCE(t.match_date > b.upto, false) AS ok
+        SELECT s.player_id,
+               s.n_read < 24
+               OR COALESCE(t.match_date > COALESCE(b.upto, (
+                      -- scoped (a few players): the newest match with an id up
+                      -- to the last one read, found from the newest down
+                      SELECT m.match_date FROM matches m
+                       WHERE v_reuse AND m.tenant_id = target_tenant_id
+                         AND m.match_id <= s.last_id
+                       ORDER BY m.match_date DESC, m.match_id DESC
+                       LIMIT 1)), false) AS ok
           FROM (SELECT player_id, count(*) AS n_read, min(match_id) AS last_id
                   FROM head GROUP BY player_id) s
           LEFT JOIN head_ranked t ON t.player_id = s.player_id AND t.rn = 20
-          LEFT JOIN club_matches b ON b.match_id = s.last_id
+          LEFT JOIN club_upto b ON NOT v_reuse AND b.match_id = s.last_id
     ),
     rest_games AS MATERIALIZED (
         -- the others: every game of theirs (by player, through the tenant)
