@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 19
-SCHEMA_CHECKSUM = "330ba3bdb992dba0dca36218298d415af186a1561b4a38c387dec2448fdddd8e"
+SCHEMA_VERSION = 20
+SCHEMA_CHECKSUM = "2d39135ffe9de12ae406e598440a705dfd353e224bbc6f7b67aa3e1caaeae245"
