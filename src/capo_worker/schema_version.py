@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 20
-SCHEMA_CHECKSUM = "2d39135ffe9de12ae406e598440a705dfd353e224bbc6f7b67aa3e1caaeae245"
+SCHEMA_VERSION = 21
+SCHEMA_CHECKSUM = "82d154aa144506ade2e916f351c74fbbc9c1751caaa3033062c60d996eedc901"

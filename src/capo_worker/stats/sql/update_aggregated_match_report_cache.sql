@@ -491,7 +491,7 @@ BEGIN
     ),
     head AS MATERIALIZED (
         -- each player's last 24 games by match id, read from the top of a
-        -- (tenant_id, player_id, match_id, player_match_id) index (scoped: the
+        -- (tenant_id, player_id, -match_id, -player_match_id) index (scoped: the
         -- players recomputed only). Ids mostly grow with time: these hold the
         -- 20 latest by date unless matches were entered out of date order.
         SELECT r.player_id, g.match_id, g.player_match_id, g.result, g.goals
@@ -500,7 +500,7 @@ BEGIN
               SELECT pm.match_id, pm.player_match_id, pm.result, pm.goals
                 FROM player_matches pm
                WHERE pm.tenant_id = target_tenant_id AND pm.player_id = r.player_id
-               ORDER BY pm.match_id DESC, pm.player_match_id DESC
+               ORDER BY -pm.match_id, -pm.player_match_id  -- (the index's order)
                LIMIT 24) g
     ),
     head_ranked AS MATERIALIZED (
