@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 21
-SCHEMA_CHECKSUM = "82d154aa144506ade2e916f351c74fbbc9c1751caaa3033062c60d996eedc901"
+SCHEMA_VERSION = 22
+SCHEMA_CHECKSUM = "a80c85573b75fb532a4a915d24e491c9574e69671d935072f285b381b588374c"
