@@ -568,6 +568,8 @@ CREATE FUNCTION public.update_aggregated_match_report_cache(target_tenant_id uui
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_mergejoin TO 'off'
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
@@ -993,26 +995,83 @@ BEGIN
     club_matches AS MATERIALIZED (
         SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
     ),
-    club_games AS MATERIALIZED (
-        -- scoped: by player, through (tenant_id, player_id)
-        SELECT player_id, match_id, player_match_id, goals, result FROM player_matches
-         WHERE tenant_id = target_tenant_id
-           AND (NOT v_reuse OR player_id = ANY(v_recompute))
+    club_upto AS MATERIALIZED (
+        -- (full runs) for each match, the latest date of the matches with an
+        -- id up to its own: every game of a player older (by id) than one read
+        -- below is dated on or before it
+        SELECT c.match_id,
+               max(c.match_date) OVER (ORDER BY c.match_id ROWS UNBOUNDED PRECEDING) AS upto
+          FROM club_matches c
     ),
-    last20 AS (
-        -- each player's 20 most recent appearances, newest first (rn = 1), from
-        -- one numbering of all the club's games
-        SELECT h.player_id, h.result, h.goals, h.rn
+    head AS MATERIALIZED (
+        -- each player's last 24 games by match id, read from the top of a
+        -- (tenant_id, player_id, -match_id, -player_match_id) index (scoped: the
+        -- players recomputed only). Ids mostly grow with time: these hold the
+        -- 20 latest by date unless matches were entered out of date order.
+        SELECT r.player_id, g.match_id, g.player_match_id, g.result, g.goals
+          FROM regs r
+          CROSS JOIN LATERAL (
+              SELECT pm.match_id, pm.player_match_id, pm.result, pm.goals
+                FROM player_matches pm
+               WHERE pm.tenant_id = target_tenant_id AND pm.player_id = r.player_id
+               ORDER BY -pm.match_id, -pm.player_match_id  -- (the index's order)
+               LIMIT 24) g
+    ),
+    head_ranked AS MATERIALIZED (
+        -- (two rows of one player in one match, which no app writes, in a
+        -- fixed order: the newest row first)
+        SELECT h.player_id, h.result, h.goals, m.match_date,
+               row_number() OVER (PARTITION BY h.player_id
+                                  ORDER BY m.match_date DESC, h.match_id DESC,
+                                           h.player_match_id DESC) AS rn
+          FROM head h
+          JOIN club_matches m ON m.match_id = h.match_id
+    ),
+    verdict AS MATERIALIZED (
+        -- exact when all the player's games were read, or when the 20th latest
+        -- read is dated after every game not read (those are at or below the
+        -- last id read, so dated on or before its "upto")
+        SELECT s.player_id,
+               s.n_read < 24
+               OR COALESCE(t.match_date > COALESCE(b.upto, (
+                      -- scoped (a few players): the newest match with an id up
+                      -- to the last one read, found from the newest down
+                      SELECT m.match_date FROM matches m
+                       WHERE v_reuse AND m.tenant_id = target_tenant_id
+                         AND m.match_id <= s.last_id
+                       ORDER BY m.match_date DESC, m.match_id DESC
+                       LIMIT 1)), false) AS ok
+          FROM (SELECT player_id, count(*) AS n_read, min(match_id) AS last_id
+                  FROM head GROUP BY player_id) s
+          LEFT JOIN head_ranked t ON t.player_id = s.player_id AND t.rn = 20
+          LEFT JOIN club_upto b ON NOT v_reuse AND b.match_id = s.last_id
+    ),
+    rest_games AS MATERIALIZED (
+        -- the others: every game of theirs (by player, through the tenant)
+        SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.result, pm.goals
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id
+           AND pm.player_id = ANY(ARRAY(SELECT v.player_id FROM verdict v WHERE NOT v.ok))
+    ),
+    rest AS MATERIALIZED (
+        -- numbered as above
+        SELECT x.player_id, x.result, x.goals, x.rn
           FROM (SELECT pm.player_id, pm.result, pm.goals,
-                       -- (two rows of one player in one match, which no app
-                       -- writes, in a fixed order: the newest row first)
                        row_number() OVER (PARTITION BY pm.player_id
                                           ORDER BY m.match_date DESC, m.match_id DESC,
                                                    pm.player_match_id DESC) AS rn
-                  FROM club_games pm
-                  JOIN club_matches m ON m.match_id = pm.match_id
-                  JOIN regs r ON r.player_id = pm.player_id) h
-         WHERE h.rn <= 20
+                  FROM rest_games pm
+                  JOIN club_matches m ON m.match_id = pm.match_id) x
+         WHERE x.rn <= 20
+    ),
+    last20 AS (
+        -- each player's 20 most recent appearances, newest first (rn = 1)
+        SELECT h.player_id, h.result, h.goals, h.rn
+          FROM head_ranked h
+          JOIN verdict v ON v.player_id = h.player_id
+         WHERE v.ok AND h.rn <= 20
+        UNION ALL
+        SELECT r.player_id, r.result, r.goals, r.rn FROM rest r
     ),
     ends AS (
         -- For each kind of streak: how many appearances up to this one (newest
@@ -1067,9 +1126,11 @@ BEGIN
     ),
     parts AS (
         SELECT pm.player_id, min(p.name) AS name, sum(COALESCE(pm.goals, 0)) AS goals_now
-          FROM club_games pm
+          FROM player_matches pm
           JOIN regs p ON p.player_id = pm.player_id
-         WHERE pm.match_id = lm.match_id
+         -- the latest match's rows, as in the team lists above
+         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
+                                               AND (target_tenant_id, lm.match_id)
          GROUP BY pm.player_id
     ),
     rec AS (
@@ -1240,6 +1301,7 @@ CREATE FUNCTION public.update_aggregated_personal_bests(target_tenant_id uuid) R
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
@@ -2358,6 +2420,8 @@ CREATE FUNCTION public.update_aggregated_season_race_data(target_tenant_id uuid)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_mergejoin TO 'off'
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
@@ -2430,7 +2494,8 @@ BEGIN
             SELECT p.period_type, p.anchor, s.*
             FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
         ),
-        leaders AS (
+        leaders AS MATERIALIZED (
+            -- once: joined below to every game of the period (not re-run per game)
             SELECT period_type, player_id
             FROM (SELECT period_type, player_id,
                          row_number() OVER (PARTITION BY period_type
@@ -2449,8 +2514,9 @@ BEGIN
                                        ROWS UNBOUNDED PRECEDING) AS total
             FROM period_games g JOIN leaders l USING (period_type, player_id)
         ),
-        curves AS (
-            -- The zero-point anchor first, then one point per game in match order.
+        curves AS MATERIALIZED (
+            -- The zero-point anchor first, then one point per game in match order
+            -- (once for both periods, not once per period).
             SELECT period_type, player_id,
                    jsonb_build_object(
                        'player_id', player_id, 'name', min(name),
@@ -4051,6 +4117,10 @@ CREATE INDEX idx_player_matches_tenant_match ON public.player_matches USING btre
 -- Name: idx_player_matches_tenant_player; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX idx_player_matches_tenant_player ON public.player_matches USING btree (tenant_id, player_id);
+
+-- Name: idx_player_matches_tenant_player_match; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX idx_player_matches_tenant_player_match ON public.player_matches USING btree (tenant_id, player_id, ((- match_id)), ((- player_match_id)));
 
 -- Name: idx_player_profile_stats_tenant; Type: INDEX; Schema: public; Owner: -
 

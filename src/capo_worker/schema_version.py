@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "0a88e242086c548ac692b722c4718dbebff0738db7f5371a0e7fd0333f3ef26c"
+SCHEMA_CHECKSUM = "c5ff51b7bbd8a78870321ab9894634d5cea59c14abcae39e1a0cc9bd4b91ff7e"

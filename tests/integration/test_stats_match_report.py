@@ -400,6 +400,31 @@ def test_current_streaks_selection_cap_and_nulls(db_url: str) -> None:
     }
 
 
+def test_streaks_follow_dates_when_matches_were_entered_out_of_order(db_url: str) -> None:
+    # The ten newest matches by date have the smallest ids: the twenty older
+    # ones were entered afterwards. The 20 latest games are the ten newest by
+    # date, then the ten newest of the older ones, whatever the ids.
+    league = LeagueBuilder()
+    ann = league.player("Ann")  # wins the ten newest, loses the older ones
+    bob = league.player("Bob")
+    for i in range(10):
+        league.match(7 * i, {ann: 1}, {bob: 0})
+    for i in range(20):
+        league.match(100 + 7 * i, {ann: 0}, {bob: 1})
+    league.load(db_url)
+
+    run_report(db_url)
+
+    row = the_report(db_url)
+    assert by_name(row["streaks"]) == {
+        "Ann": {"name": "Ann", "streak_type": "win", "streak_count": 10},
+        "Bob": {"name": "Bob", "streak_type": "loss", "streak_count": 10},
+    }
+    assert by_name(row["goal_streaks"]) == {
+        "Ann": {"name": "Ann", "matches_with_goals": 10, "goals_in_streak": 10},
+    }
+
+
 def test_streak_thresholds_come_from_config(db_url: str) -> None:
     league = LeagueBuilder(
         config={

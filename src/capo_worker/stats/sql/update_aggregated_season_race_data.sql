@@ -25,6 +25,11 @@ SET jit = off  -- compiling these queries costs far more than it saves (docs/sta
 -- (the whole club): it would read the table instead of the range, and a
 -- generic plan reads the club's rows by player.
 SET enable_seqscan = off
+-- A bitmap scan cannot take the (tenant_id, match_id) range as its index
+-- condition: it would read every row of the club and filter them.
+SET enable_bitmapscan = off
+-- (the period's games joined to its five leaders: merging sorted both sides)
+SET enable_mergejoin = off
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -97,7 +102,8 @@ BEGIN
             SELECT p.period_type, p.anchor, s.*
             FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
         ),
-        leaders AS (
+        leaders AS MATERIALIZED (
+            -- once: joined below to every game of the period (not re-run per game)
             SELECT period_type, player_id
             FROM (SELECT period_type, player_id,
                          row_number() OVER (PARTITION BY period_type
@@ -116,8 +122,9 @@ BEGIN
                                        ROWS UNBOUNDED PRECEDING) AS total
             FROM period_games g JOIN leaders l USING (period_type, player_id)
         ),
-        curves AS (
-            -- The zero-point anchor first, then one point per game in match order.
+        curves AS MATERIALIZED (
+            -- The zero-point anchor first, then one point per game in match order
+            -- (once for both periods, not once per period).
             SELECT period_type, player_id,
                    jsonb_build_object(
                        'player_id', player_id, 'name', min(name),
