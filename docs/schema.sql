@@ -1468,6 +1468,7 @@ CREATE FUNCTION public.update_aggregated_player_profile_stats() RETURNS void
 CREATE FUNCTION public.update_aggregated_player_profile_stats(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     SET enable_nestloop TO 'off'
     SET enable_mergejoin TO 'off'
     SET work_mem TO '64MB'
@@ -1797,6 +1798,7 @@ CREATE FUNCTION public.update_aggregated_recent_performance() RETURNS void
 CREATE FUNCTION public.update_aggregated_recent_performance(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     SET enable_mergejoin TO 'off'
     SET work_mem TO '64MB'
     AS $$
@@ -1818,6 +1820,16 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date, team_a_score, team_b_score
+            FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss
+            FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
         fresh AS MATERIALIZED (
@@ -1850,18 +1862,8 @@ BEGIN
                                PARTITION BY pm.player_id
                                ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
                            ) AS rn
-                    FROM (SELECT g.player_id, g.match_id, g.player_match_id, g.team, g.goals,
-                                 g.result, g.heavy_win, g.heavy_loss
-                          FROM player_matches g
-                          WHERE g.tenant_id = target_tenant_id
-                            AND (v_players IS NULL OR g.player_id = ANY (v_players))
-                          OFFSET 0) pm
-                    -- The club's rows, joined in memory (OFFSET 0: not through the
-                    -- other clubs' ids); a subquery, not a CTE, so that the planner
-                    -- knows match_id is unique and hashes the matches, not the games.
-                    JOIN (SELECT c.match_id, c.match_date, c.team_a_score, c.team_b_score
-                          FROM matches c WHERE c.tenant_id = target_tenant_id
-                          OFFSET 0) m ON m.match_id = pm.match_id
+                    FROM club_games pm
+                    JOIN club_matches m ON m.match_id = pm.match_id
                     JOIN club_players rp ON rp.player_id = pm.player_id
                 ) g
                 WHERE g.rn <= 5
@@ -1921,6 +1923,7 @@ CREATE FUNCTION public.update_aggregated_season_honours_and_records() RETURNS vo
 CREATE FUNCTION public.update_aggregated_season_honours_and_records(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     SET work_mem TO '64MB'
     SET enable_mergejoin TO 'off'
     AS $$

@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "c5ff51b7bbd8a78870321ab9894634d5cea59c14abcae39e1a0cc9bd4b91ff7e"
+SCHEMA_CHECKSUM = "97d82a3df94cd017ed505a91a879ad1e3219f4ddccad64b6cb6aff8f7834a221"

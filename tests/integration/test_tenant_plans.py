@@ -187,3 +187,28 @@ def test_a_scoped_match_report_scans_only_its_clubs_rows(
         if n > before.get((kind, name), 0) and (kind == "table" or name not in tenant_leading)
     }
     assert wrong == {}, f"{league}: scans that do not start from the tenant: {wrong}"
+
+
+def test_every_stats_function_is_planned_per_call(
+    clubs: tuple[str, dict[str, tuple[str, dt.date | None]]],
+) -> None:
+    """A worker's pooled session calls each function many times: after five calls
+    PostgreSQL may switch a statement to a generic plan, made without the tenant, which
+    among 40 clubs took recent performance from 8 to 760 ms (docs/stats.md, "Generic
+    plans"). Each function carries plan_cache_mode = force_custom_plan."""
+    url, _ = clubs
+    with psycopg.connect(url) as conn:
+        settings = dict(
+            conn.execute(
+                """SELECT p.proname::text, p.proconfig FROM pg_proc p
+                   WHERE p.proname = ANY (%s) AND p.pronargs = 1""",
+                ([fn.name for fn in STATS_FUNCTIONS],),
+            ).fetchall()
+        )
+    assert sorted(settings) == sorted(fn.name for fn in STATS_FUNCTIONS)
+    lacking = [
+        name
+        for name, config in settings.items()
+        if "plan_cache_mode=force_custom_plan" not in (config or [])
+    ]
+    assert lacking == []

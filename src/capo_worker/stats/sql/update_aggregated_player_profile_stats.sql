@@ -37,6 +37,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_player_profile_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
+-- A generic plan (PostgreSQL switches to one after five calls in a session)
+-- misjudges one club's rows among many: recent performance took 100 times,
+-- honours 8 times as long among 40 clubs (docs/benchmarks.md). Plan each call.
+SET plan_cache_mode = force_custom_plan
 -- Every join below is an equi-join of the club's rows in memory, best hashed.
 -- PostgreSQL 17 and later estimate them from the id statistics of the whole
 -- tables (they see through the CTEs), which span every club: among 1,000

@@ -23,6 +23,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- A generic plan (PostgreSQL switches to one after five calls in a session)
+-- misjudges one club's rows among many: recent performance took 100 times,
+-- honours 8 times as long among 40 clubs (docs/benchmarks.md). Plan each call.
+SET plan_cache_mode = force_custom_plan
 -- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
 -- sorted every game (on disk) for merge joins; hash joins are right for all of
 -- them (docs/stats.md)
@@ -47,6 +51,16 @@ BEGIN
         -- otherwise guess the club's joins from ids that span every club.
         WITH club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
+              AND (v_players IS NULL OR player_id = ANY (v_players))
+        ),
+        club_matches AS MATERIALIZED (
+            SELECT match_id, match_date, team_a_score, team_b_score
+            FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_games AS MATERIALIZED (
+            SELECT player_id, match_id, player_match_id, team, goals, result, heavy_win,
+                   heavy_loss
+            FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
         fresh AS MATERIALIZED (
@@ -79,18 +93,8 @@ BEGIN
                                PARTITION BY pm.player_id
                                ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
                            ) AS rn
-                    FROM (SELECT g.player_id, g.match_id, g.player_match_id, g.team, g.goals,
-                                 g.result, g.heavy_win, g.heavy_loss
-                          FROM player_matches g
-                          WHERE g.tenant_id = target_tenant_id
-                            AND (v_players IS NULL OR g.player_id = ANY (v_players))
-                          OFFSET 0) pm
-                    -- The club's rows, joined in memory (OFFSET 0: not through the
-                    -- other clubs' ids); a subquery, not a CTE, so that the planner
-                    -- knows match_id is unique and hashes the matches, not the games.
-                    JOIN (SELECT c.match_id, c.match_date, c.team_a_score, c.team_b_score
-                          FROM matches c WHERE c.tenant_id = target_tenant_id
-                          OFFSET 0) m ON m.match_id = pm.match_id
+                    FROM club_games pm
+                    JOIN club_matches m ON m.match_id = pm.match_id
                     JOIN club_players rp ON rp.player_id = pm.player_id
                 ) g
                 WHERE g.rn <= 5

@@ -25,6 +25,10 @@ CREATE OR REPLACE FUNCTION update_half_and_full_season_stats(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- Planned per call, as every stats function: a generic plan (PostgreSQL's
+-- choice after five calls in a session) is made without the tenant and can
+-- misjudge one club among many (docs/stats.md, "Generic plans").
+SET plan_cache_mode = force_custom_plan
 -- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
 -- sorted every game (on disk) for merge joins; hash joins are right for all of
 -- them (docs/stats.md)

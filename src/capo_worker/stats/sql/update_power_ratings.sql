@@ -37,6 +37,10 @@ CREATE OR REPLACE FUNCTION update_power_ratings(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
+-- Planned per call, as every stats function: a generic plan (PostgreSQL's
+-- choice after five calls in a session) is made without the tenant and can
+-- misjudge one club among many (docs/stats.md, "Generic plans").
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     c_prior CONSTANT numeric := 5;         -- prior weight, in weighted games
