@@ -198,7 +198,7 @@ def test_every_stats_function_is_planned_per_call(
     plans"). Each function carries plan_cache_mode = force_custom_plan."""
     url, _ = clubs
     with psycopg.connect(url) as conn:
-        settings = dict(
+        settings: dict[str, list[str] | None] = dict(
             conn.execute(
                 """SELECT p.proname::text, p.proconfig FROM pg_proc p
                    WHERE p.proname = ANY (%s) AND p.pronargs = 1""",
