@@ -369,6 +369,7 @@ CREATE FUNCTION public.update_aggregated_all_time_stats() RETURNS void
 CREATE FUNCTION public.update_aggregated_all_time_stats(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     SET enable_mergejoin TO 'off'
     SET work_mem TO '64MB'
     AS $$
@@ -503,6 +504,7 @@ CREATE FUNCTION public.update_aggregated_hall_of_fame() RETURNS void
 CREATE FUNCTION public.update_aggregated_hall_of_fame(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
     v_min_games int;
@@ -2571,6 +2573,7 @@ CREATE FUNCTION public.update_half_and_full_season_stats() RETURNS void
 CREATE FUNCTION public.update_half_and_full_season_stats(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     SET enable_mergejoin TO 'off'
     SET enable_nestloop TO 'off'
     SET work_mem TO '64MB'
@@ -2814,6 +2817,7 @@ CREATE FUNCTION public.update_power_ratings() RETURNS void
 CREATE FUNCTION public.update_power_ratings(target_tenant_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
     c_prior CONSTANT numeric := 5;         -- prior weight, in weighted games

@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "97d82a3df94cd017ed505a91a879ad1e3219f4ddccad64b6cb6aff8f7834a221"
+SCHEMA_CHECKSUM = "d1c2378ac0f1c42f8da24f926d411f861278b108e31c2cc0c4579ee4b595593f"
