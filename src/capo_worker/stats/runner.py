@@ -219,17 +219,12 @@ class StatsRunner:
                                   %s, current_setting('capo.as_of', true), ''), true),
                               set_config('capo.job_id', %s, true),
                               set_config('capo.scope_players', %s, true),
-                              set_config('plan_cache_mode', COALESCE(
-                                  %s, current_setting('plan_cache_mode')), true),
                               set_config('application_name', %s, true)""",
                     (
                         str(self.statement_timeout_ms),
                         as_of.isoformat() if as_of else None,
                         job_id or "",
                         scope.setting() if scope else "",
-                        # A scoped call is planned for its players (their index);
-                        # a full call keeps the cached plans of full calls.
-                        "force_custom_plan" if scope and scope.scoped else None,
                         _application_name(fn, job_id, attempt),
                     ),
                 )

@@ -23,9 +23,9 @@ CREATE OR REPLACE FUNCTION update_aggregated_recent_performance(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- JIT compilation costs more than it saves on these short queries
--- A generic plan (PostgreSQL switches to one after five calls in a session)
--- misjudges one club's rows among many: recent performance took 100 times,
--- honours 8 times as long among 40 clubs (docs/benchmarks.md). Plan each call.
+-- Planned per call, as every stats function: a generic plan (PostgreSQL's
+-- choice after five calls in a session) is made without the tenant and can
+-- misjudge one club among many (docs/stats.md, "Generic plans").
 SET plan_cache_mode = force_custom_plan
 -- joins of CTEs have no statistics: PostgreSQL 15 guessed millions of rows and
 -- sorted every game (on disk) for merge joins; hash joins are right for all of

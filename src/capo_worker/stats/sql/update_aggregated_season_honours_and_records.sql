@@ -29,9 +29,9 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
--- A generic plan (PostgreSQL switches to one after five calls in a session)
--- misjudges one club's rows among many: recent performance took 100 times,
--- honours 8 times as long among 40 clubs (docs/benchmarks.md). Plan each call.
+-- Planned per call, as every stats function: a generic plan (PostgreSQL's
+-- choice after five calls in a session) is made without the tenant and can
+-- misjudge one club among many (docs/stats.md, "Generic plans").
 SET plan_cache_mode = force_custom_plan
 -- the sort of every game (large leagues: 84,000 rows) stays in memory
 SET work_mem = '64MB'
