@@ -157,7 +157,7 @@ async def table_page(
     q_: SearchParam = "",
 ) -> Response:
     search = q_.strip()
-    window = q.Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search)
+    window = q.Window.page(page, PAGE_SIZE, search)
     async with ctx.pool.connection() as conn:
         league = await league_context(conn, tenant)
         if league is None:
@@ -166,7 +166,7 @@ async def table_page(
         rows = await _table(conn, table, league, year, window)
         player_ids = await pq.player_ids(conn, league.tenant_id)
         threshold = await q.rating_threshold(conn, league.tenant_id)
-    pages = max(1, -(-rows.total // PAGE_SIZE))
+    pages = rows.pages(PAGE_SIZE)
     context = {
         **league.page(),
         "table": table,

@@ -49,6 +49,11 @@ class Window:
     offset: int = 0
     search: str = ""
 
+    @classmethod
+    def page(cls, number: int, size: int, search: str = "") -> Window:
+        """Page `number` (from 1) of `size` rows."""
+        return cls(limit=size, offset=(number - 1) * size, search=search)
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -56,6 +61,10 @@ class Slice:
 
     rows: list[Row]
     total: int  # rows matching the search (all rows without one)
+
+    def pages(self, size: int) -> int:
+        """How many pages of `size` rows the matching rows fill (at least one)."""
+        return max(1, -(-self.total // size))
 
 
 def _like(search: str) -> str:

@@ -67,7 +67,7 @@ async def players_page(
     q_: SearchParam = "",
 ) -> Response:
     search = q_.strip()
-    window = q.Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=search)
+    window = q.Window.page(page, PAGE_SIZE, search)
     async with ctx.pool.connection() as conn:
         league = await league_context(conn, tenant)
         if league is None:
@@ -78,7 +78,7 @@ async def players_page(
         "rows": rows,
         "search": search,
         "page": page,
-        "pages": max(1, -(-rows.total // PAGE_SIZE)),
+        "pages": rows.pages(PAGE_SIZE),
         "access": await page_access(request, ctx),
     }
     return await render(request, "players.html", context)
