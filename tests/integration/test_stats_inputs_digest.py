@@ -137,16 +137,20 @@ def match_change(conn: psycopg.Connection[Any], match_id: int) -> dict[str, Any]
     return row[0]  # type: ignore[no-any-return]
 
 
+def latest_match(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT max(match_id) FROM matches WHERE tenant_id = %s::uuid", (DEFAULT_TENANT_ID,)
+    ).fetchone()
+    assert row is not None and row[0] is not None
+    return int(row[0])
+
+
 def test_a_post_match_record_keeps_the_digest_its_decision_saw(
     conn: psycopg.Connection[Any],
 ) -> None:
     # A player renamed while a post-match job runs: the job's record keeps the
     # digest of the last complete run, so the next post-match job runs in full.
-    row = conn.execute(
-        "SELECT max(match_id) FROM matches WHERE tenant_id = %s::uuid", (DEFAULT_TENANT_ID,)
-    ).fetchone()
-    assert row is not None
-    match_id = int(row[0])
+    match_id = latest_match(conn)
     conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
     change = match_change(conn, match_id)
     assert change is not None and change["inputs_same"] is True
@@ -165,14 +169,11 @@ def test_a_post_match_record_keeps_the_digest_its_decision_saw(
 def test_a_post_match_record_without_state_records_nothing(
     conn: psycopg.Connection[Any],
 ) -> None:
-    row = conn.execute(
-        "SELECT max(match_id) FROM matches WHERE tenant_id = %s::uuid", (DEFAULT_TENANT_ID,)
-    ).fetchone()
-    assert row is not None
+    match_id = latest_match(conn)
     conn.execute("SELECT capo_stats_remember_run(%s::uuid, NULL)", (DEFAULT_TENANT_ID,))
     conn.execute("SELECT capo_stats_forget_run(%s::uuid)", (DEFAULT_TENANT_ID,))
-    conn.execute("SELECT capo_stats_remember_run(%s::uuid, %s)", (DEFAULT_TENANT_ID, row[0]))
-    assert match_change(conn, int(row[0])) is None  # the next job runs in full
+    conn.execute("SELECT capo_stats_remember_run(%s::uuid, %s)", (DEFAULT_TENANT_ID, match_id))
+    assert match_change(conn, match_id) is None  # the next job runs in full
 
 
 def recorded(conn: psycopg.Connection[Any]) -> bool:
