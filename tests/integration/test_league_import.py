@@ -21,7 +21,7 @@ from capo_worker.league.model import (
     load_league_file,
     parse_league,
 )
-from tests.support.db import query
+from tests.support.db import execute, query
 from tests.support.leagues import league_path, mutated, tiny_league_data
 from tests.support.statsdb import (
     database_fingerprint,
@@ -472,3 +472,15 @@ def test_deleting_a_league_leaves_nothing_derived_from_it(loaded_db: str) -> Non
     assert rows_per_table()["capo_power_rating_sums"] > 0
     delete_tenant_league(loaded_db)
     assert {t: n for t, n in rows_per_table().items() if n} == {}
+
+
+def test_deleting_a_league_clears_later_state_tables_and_no_app_table(loaded_db: str) -> None:
+    # A capo_ state table a later migration adds is found in the catalog (migration
+    # 0064); another tenant table of an adopted app's database is not ours to empty.
+    execute(loaded_db, "CREATE TABLE capo_future_state (tenant_id uuid, value int)")
+    execute(loaded_db, "CREATE TABLE app_team_notes (tenant_id uuid, note text)")
+    execute(loaded_db, "INSERT INTO capo_future_state VALUES (%s, 1)", DEFAULT_TENANT_ID)
+    execute(loaded_db, "INSERT INTO app_team_notes VALUES (%s, 'kept')", DEFAULT_TENANT_ID)
+    delete_tenant_league(loaded_db)
+    assert query(loaded_db, "SELECT count(*) FROM capo_future_state") == [(0,)]
+    assert query(loaded_db, "SELECT note FROM app_team_notes") == [("kept",)]
