@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `bench` importable
     sys.path.insert(0, str(ROOT))
 
+from bench.latest_match import HOLD, LatestMatch  # noqa: E402
 from bench.queue import Proc, process_env, running  # noqa: E402
 from bench.stats import (  # noqa: E402
     DOC,
@@ -131,14 +132,25 @@ def call(conn: psycopg.Connection[tuple[object, ...]], target: Target, function:
 
 
 def side_by_side(targets: list[Target], repeat: int) -> None:
-    """Warm up, then `repeat` rounds, every function timed in each target in turn."""
+    """Warm up, then `repeat` rounds, every function timed in each target in turn.
+
+    Each round follows a change of one match in every target's club (its latest
+    match taken out or put back, bench/latest_match.py), as a nightly run
+    follows a match day.
+    """
     conns = [psycopg.connect(t.url, autocommit=True) for t in targets]
+    latest = [LatestMatch() for _ in targets]
     try:
         pairs = list(zip(targets, conns, strict=True))
         for target, conn in pairs:
+            for statement in HOLD:
+                conn.execute(statement, {"tenant": target.tenant_id})
             for function in ORDER:
                 call(conn, target, function)
         for round_no in range(repeat):
+            for (target, conn), match in zip(pairs, latest, strict=True):
+                for statement in match.toggle():
+                    conn.execute(statement, {"tenant": target.tenant_id})
             order = pairs if round_no % 2 == 0 else pairs[::-1]
             round_totals = {t.label: 0.0 for t in targets}
             for function in ORDER:
