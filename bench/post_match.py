@@ -2,12 +2,15 @@
 
 A fresh database gets the league without its last match; an admin job runs
 (full, and records the state post-match jobs decide from); the last match is
-saved. Then, interleaved REPEAT times, a post-match job for that match and an
-admin job (full), both through the worker's stats handler on the league's
-as-of date. Printed and written into docs/benchmarks.md (between markers):
-the medians of each job's stats time (the graph's wall clock), the sum of its
-functions' times, the whole handler call (with the scope decision and the
-state update), and each function's time in both.
+saved. Then, interleaved REPEAT times, a post-match job for that match, an
+admin job (full) and an admin job from scratch (capo-worker's stored state
+for the tenant deleted first, so nothing is kept from earlier runs; it
+records the state again for the next post-match job), all through the
+worker's stats handler on the league's as-of date. Printed and written into
+docs/benchmarks.md (between markers): the medians of each job's stats time
+(the graph's wall clock), the sum of its functions' times, the whole handler
+call (with the scope decision and the state update), and each function's
+time in all three.
 
     python -m bench.post_match                 # embedded PostgreSQL in a temp dir
     BENCH_DATABASE_URL=postgresql://... python -m bench.post_match --repeat 5
@@ -34,6 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench` and `tests` impor
 from bench.stats import (  # noqa: E402
     LEAGUES,
     TENANT,
+    forget_stored_state,
     fresh_database,
     load,
     median,
@@ -100,10 +104,10 @@ async def run_job(
     return read.results, elapsed
 
 
-async def measure(url: str, match_id: int, repeat: int) -> tuple[JobTimes, JobTimes]:
+async def measure(url: str, match_id: int, repeat: int) -> tuple[JobTimes, JobTimes, JobTimes]:
     pool = make_pool(url, max_size=6, name="bench-post-match")
     await pool.open(wait=True)
-    scoped, full = JobTimes(), JobTimes()
+    scoped, full, scratch = JobTimes(), JobTimes(), JobTimes()
     try:
         settings = Settings.model_construct()
         ctx = JobContext(pool, settings, "bench", logging.getLogger("bench"))
@@ -112,26 +116,39 @@ async def measure(url: str, match_id: int, repeat: int) -> tuple[JobTimes, JobTi
         for _ in range(repeat):
             scoped.record(*await run_job(handler, ctx, "post-match", match_id))
             full.record(*await run_job(handler, ctx, "admin", None))
+            async with pool.connection() as conn:
+                await conn.set_autocommit(True)
+                await forget_stored_state(conn)
+            scratch.record(*await run_job(handler, ctx, "admin", None))
     finally:
         await pool.close()
-    return scoped, full
+    return scoped, full, scratch
 
 
-def report(name: str, counts: str, scoped: JobTimes, full: JobTimes, repeat: int) -> list[str]:
+def report(
+    name: str, counts: str, scoped: JobTimes, full: JobTimes, scratch: JobTimes, repeat: int
+) -> list[str]:
     lines = [
-        f"**{name}**: {counts}; {repeat} post-match jobs and {repeat} full (admin) jobs, "
-        "interleaved; medians in milliseconds.",
+        f"**{name}**: {counts}; {repeat} post-match jobs, {repeat} full (admin) jobs and "
+        f"{repeat} full jobs from scratch, interleaved; medians in milliseconds.",
         "",
-        "| | post-match job | full job | ratio |",
-        "|---|---:|---:|---:|",
+        "| | post-match job | full job | ratio | full job from scratch | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, a, b in (
-        ("stats (the graph's wall clock)", scoped.stats, full.stats),
-        ("the functions' times added up", scoped.summed, full.summed),
-        ("the whole handler call (with decision and state)", scoped.handler, full.handler),
+    for label, a, b, c in (
+        ("stats (the graph's wall clock)", scoped.stats, full.stats, scratch.stats),
+        ("the functions' times added up", scoped.summed, full.summed, scratch.summed),
+        (
+            "the whole handler call (with decision and state)",
+            scoped.handler,
+            full.handler,
+            scratch.handler,
+        ),
     ):
+        post = max(median(a), 1)
         lines.append(
-            f"| {label} | {median(a)} | {median(b)} | 1/{median(b) / max(median(a), 1):.1f} |"
+            f"| {label} | {median(a)} | {median(b)} | 1/{median(b) / post:.1f} | "
+            f"{median(c)} | 1/{median(c) / post:.1f} |"
         )
     always_full = [f.name for f in STATS_FUNCTIONS if scoped.scopes.get(f.name) == "full"]
     full_part = sum(median(scoped.functions[f]) for f in always_full)
@@ -142,13 +159,14 @@ def report(name: str, counts: str, scoped: JobTimes, full: JobTimes, repeat: int
         "docs/stats.md says why): with the scoped ones at zero, the ratio would be "
         f"1/{median(full.summed) / max(full_part, 1):.1f}.",
         "",
-        "| function | post-match scope | post-match (ms) | full (ms) |",
-        "|---|---|---:|---:|",
+        "| function | post-match scope | post-match (ms) | full (ms) | from scratch (ms) |",
+        "|---|---|---:|---:|---:|",
     ]
     for fn in STATS_FUNCTIONS:
         lines.append(
             f"| {fn.name} | {scoped.scopes.get(fn.name, '?')} | "
-            f"{median(scoped.functions[fn.name])} | {median(full.functions[fn.name])} |"
+            f"{median(scoped.functions[fn.name])} | {median(full.functions[fn.name])} | "
+            f"{median(scratch.functions[fn.name])} |"
         )
     return lines
 
@@ -178,14 +196,14 @@ def main() -> None:
             # No state yet: this first job runs in full and records it.
             asyncio.run(measure(url, last.match.match_id, 0))
             save_match(url, last, TENANT)
-            scoped, full = asyncio.run(measure(url, last.match.match_id, args.repeat))
+            scoped, full, scratch = asyncio.run(measure(url, last.match.match_id, args.repeat))
         finally:
             drop_database(admin_url, db)
     counts = (
         f"{len(league.players):,} players, {len(league.matches):,} matches, "
         f"{len(league.player_matches):,} player_matches"
     )
-    lines = report(args.league, counts, scoped, full, args.repeat)
+    lines = report(args.league, counts, scoped, full, scratch, args.repeat)
     print("\n".join(lines), flush=True)
     where = "BENCH_DATABASE_URL" if os.environ.get("BENCH_DATABASE_URL") else "embedded"
     text = "\n".join(
