@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "b7dbc23342164bdeaae7813469da51b63244320f091850c21701a13450608490"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "4f6882a8a7fdb67e35a9bf945b2ecfaa3e4fc384e013d1f1d21532ab50c89fa8"
