@@ -1984,6 +1984,10 @@ DECLARE
     -- whether this run writes the digests of run_players (not in a scoped run
     -- on a tenant that has none: see below)
     write_digests   boolean;
+    -- a full run's new digests (player, number of games, digest)
+    digest_ids      int[];
+    digest_games    int[];
+    digest_texts    text[];
     -- NULL: every player; else only these players' record candidates, and no
     -- honours (a post-match job, docs/stats.md)
     scope_players   int[] := capo_scope_players();
@@ -2117,8 +2121,14 @@ BEGIN
                    (SELECT COALESCE(array_agg(COALESCE(n.player_id, o.player_id)), '{}')
                     FROM new_digests n FULL JOIN old_digests o ON o.player_id = n.player_id
                     WHERE n.games IS DISTINCT FROM o.games
-                       OR n.digest IS DISTINCT FROM o.digest)
-            INTO honours_rows, digest_players, run_players;
+                       OR n.digest IS DISTINCT FROM o.digest),
+                   -- every new digest, written below with the recomputed candidates
+                   -- (the runs do not hash the games again in a full run)
+                   (SELECT array_agg(player_id) FROM new_digests),
+                   (SELECT array_agg(games) FROM new_digests),
+                   (SELECT array_agg(digest) FROM new_digests)
+            INTO honours_rows, digest_players, run_players,
+                 digest_ids, digest_games, digest_texts;
 
             -- No digest yet (the first run, or after an upgrade): every player, and
             -- every stored candidate compared (NULL); the same when most players
@@ -2143,21 +2153,10 @@ BEGIN
         write_digests := scope_players IS NULL OR has_digests;
         IF run_players IS NULL OR cardinality(run_players) > 0 THEN
         WITH match_seq AS MATERIALIZED (
-            -- per match, what every game of it needs (computed once, not per game)
             SELECT match_id, team_a_score, team_b_score,
-                   abs(team_a_score - team_b_score) AS margin,
                    (match_date - DATE '0001-01-01') AS day,
-                   -- the victory's (margin, date); a NULL margin sorts first (as the
-                   -- reference's ORDER BY margin DESC did)
-                   (CASE WHEN team_a_score - team_b_score IS NULL THEN 2147483648
-                         ELSE abs(team_a_score - team_b_score) END) * 1048576
-                       + (match_date - DATE '0001-01-01') AS key_victory,
-                   seq,
-                   capo_records_match_hash(seq, match_id, match_date - DATE '0001-01-01',
-                                           team_a_score, team_b_score) AS mh
-            FROM (SELECT match_id, match_date, team_a_score, team_b_score,
-                         row_number() OVER (ORDER BY match_date, match_id)::int AS seq
-                  FROM matches WHERE tenant_id = target_tenant_id) x
+                   row_number() OVER (ORDER BY match_date, match_id)::int AS seq
+            FROM matches WHERE tenant_id = target_tenant_id
         ),
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
@@ -2166,16 +2165,24 @@ BEGIN
         -- Every game of a non-ringer, all years, as narrow as the runs allow: read
         -- by the runs alone, so never stored (storing it cost as much as a window
         -- pass). Result codes: 0 NULL, 1 win, 2 loss, 3 draw or any other text.
-        -- h: the game's hash (as in the full run's digests above).
+        -- h: the game's hash, in a scoped run (a full run took the digests from its
+        -- pass over every game above).
         games AS (
             SELECT pm.player_id, pm.player_match_id, pm.team,
                    COALESCE(pm.goals, 0) AS goals,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
-                   m.day, m.seq, m.key_victory,
-                   capo_records_game_hash(m.mh, pm.player_match_id, pm.result, pm.team,
-                                          pm.goals) AS h
+                   m.day, m.seq,
+                   (CASE WHEN m.team_a_score - m.team_b_score IS NULL THEN 2147483648
+                         ELSE abs(m.team_a_score - m.team_b_score) END) * 1048576
+                       + m.day AS key_victory,
+                   -- (a full run has the digests already: not computed there)
+                   CASE WHEN scope_players IS NOT NULL THEN
+                       capo_records_game_hash(capo_records_match_hash(m.seq, m.match_id,
+                                                  m.day, m.team_a_score, m.team_b_score),
+                                              pm.player_match_id, pm.result, pm.team,
+                                              pm.goals) END AS h
             FROM (SELECT player_id, player_match_id, team, goals, result, match_id
                   FROM player_matches WHERE tenant_id = target_tenant_id
                     AND (run_players IS NULL OR player_id = ANY (run_players))
@@ -2292,7 +2299,8 @@ BEGIN
         -- The best-goals and biggest-victory games, with their match and score (the
         -- window above carries the match's number in the league's order only).
         end_games AS (
-            SELECT e.*, m.match_id, m.margin, m.team_a_score, m.team_b_score
+            SELECT e.*, m.match_id, abs(m.team_a_score - m.team_b_score) AS margin,
+                   m.team_a_score, m.team_b_score
             FROM ends e JOIN match_seq m ON m.seq = e.seq
             WHERE e.key_goals = e.best_goals OR e.key_victory = e.best_victory
         ),
@@ -2335,7 +2343,13 @@ BEGIN
             -- with games has rows in ends: the best attendance key)
             SELECT DISTINCT player_id, 'digest', n_games::int, NULL::int, 0, NULL::int,
                    digest::text, NULL::text, NULL::int
-            FROM ends WHERE write_digests
+            FROM ends WHERE write_digests AND scope_players IS NOT NULL
+            UNION ALL
+            -- (a full run's: from the pass over every game above)
+            SELECT u.player_id, 'digest', u.games, NULL, 0, NULL, u.digest, NULL, NULL
+            FROM unnest(digest_ids, digest_games, digest_texts) AS u(player_id, games, digest)
+            WHERE scope_players IS NULL
+              AND (run_players IS NULL OR u.player_id = ANY (run_players))
         ),
         old_bests AS MATERIALIZED (
             SELECT player_id, kind, streak, start_day, end_day, match_id, score, team, goals

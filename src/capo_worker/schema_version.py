@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "4f6882a8a7fdb67e35a9bf945b2ecfaa3e4fc384e013d1f1d21532ab50c89fa8"
+SCHEMA_CHECKSUM = "24f09d1e897271007b896cdef2fd9cb61341735d0e2dfe089f6c4ea3a41febb8"
