@@ -2029,8 +2029,8 @@ BEGIN
             DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
 
             -- One pass over the games gives, per player and year, the honours' sums
-            -- and the digest of the games (the same row hash as in the runs below,
-            -- combined with bit_xor, which does not depend on the order).
+            -- and the digest of the games (the games' hashes, as a scoped run's
+            -- below, combined with bit_xor, which does not depend on the order).
             WITH match_seq AS MATERIALIZED (
                 SELECT match_id,
                        extract(year FROM match_date)::int AS year,
@@ -2103,7 +2103,7 @@ BEGIN
                 GROUP BY year
                 RETURNING 1
             ),
-            -- each non-ringer's digest: the number of games and the two hashes
+            -- each non-ringer's digest: the number of games and the games' hash
             new_digests AS (
                 SELECT y.player_id, sum(y.games)::int AS games,
                        bit_xor(y.h)::text AS digest
@@ -2218,7 +2218,7 @@ BEGIN
                    max(y.key_attendance) OVER p AS best_attendance,
                    max(y.key_goals) OVER p AS best_goals,
                    max(y.key_victory) OVER p AS best_victory,
-                   -- and the player's digest: the number of games and the hashes
+                   -- and the player's digest (a scoped run's): games and hash
                    count(*) OVER p AS n_games,
                    bit_xor(y.h) OVER p AS digest
             FROM (SELECT x.player_id, x.day, x.seq, x.team, x.goals, x.grp_scoring,

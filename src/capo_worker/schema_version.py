@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "24f09d1e897271007b896cdef2fd9cb61341735d0e2dfe089f6c4ea3a41febb8"
+SCHEMA_CHECKSUM = "1dd1b30ef7b01c87d72a29c0cddf7afea410f67884cc8af77993ef8f37cd9adb"
