@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "b7dbc23342164bdeaae7813469da51b63244320f091850c21701a13450608490"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "1dd1b30ef7b01c87d72a29c0cddf7afea410f67884cc8af77993ef8f37cd9adb"

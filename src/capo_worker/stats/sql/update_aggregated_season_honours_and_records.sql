@@ -24,6 +24,44 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(DATE '0001-01-01' + day::int, 'YYYY-MM-DD')
 $$;
 
+-- Helpers of this function: the digest of a player's games, from which the
+-- player's record candidates are computed (docs/stats.md, "Only changed
+-- players"). A match's hash covers its place in the league's match order, id,
+-- day and score; a game's hash covers its match's hash, its row id, result code
+-- (0 NULL, 1 win, 2 loss, 3 any other text: all the runs read), goals (NULL as
+-- 0, as the runs read them) and team (the text itself when neither A, B nor
+-- NULL). The fields are packed without overlap before each 64-bit hash
+-- (hashint8extended); a player's digest is the bit_xor of the games' hashes,
+-- which does not depend on their order, and the number of games.
+CREATE OR REPLACE FUNCTION capo_records_match_hash(
+    seq int, match_id int, day int, team_a_score int, team_b_score int
+) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashint8extended(
+        hashint8extended(
+            hashint8extended((seq::bigint << 32) # (match_id::bigint & 4294967295), 0)
+            # ((day::bigint << 32) # (team_a_score::bigint & 4294967295)), 0)
+        # (team_b_score::bigint & 4294967295), 0)
+$$;
+
+CREATE OR REPLACE FUNCTION capo_records_game_hash(
+    match_hash bigint, player_match_id int, result text, team text, goals int
+) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashint8extended(
+        match_hash
+        # ((player_match_id::bigint & 4294967295) << 32)
+        # ((CASE WHEN result IS NULL THEN 0 WHEN result = 'win' THEN 1
+                 WHEN result = 'loss' THEN 2 ELSE 3 END)::bigint << 30)
+        # ((CASE WHEN team IS NULL THEN 0 WHEN team = 'A' THEN 1
+                 WHEN team = 'B' THEN 2 ELSE 3 END)::bigint << 28)
+        # (COALESCE(goals, 0)::bigint & 268435455)
+        -- what the 28 bits of goals and the team code do not hold
+        # CASE WHEN (team IS NULL OR team IN ('A', 'B'))
+                    AND COALESCE(goals, 0) BETWEEN 0 AND 268435455 THEN 0
+               ELSE hashtextextended(COALESCE(team, ''), COALESCE(goals, 0)) END, 0)
+$$;
+
 CREATE OR REPLACE FUNCTION update_aggregated_season_honours_and_records(
     target_tenant_id uuid
 ) RETURNS jsonb
@@ -47,7 +85,19 @@ DECLARE
     honours_rows    int := 0;
     has_matches     boolean;
     records_doc     jsonb;
-    candidate_rows  int;
+    candidate_rows  int := 0;
+    -- the players whose candidates this run recomputes (NULL: every player)
+    run_players     int[];
+    -- the tenant's players with games (non-ringers), in a full run
+    digest_players  int;
+    has_digests     boolean;
+    -- whether this run writes the digests of run_players (not in a scoped run
+    -- on a tenant that has none: see below)
+    write_digests   boolean;
+    -- a full run's new digests (player, number of games, digest)
+    digest_ids      int[];
+    digest_games    int[];
+    digest_texts    text[];
     -- NULL: every player; else only these players' record candidates, and no
     -- honours (a post-match job, docs/stats.md)
     scope_players   int[] := capo_scope_players();
@@ -78,114 +128,177 @@ BEGIN
         -- A scoped run (a post-match job for the league's last match, in the current
         -- year) leaves the honours of finished years alone and recomputes the record
         -- candidates of its players only (docs/stats.md, "Post-match updates").
+        -- A full run rebuilds the honours and recomputes the candidates of the
+        -- players whose games changed since their candidates were written: each
+        -- player's candidates come with a digest of the games they were computed
+        -- from (a row of kind 'digest'), and a player whose games still give the
+        -- same digest keeps them (docs/stats.md, "Only changed players").
+        has_digests := EXISTS (SELECT FROM capo_records_player_bests
+                               WHERE tenant_id = target_tenant_id AND kind = 'digest');
         IF scope_players IS NULL THEN
             DELETE FROM aggregated_season_honours WHERE tenant_id = target_tenant_id;
+
+            -- One pass over the games gives, per player and year, the honours' sums
+            -- and the digest of the games (the games' hashes, as a scoped run's
+            -- below, combined with bit_xor, which does not depend on the order).
+            WITH match_seq AS MATERIALIZED (
+                SELECT match_id,
+                       extract(year FROM match_date)::int AS year,
+                       capo_records_match_hash(seq, match_id, match_date - DATE '0001-01-01',
+                                               team_a_score, team_b_score) AS mh
+                FROM (SELECT match_id, match_date, team_a_score, team_b_score,
+                             row_number() OVER (ORDER BY match_date, match_id)::int AS seq
+                      FROM matches WHERE tenant_id = target_tenant_id) x
+            ),
+            per_year AS MATERIALIZED (
+                SELECT pm.player_id, m.year, count(*)::int AS games,
+                       sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
+                                               pm.heavy_loss, pm.clean_sheet, fs.w, fs.d,
+                                               fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
+                           AS points,
+                       sum(COALESCE(pm.goals, 0)) AS goals,
+                       bit_xor(capo_records_game_hash(m.mh, pm.player_match_id, pm.result,
+                                                      pm.team, pm.goals)) AS h
+                FROM (SELECT player_id, player_match_id, match_id, team, goals, result,
+                             heavy_win, heavy_loss, clean_sheet
+                      FROM player_matches WHERE tenant_id = target_tenant_id
+                      OFFSET 0) pm
+                JOIN match_seq m ON m.match_id = pm.match_id
+                GROUP BY pm.player_id, m.year
+            ),
+            club_players AS MATERIALIZED (
+                SELECT player_id, name::text AS name FROM players
+                WHERE tenant_id = target_tenant_id AND NOT is_ringer
+            ),
+            -- Season honours: finished years only (Q-H10); players with at least
+            -- min_games_for_honours games that year; places never shared, ties by
+            -- name; ringers dropped after the sums.
+            ranked AS (
+                SELECT n.name, y.year, y.points, y.goals,
+                       row_number() OVER (PARTITION BY y.year
+                                          ORDER BY y.points DESC, n.name COLLATE "C")
+                           AS points_place,
+                       row_number() OVER (PARTITION BY y.year
+                                          ORDER BY y.goals DESC, n.name COLLATE "C")
+                           AS goals_place
+                FROM per_year y JOIN club_players n ON n.player_id = y.player_id
+                WHERE y.year < extract(year FROM year_start)::int AND y.games >= min_games
+            ),
+            honours AS (
+                INSERT INTO aggregated_season_honours (tenant_id, year, season_winners,
+                                                       top_scorers)
+                SELECT target_tenant_id, year,
+                       jsonb_build_object(
+                           'winners', COALESCE(jsonb_agg(jsonb_build_object(
+                                          'name', name, 'points', points))
+                                          FILTER (WHERE points_place = 1), '[]'::jsonb),
+                           'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
+                                             'name', name, 'points', points))
+                                             FILTER (WHERE points_place = 2), '[]'::jsonb),
+                           'third_place', COALESCE(jsonb_agg(jsonb_build_object(
+                                              'name', name, 'points', points))
+                                              FILTER (WHERE points_place = 3), '[]'::jsonb)),
+                       jsonb_build_object(
+                           'winners', COALESCE(jsonb_agg(jsonb_build_object(
+                                          'name', name, 'goals', goals))
+                                          FILTER (WHERE goals_place = 1), '[]'::jsonb),
+                           'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
+                                             'name', name, 'goals', goals))
+                                             FILTER (WHERE goals_place = 2), '[]'::jsonb),
+                           'third_place', COALESCE(jsonb_agg(jsonb_build_object(
+                                              'name', name, 'goals', goals))
+                                              FILTER (WHERE goals_place = 3), '[]'::jsonb))
+                FROM ranked
+                WHERE (points_place <= 3 OR goals_place <= 3)
+                GROUP BY year
+                RETURNING 1
+            ),
+            -- each non-ringer's digest: the number of games and the games' hash
+            new_digests AS (
+                SELECT y.player_id, sum(y.games)::int AS games,
+                       bit_xor(y.h)::text AS digest
+                FROM per_year y JOIN club_players n ON n.player_id = y.player_id
+                GROUP BY y.player_id
+            ),
+            old_digests AS (
+                SELECT player_id, streak AS games, score AS digest
+                FROM capo_records_player_bests
+                WHERE tenant_id = target_tenant_id AND kind = 'digest'
+            )
+            SELECT (SELECT count(*) FROM honours),
+                   (SELECT count(*) FROM new_digests),
+                   -- the players whose digest came, went or changed
+                   (SELECT COALESCE(array_agg(COALESCE(n.player_id, o.player_id)), '{}')
+                    FROM new_digests n FULL JOIN old_digests o ON o.player_id = n.player_id
+                    WHERE n.games IS DISTINCT FROM o.games
+                       OR n.digest IS DISTINCT FROM o.digest),
+                   -- every new digest, written below with the recomputed candidates
+                   -- (the runs do not hash the games again in a full run)
+                   (SELECT array_agg(player_id) FROM new_digests),
+                   (SELECT array_agg(games) FROM new_digests),
+                   (SELECT array_agg(digest) FROM new_digests)
+            INTO honours_rows, digest_players, run_players,
+                 digest_ids, digest_games, digest_texts;
+
+            -- No digest yet (the first run, or after an upgrade): every player, and
+            -- every stored candidate compared (NULL); the same when most players
+            -- changed, where a filter on the players only costs.
+            IF NOT has_digests OR cardinality(run_players) * 2 > digest_players THEN
+                run_players := NULL;
+            END IF;
+        ELSE
+            run_players := scope_players;
         END IF;
 
-        -- One statement builds the honours (inserted) and the players' record
-        -- candidates, so the games are read once. The candidates are written as a
-        -- difference (rows that went or came, duplicates counted): most runs change
-        -- few players' candidates, and rewriting a thousand unchanged rows cost more
-        -- than comparing them.
+        -- The candidates (and digests) of run_players (NULL: every player), from
+        -- their games, written as a difference (rows that went or came, duplicates
+        -- counted): most runs change few players' candidates, and rewriting a
+        -- thousand unchanged rows cost more than comparing them. A scoped run on a
+        -- tenant without digests writes none (a player with candidates always has
+        -- a digest once the tenant has any).
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED, or OFFSET 0 for the club's games: their
         -- match ids are never looked up one by one through an index that spans
         -- every club, whose statistics the planner would otherwise go by).
+        write_digests := scope_players IS NULL OR has_digests;
+        IF run_players IS NULL OR cardinality(run_players) > 0 THEN
         WITH match_seq AS MATERIALIZED (
-            -- per match, what every game of it needs (computed once, not per game)
             SELECT match_id, team_a_score, team_b_score,
-                   abs(team_a_score - team_b_score) AS margin,
                    (match_date - DATE '0001-01-01') AS day,
-                   match_date < year_start AS finished,
-                   extract(year FROM match_date)::int AS year,
-                   -- the victory's (margin, date); a NULL margin sorts first (as the
-                   -- reference's ORDER BY margin DESC did)
-                   (CASE WHEN team_a_score - team_b_score IS NULL THEN 2147483648
-                         ELSE abs(team_a_score - team_b_score) END) * 1048576
-                       + (match_date - DATE '0001-01-01') AS key_victory,
                    row_number() OVER (ORDER BY match_date, match_id)::int AS seq
             FROM matches WHERE tenant_id = target_tenant_id
         ),
         club_players AS MATERIALIZED (
             SELECT player_id FROM players WHERE tenant_id = target_tenant_id AND NOT is_ringer
-              AND (scope_players IS NULL OR player_id = ANY (scope_players))
+              AND (run_players IS NULL OR player_id = ANY (run_players))
         ),
         -- Every game of a non-ringer, all years, as narrow as the runs allow: read
         -- by the runs alone, so never stored (storing it cost as much as a window
         -- pass). Result codes: 0 NULL, 1 win, 2 loss, 3 draw or any other text.
+        -- h: the game's hash, in a scoped run (a full run took the digests from its
+        -- pass over every game above).
         games AS (
             SELECT pm.player_id, pm.player_match_id, pm.team,
                    COALESCE(pm.goals, 0) AS goals,
                    CASE WHEN pm.result IS NULL THEN 0
                         WHEN pm.result = 'win' THEN 1
                         WHEN pm.result = 'loss' THEN 2 ELSE 3 END AS r,
-                   m.day, m.seq, m.key_victory
+                   m.day, m.seq,
+                   (CASE WHEN m.team_a_score - m.team_b_score IS NULL THEN 2147483648
+                         ELSE abs(m.team_a_score - m.team_b_score) END) * 1048576
+                       + m.day AS key_victory,
+                   -- (a full run has the digests already: not computed there)
+                   CASE WHEN scope_players IS NOT NULL THEN
+                       capo_records_game_hash(capo_records_match_hash(m.seq, m.match_id,
+                                                  m.day, m.team_a_score, m.team_b_score),
+                                              pm.player_match_id, pm.result, pm.team,
+                                              pm.goals) END AS h
             FROM (SELECT player_id, player_match_id, team, goals, result, match_id
                   FROM player_matches WHERE tenant_id = target_tenant_id
-                    AND (scope_players IS NULL OR player_id = ANY (scope_players))
+                    AND (run_players IS NULL OR player_id = ANY (run_players))
                   OFFSET 0) pm
             JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN match_seq m ON m.match_id = pm.match_id
-        ),
-        -- Season honours: finished years only (Q-H10); players with at least
-        -- min_games_for_honours games that year; places never shared, ties by name.
-        -- Full runs only: a scoped run skips this join.
-        per_year AS (
-            SELECT n.name::text AS name, y.year, y.points, y.goals
-            FROM (SELECT pm.player_id, m.year,
-                         sum(capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win,
-                                                 pm.heavy_loss, pm.clean_sheet, fs.w, fs.d,
-                                                 fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw))
-                             AS points,
-                         sum(COALESCE(pm.goals, 0)) AS goals
-                  FROM (SELECT player_id, match_id, goals, result, heavy_win, heavy_loss,
-                               clean_sheet
-                        FROM player_matches WHERE tenant_id = target_tenant_id
-                          AND scope_players IS NULL
-                        OFFSET 0) pm
-                  JOIN match_seq m ON m.match_id = pm.match_id
-                  WHERE m.finished
-                  GROUP BY pm.player_id, m.year
-                  HAVING count(*) >= min_games) y
-            -- ringers dropped after the sums: fewer rows to join
-            JOIN players n ON n.tenant_id = target_tenant_id AND n.player_id = y.player_id
-                          AND NOT n.is_ringer
-        ),
-        ranked AS (
-            SELECT name, year, points, goals,
-                   row_number() OVER (PARTITION BY year
-                                      ORDER BY points DESC, name COLLATE "C") AS points_place,
-                   row_number() OVER (PARTITION BY year
-                                      ORDER BY goals DESC, name COLLATE "C") AS goals_place
-            FROM per_year
-        ),
-        honours AS (
-            INSERT INTO aggregated_season_honours (tenant_id, year, season_winners, top_scorers)
-            SELECT target_tenant_id, year,
-                   jsonb_build_object(
-                       'winners', COALESCE(jsonb_agg(jsonb_build_object(
-                                      'name', name, 'points', points))
-                                      FILTER (WHERE points_place = 1), '[]'::jsonb),
-                       'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
-                                         'name', name, 'points', points))
-                                         FILTER (WHERE points_place = 2), '[]'::jsonb),
-                       'third_place', COALESCE(jsonb_agg(jsonb_build_object(
-                                          'name', name, 'points', points))
-                                          FILTER (WHERE points_place = 3), '[]'::jsonb)),
-                   jsonb_build_object(
-                       'winners', COALESCE(jsonb_agg(jsonb_build_object(
-                                      'name', name, 'goals', goals))
-                                      FILTER (WHERE goals_place = 1), '[]'::jsonb),
-                       'runners_up', COALESCE(jsonb_agg(jsonb_build_object(
-                                         'name', name, 'goals', goals))
-                                         FILTER (WHERE goals_place = 2), '[]'::jsonb),
-                       'third_place', COALESCE(jsonb_agg(jsonb_build_object(
-                                          'name', name, 'goals', goals))
-                                          FILTER (WHERE goals_place = 3), '[]'::jsonb))
-            FROM ranked
-            WHERE (points_place <= 3 OR goals_place <= 3)
-            GROUP BY year
-            RETURNING 1
         ),
         -- (c, d, e) runs, per player in match order, from one sort and three
         -- window passes over narrow rows:
@@ -214,9 +327,13 @@ BEGIN
                    max(y.len_winless) OVER p AS winless,
                    max(y.key_attendance) OVER p AS best_attendance,
                    max(y.key_goals) OVER p AS best_goals,
-                   max(y.key_victory) OVER p AS best_victory
+                   max(y.key_victory) OVER p AS best_victory,
+                   -- and the player's digest (a scoped run's): games and hash
+                   count(*) OVER p AS n_games,
+                   bit_xor(y.h) OVER p AS digest
             FROM (SELECT x.player_id, x.day, x.seq, x.team, x.goals, x.grp_scoring,
                    x.key_victory, x.s_result, x.s_undefeated, x.s_winless, x.s_attendance,
+                   x.h,
                    CASE WHEN r = 1 THEN rn - s_result / 1048576 + 1 END AS len_win,
                    CASE WHEN r = 2 THEN rn - s_result / 1048576 + 1 END AS len_loss,
                    CASE WHEN r IN (1, 3) THEN rn - s_undefeated / 1048576 + 1 END
@@ -225,7 +342,7 @@ BEGIN
                    (rn - s_attendance / 1048576 + 1) * 1048576 + day AS key_attendance,
                    CASE WHEN goals > 0 THEN goals * 1048576 + day END AS key_goals
             FROM (SELECT o.player_id, o.day, o.seq, o.team, o.r, o.rn, o.goals,
-                         o.grp_scoring, o.key_victory,
+                         o.grp_scoring, o.key_victory, o.h,
                    max(CASE WHEN o.prev IS NULL OR o.prev % 4 <> o.r
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_result,
                    max(CASE WHEN o.r IN (1, 3) AND (o.prev IS NULL OR o.prev % 4 IN (0, 2))
@@ -235,11 +352,12 @@ BEGIN
                    max(CASE WHEN o.prev IS NULL OR o.prev / 4 <> o.seq - 1
                             THEN o.rn * 1048576 + o.day END) OVER w AS s_attendance
             FROM (SELECT g.player_id, g.key_victory, g.r, g.seq, g.team, g.goals, g.day,
+                         g.h,
                          row_number() OVER w AS rn,
                          -- the previous game: seq * 4 + result code
                          lag(g.seq * 4 + g.r) OVER w AS prev,
                          count(*) FILTER (WHERE g.goals <= 0) OVER w AS grp_scoring
-                  FROM (SELECT player_id, key_victory, r, seq, team, goals, day
+                  FROM (SELECT player_id, key_victory, r, seq, team, goals, day, h
                         FROM games
                         ORDER BY player_id, day, seq, player_match_id) g
                   WINDOW w AS (PARTITION BY g.player_id ORDER BY g.day)) o
@@ -291,7 +409,8 @@ BEGIN
         -- The best-goals and biggest-victory games, with their match and score (the
         -- window above carries the match's number in the league's order only).
         end_games AS (
-            SELECT e.*, m.match_id, m.margin, m.team_a_score, m.team_b_score
+            SELECT e.*, m.match_id, abs(m.team_a_score - m.team_b_score) AS margin,
+                   m.team_a_score, m.team_b_score
             FROM ends e JOIN match_seq m ON m.seq = e.seq
             WHERE e.key_goals = e.best_goals OR e.key_victory = e.best_victory
         ),
@@ -329,12 +448,24 @@ BEGIN
             UNION ALL
             SELECT player_id, 'victory', margin, NULL, day, match_id, score, team, goals
             FROM victory_bests
+            UNION ALL
+            -- the digest of the games the candidates above come from (every player
+            -- with games has rows in ends: the best attendance key)
+            SELECT DISTINCT player_id, 'digest', n_games::int, NULL::int, 0, NULL::int,
+                   digest::text, NULL::text, NULL::int
+            FROM ends WHERE write_digests AND scope_players IS NOT NULL
+            UNION ALL
+            -- (a full run's: from the pass over every game above)
+            SELECT u.player_id, 'digest', u.games, NULL, 0, NULL, u.digest, NULL, NULL
+            FROM unnest(digest_ids, digest_games, digest_texts) AS u(player_id, games, digest)
+            WHERE scope_players IS NULL
+              AND (run_players IS NULL OR u.player_id = ANY (run_players))
         ),
         old_bests AS MATERIALIZED (
             SELECT player_id, kind, streak, start_day, end_day, match_id, score, team, goals
             FROM capo_records_player_bests
             WHERE tenant_id = target_tenant_id
-              AND (scope_players IS NULL OR player_id = ANY (scope_players))
+              AND (run_players IS NULL OR player_id = ANY (run_players))
         ),
         -- The candidate rows whose number of copies differs (set operations treat
         -- NULLs as equal); all their copies are rewritten.
@@ -372,9 +503,9 @@ BEGIN
                             AND c.goals IS NOT DISTINCT FROM n.goals)
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM honours),
-               (SELECT count(*) FROM gone) + (SELECT count(*) FROM came)
-        INTO honours_rows, candidate_rows;
+        SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM came)
+        INTO candidate_rows;
+        END IF;
 
         -- The records, from the players' candidates alone (written above or, for
         -- the players a scoped run left alone, by an earlier run): no game is read.
