@@ -347,17 +347,15 @@ BEGIN
     -- matches (read by match), counted by distinct match. (Teammates who are
     -- no mates, retired players and ringers, drop out in chemistry below.)
     scoped_pairs AS (
-        SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
-               NULL::bigint AS points_b, count(*) AS shared
-        FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
-                     count(*) AS pair_rows, sum(p.fp) AS points_a
-              FROM sided p
-              JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
-              WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
-                AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
-                AND t.player_id <> p.player_id
-              GROUP BY p.player_id, t.player_id, p.match_id) x
-        GROUP BY a, b
+        SELECT p.player_id AS a, t.player_id AS b, count(*) AS pair_rows,
+               sum(p.fp) AS points_a, NULL::bigint AS points_b,
+               count(DISTINCT p.match_id) AS shared
+        FROM sided p
+        JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
+        WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
+          AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
+          AND t.player_id <> p.player_id
+        GROUP BY p.player_id, t.player_id
     ),
     pair_sums AS (
         SELECT a, b,
