@@ -60,6 +60,7 @@ DECLARE
     scope_players int[] := capo_scope_players();
     fs       record;
     duration numeric;
+    duration_text text;
     written  int;
     digest   text;    -- a full run's inputs (capo_profile_stats_state)
     last_run record;  -- what the last full run left
@@ -70,21 +71,28 @@ BEGIN
     SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
     -- Cast to numeric (decimals accepted, Q-R5). As in the reference, a bad value
     -- fails the call as soon as any game exists (a ringer's included), and goes
-    -- unnoticed when there is none.
-    -- (The club's players and matches first, as in the statement below.)
-    IF EXISTS (WITH club_players AS MATERIALIZED (
-                   SELECT player_id FROM players WHERE tenant_id = target_tenant_id),
-               club_matches AS MATERIALIZED (
-                   SELECT match_id FROM matches WHERE tenant_id = target_tenant_id),
-               club_games AS MATERIALIZED (
-                   SELECT player_id, match_id FROM player_matches
-                   WHERE tenant_id = target_tenant_id)
-               SELECT 1
-               FROM club_games pm
-               JOIN club_players pl ON pl.player_id = pm.player_id
-               JOIN club_matches m ON m.match_id = pm.match_id) THEN
-        duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
-    END IF;
+    -- unnoticed when there is none. The games are looked for only when the value
+    -- does not parse (the club's players, matches and games cost about 1 ms on
+    -- large); RAISE re-raises the cast's own error.
+    duration_text := get_config_value('match_duration_minutes', '60', target_tenant_id);
+    BEGIN
+        duration := duration_text::numeric;
+    EXCEPTION WHEN OTHERS THEN
+        -- (The club's players and matches first, as in the statement below.)
+        IF EXISTS (WITH club_players AS MATERIALIZED (
+                       SELECT player_id FROM players WHERE tenant_id = target_tenant_id),
+                   club_matches AS MATERIALIZED (
+                       SELECT match_id FROM matches WHERE tenant_id = target_tenant_id),
+                   club_games AS MATERIALIZED (
+                       SELECT player_id, match_id FROM player_matches
+                       WHERE tenant_id = target_tenant_id)
+                   SELECT 1
+                   FROM club_games pm
+                   JOIN club_players pl ON pl.player_id = pm.player_id
+                   JOIN club_matches m ON m.match_id = pm.match_id) THEN
+            RAISE;
+        END IF;
+    END;
 
     -- A full run whose inputs are those of the last full run, with that run's
     -- rows untouched since, keeps the rows: computing them again would write
@@ -107,7 +115,7 @@ BEGIN
              WHERE p.proname IN ('update_aggregated_player_profile_stats', 'capo_fantasy_points',
                                  'capo_profile_day_text', 'capo_profile_run_dates')),
             row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
-            get_config_value('match_duration_minutes', '60', target_tenant_id),
+            duration_text,
             (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
                         row(p.player_id, p.name, p.is_ringer, p.is_retired, p.selected_club),
                         0), 0)))
