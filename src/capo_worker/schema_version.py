@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "19e5d773dc826e6a80997ea61971cf47825d916efa488be94ac4c4c843ea00dc"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "14da76349c27bacec9ae3ccef619a922ee8e8138b321a15a48dac2fd908db1e8"
