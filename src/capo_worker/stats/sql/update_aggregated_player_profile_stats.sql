@@ -351,9 +351,10 @@ BEGIN
               GROUP BY p.player_id, t.player_id, p.match_id) x
         GROUP BY a, b
     ),
-    -- A scoped run pairs its players' rows with the club's rows of those
-    -- matches (read by match), counted by distinct match. (Teammates who are
-    -- no mates, retired players and ringers, drop out in chemistry below.)
+    -- A scoped run pairs its players' rows with the teammates' rows of those
+    -- matches (the club's rows, read by match; players who are no mates,
+    -- retired players and ringers, are left out first), counted by distinct
+    -- match, in one grouping (the rows come sorted by pair and match).
     scoped_pairs AS (
         SELECT p.player_id AS a, t.player_id AS b, count(*) AS pair_rows,
                sum(p.fp) AS points_a, NULL::bigint AS points_b,
@@ -362,6 +363,7 @@ BEGIN
         JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
         WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
           AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
+          AND t.player_id IN (SELECT player_id FROM mates)
           AND t.player_id <> p.player_id
         GROUP BY p.player_id, t.player_id
     ),
