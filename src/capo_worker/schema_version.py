@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "14da76349c27bacec9ae3ccef619a922ee8e8138b321a15a48dac2fd908db1e8"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "5a76974db3f90a51532b5e34f2fbf535a136876acdd6fd6ecfe34cac57e32165"
