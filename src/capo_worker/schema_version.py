@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "1dd1b30ef7b01c87d72a29c0cddf7afea410f67884cc8af77993ef8f37cd9adb"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "7e5c45e9496493b1e9fe9c4bdd51184e6a8b970dfea2589041b4e1e5ca42fd7c"

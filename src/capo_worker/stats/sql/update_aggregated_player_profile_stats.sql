@@ -8,7 +8,8 @@
 -- and the clean sheet is recomputed from the score (Q-R1).
 --
 -- Write mode, within the tenant: delete the tenant's rows (the reference TRUNCATEs),
--- insert. Errors are not wrapped.
+-- insert; a full run whose inputs and rows are unchanged since the last full run
+-- keeps the rows (capo_profile_stats_state, migration 0070). Errors are not wrapped.
 
 -- Two signatures, no default argument (docs/stats.md): the app's, for the default
 -- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
@@ -59,7 +60,10 @@ DECLARE
     scope_players int[] := capo_scope_players();
     fs       record;
     duration numeric;
+    duration_text text;
     written  int;
+    digest   text;    -- a full run's inputs (capo_profile_stats_state)
+    last_run record;  -- what the last full run left
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
                                   hashtext(target_tenant_id::text));
@@ -67,20 +71,78 @@ BEGIN
     SELECT * INTO fs FROM capo_fantasy_settings(target_tenant_id);
     -- Cast to numeric (decimals accepted, Q-R5). As in the reference, a bad value
     -- fails the call as soon as any game exists (a ringer's included), and goes
-    -- unnoticed when there is none.
-    -- (The club's players and matches first, as in the statement below.)
-    IF EXISTS (WITH club_players AS MATERIALIZED (
-                   SELECT player_id FROM players WHERE tenant_id = target_tenant_id),
-               club_matches AS MATERIALIZED (
-                   SELECT match_id FROM matches WHERE tenant_id = target_tenant_id),
-               club_games AS MATERIALIZED (
-                   SELECT player_id, match_id FROM player_matches
-                   WHERE tenant_id = target_tenant_id)
-               SELECT 1
-               FROM club_games pm
-               JOIN club_players pl ON pl.player_id = pm.player_id
-               JOIN club_matches m ON m.match_id = pm.match_id) THEN
-        duration := get_config_value('match_duration_minutes', '60', target_tenant_id)::numeric;
+    -- unnoticed when there is none. The games are looked for only when the value
+    -- does not parse (the club's players, matches and games cost about 1 ms on
+    -- large); RAISE re-raises the cast's own error.
+    duration_text := get_config_value('match_duration_minutes', '60', target_tenant_id);
+    BEGIN
+        duration := duration_text::numeric;
+    EXCEPTION WHEN OTHERS THEN
+        -- (The club's players and matches first, as in the statement below.)
+        IF EXISTS (WITH club_players AS MATERIALIZED (
+                       SELECT player_id FROM players WHERE tenant_id = target_tenant_id),
+                   club_matches AS MATERIALIZED (
+                       SELECT match_id FROM matches WHERE tenant_id = target_tenant_id),
+                   club_games AS MATERIALIZED (
+                       SELECT player_id, match_id FROM player_matches
+                       WHERE tenant_id = target_tenant_id)
+                   SELECT 1
+                   FROM club_games pm
+                   JOIN club_players pl ON pl.player_id = pm.player_id
+                   JOIN club_matches m ON m.match_id = pm.match_id) THEN
+            RAISE;
+        END IF;
+    END;
+
+    -- A full run whose inputs are those of the last full run, with that run's
+    -- rows untouched since, keeps the rows: computing them again would write
+    -- the same values (the function depends on nothing else; no "today").
+    -- The inputs are every column the statement below reads, as a count and a
+    -- sum of 64-bit hashes per table (each row's hash hashed once more: a
+    -- record's hash is linear in its columns' hashes, so two rows swapping a
+    -- value would cancel out), the settings it used and the source of the
+    -- functions that compute the rows. The rows are untouched when there are
+    -- as many as that run inserted and all still have its xmin (any update,
+    -- delete or insert by anyone since changes one or the other; a scoped run
+    -- rewrites its players' rows); in the transaction that wrote them they
+    -- could have been changed under the same xmin, so they are not trusted
+    -- there.
+    IF scope_players IS NULL THEN
+        digest := concat_ws('#',
+            current_setting('server_version_num'),
+            (SELECT md5(string_agg(p.prosrc, '|' ORDER BY p.proname, p.oid))
+             FROM pg_proc p
+             WHERE p.proname IN ('update_aggregated_player_profile_stats', 'capo_fantasy_points',
+                                 'capo_profile_day_text', 'capo_profile_run_dates')),
+            row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
+            duration_text,
+            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
+                        row(p.player_id, p.name, p.is_ringer, p.is_retired, p.selected_club),
+                        0), 0)))
+             FROM players p WHERE p.tenant_id = target_tenant_id),
+            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
+                        row(m.match_id, m.match_date, m.team_a_score, m.team_b_score), 0), 0)))
+             FROM matches m WHERE m.tenant_id = target_tenant_id),
+            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
+                        row(pm.player_match_id, pm.player_id, pm.match_id, pm.team, pm.goals,
+                            pm.result, pm.heavy_win, pm.heavy_loss), 0), 0)))
+             FROM player_matches pm WHERE pm.tenant_id = target_tenant_id));
+        SELECT s.rows_written, s.rows_xmin INTO last_run
+        FROM capo_profile_stats_state s
+        WHERE s.tenant_id = target_tenant_id AND s.inputs_digest = digest
+          AND s.written_in IS DISTINCT FROM pg_current_xact_id_if_assigned();
+        IF FOUND AND (SELECT count(*) = last_run.rows_written
+                             AND count(*) FILTER (WHERE a.xmin <> last_run.rows_xmin) = 0
+                      FROM aggregated_player_profile_stats a
+                      WHERE a.tenant_id = target_tenant_id) THEN
+            PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats',
+                                              'player_profile_stats', true);
+            IF last_run.rows_written = 0 THEN
+                RETURN jsonb_build_object('rows', 0,
+                                          'note', 'no non-ringer players: the table is empty');
+            END IF;
+            RETURN jsonb_build_object('rows', last_run.rows_written);
+        END IF;
     END IF;
 
     DELETE FROM aggregated_player_profile_stats
@@ -289,21 +351,21 @@ BEGIN
               GROUP BY p.player_id, t.player_id, p.match_id) x
         GROUP BY a, b
     ),
-    -- A scoped run pairs its players' rows with the club's rows of those
-    -- matches (read by match), counted by distinct match. (Teammates who are
-    -- no mates, retired players and ringers, drop out in chemistry below.)
+    -- A scoped run pairs its players' rows with the teammates' rows of those
+    -- matches (the club's rows, read by match; players who are no mates,
+    -- retired players and ringers, are left out first), counted by distinct
+    -- match, in one grouping (the rows come sorted by pair and match).
     scoped_pairs AS (
-        SELECT a, b, sum(pair_rows) AS pair_rows, sum(points_a) AS points_a,
-               NULL::bigint AS points_b, count(*) AS shared
-        FROM (SELECT p.player_id AS a, t.player_id AS b, p.match_id,
-                     count(*) AS pair_rows, sum(p.fp) AS points_a
-              FROM sided p
-              JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
-              WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
-                AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
-                AND t.player_id <> p.player_id
-              GROUP BY p.player_id, t.player_id, p.match_id) x
-        GROUP BY a, b
+        SELECT p.player_id AS a, t.player_id AS b, count(*) AS pair_rows,
+               sum(p.fp) AS points_a, NULL::bigint AS points_b,
+               count(DISTINCT p.match_id) AS shared
+        FROM sided p
+        JOIN player_matches t ON t.match_id = p.match_id AND t.team = p.team
+        WHERE t.tenant_id = target_tenant_id AND scope_players IS NOT NULL
+          AND t.match_id = ANY (ARRAY(SELECT match_id FROM sided))
+          AND t.player_id IN (SELECT player_id FROM mates)
+          AND t.player_id <> p.player_id
+        GROUP BY p.player_id, t.player_id
     ),
     pair_sums AS (
         SELECT a, b,
@@ -357,6 +419,19 @@ BEGIN
     LEFT JOIN chemistry c USING (player_id)
     WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
+
+    IF scope_players IS NULL THEN
+        INSERT INTO capo_profile_stats_state AS s
+            (tenant_id, inputs_digest, rows_written, rows_xmin, written_in, updated_at)
+        VALUES (target_tenant_id, digest, written,
+                (SELECT a.xmin FROM aggregated_player_profile_stats a
+                 WHERE a.tenant_id = target_tenant_id LIMIT 1),
+                pg_current_xact_id(), now())
+        ON CONFLICT (tenant_id) DO UPDATE
+            SET inputs_digest = excluded.inputs_digest, rows_written = excluded.rows_written,
+                rows_xmin = excluded.rows_xmin, written_in = excluded.written_in,
+                updated_at = excluded.updated_at;
+    END IF;
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);
 
