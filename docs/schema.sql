@@ -82,17 +82,31 @@ $$;
 CREATE FUNCTION public.capo_fantasy_settings(target_tenant_id uuid DEFAULT public.capo_default_tenant()) RETURNS TABLE(w integer, d integer, l integer, hw integer, hl integer, cw integer, cd integer, hcw integer)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    WITH base AS (
-        SELECT get_config_value('fantasy_win_points', '20', target_tenant_id)::int AS w,
-               get_config_value('fantasy_draw_points', '10', target_tenant_id)::int AS d,
-               get_config_value('fantasy_loss_points', '-10', target_tenant_id)::int AS l
+    WITH given AS (
+        SELECT max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_win_points') AS w,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_draw_points') AS d,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_loss_points') AS l,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_heavy_win_points') AS hw,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_heavy_loss_points') AS hl,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_clean_sheet_win_points') AS cw,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_clean_sheet_draw_points') AS cd,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_heavy_clean_sheet_win_points') AS hcw
+        FROM app_config c
+        WHERE c.tenant_id = target_tenant_id AND c.config_key LIKE 'fantasy\_%'
+    ), base AS (
+        SELECT COALESCE(g.w, '20')::int AS w, COALESCE(g.d, '10')::int AS d,
+               COALESCE(g.l, '-10')::int AS l, g.hw, g.hl, g.cw, g.cd, g.hcw
+        FROM given g
     )
     SELECT b.w, b.d, b.l,
-           get_config_value('fantasy_heavy_win_points', (b.w + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_heavy_loss_points', (b.l - 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_clean_sheet_win_points', (b.w + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_clean_sheet_draw_points', (b.d + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_heavy_clean_sheet_win_points', (b.w + 20)::text, target_tenant_id)::int
+           COALESCE(b.hw, (b.w + 10)::text)::int,
+           COALESCE(b.hl, (b.l - 10)::text)::int,
+           COALESCE(b.cw, (b.w + 10)::text)::int,
+           COALESCE(b.cd, (b.d + 10)::text)::int,
+           COALESCE(b.hcw, (b.w + 20)::text)::int
     FROM base b
 $$;
 

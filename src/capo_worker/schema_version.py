@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "7e5c45e9496493b1e9fe9c4bdd51184e6a8b970dfea2589041b4e1e5ca42fd7c"
+SCHEMA_CHECKSUM = "752fb5589b0414329a743592a82aaadc008dba6d094b17e03ecdf560afc612f5"

@@ -827,3 +827,26 @@ def test_cache_metadata_keeps_or_rewrites_the_dependency_type(
     )
     assert fresh["all_time_stats"] == "set_by_hand"
     assert fresh["player_power_rating"] == "function_execution"
+
+
+def fantasy_settings(conn: psycopg.Connection[Any], tenant: str) -> tuple[int, ...]:
+    return rows(conn, "SELECT * FROM capo_fantasy_settings(%s)", tenant)[0]
+
+
+def test_fantasy_settings_default_relative_to_the_tenants_own_points(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # Order: win, draw, loss, heavy win, heavy loss, clean-sheet win, clean-sheet draw,
+    # heavy clean-sheet win; the last five default from the first three as given.
+    other = "00000000-0000-0000-0000-0000000000f2"
+    add_tenant(conn, other, "fantasy-other")
+    assert fantasy_settings(conn, DEFAULT_TENANT_ID) == (20, 10, -10, 30, -20, 30, 20, 40)
+    set_config(conn, "fantasy_win_points", " 7", tenant=DEFAULT_TENANT_ID)
+    set_config(conn, "fantasy_loss_points", "-3", tenant=DEFAULT_TENANT_ID)
+    set_config(conn, "fantasy_clean_sheet_draw_points", "11", tenant=DEFAULT_TENANT_ID)
+    set_config(conn, "fantasy_heavy_win_points", "99", tenant=other)  # another club's setting
+    assert fantasy_settings(conn, DEFAULT_TENANT_ID) == (7, 10, -3, 17, -13, 17, 11, 27)
+    assert fantasy_settings(conn, other) == (20, 10, -10, 99, -20, 30, 20, 40)
+    set_config(conn, "fantasy_heavy_win_points", "lots", tenant=DEFAULT_TENANT_ID)
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="lots"):
+        fantasy_settings(conn, DEFAULT_TENANT_ID)

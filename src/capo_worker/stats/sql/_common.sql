@@ -87,22 +87,39 @@ $$;
 
 -- The eight fantasy-point settings of a tenant, read once per function call.
 -- The last five default relative to the effective win/draw/loss points, and a
--- value that is not an integer fails the caller, as in the reference.
+-- value that is not an integer fails the caller, as in the reference. One read
+-- of the tenant's fantasy_ rows (at most one per key: app_config is unique on
+-- (tenant_id, config_key)) instead of a get_config_value call per setting,
+-- which PostgreSQL planned eight times on every call (about 0.5 ms).
 CREATE OR REPLACE FUNCTION capo_fantasy_settings(
     target_tenant_id uuid DEFAULT capo_default_tenant()
 ) RETURNS TABLE (w int, d int, l int, hw int, hl int, cw int, cd int, hcw int)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH base AS (
-        SELECT get_config_value('fantasy_win_points', '20', target_tenant_id)::int AS w,
-               get_config_value('fantasy_draw_points', '10', target_tenant_id)::int AS d,
-               get_config_value('fantasy_loss_points', '-10', target_tenant_id)::int AS l
+    WITH given AS (
+        SELECT max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_win_points') AS w,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_draw_points') AS d,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_loss_points') AS l,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_heavy_win_points') AS hw,
+               max(c.config_value) FILTER (WHERE c.config_key = 'fantasy_heavy_loss_points') AS hl,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_clean_sheet_win_points') AS cw,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_clean_sheet_draw_points') AS cd,
+               max(c.config_value)
+                   FILTER (WHERE c.config_key = 'fantasy_heavy_clean_sheet_win_points') AS hcw
+        FROM app_config c
+        WHERE c.tenant_id = target_tenant_id AND c.config_key LIKE 'fantasy\_%'
+    ), base AS (
+        SELECT COALESCE(g.w, '20')::int AS w, COALESCE(g.d, '10')::int AS d,
+               COALESCE(g.l, '-10')::int AS l, g.hw, g.hl, g.cw, g.cd, g.hcw
+        FROM given g
     )
     SELECT b.w, b.d, b.l,
-           get_config_value('fantasy_heavy_win_points', (b.w + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_heavy_loss_points', (b.l - 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_clean_sheet_win_points', (b.w + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_clean_sheet_draw_points', (b.d + 10)::text, target_tenant_id)::int,
-           get_config_value('fantasy_heavy_clean_sheet_win_points', (b.w + 20)::text, target_tenant_id)::int
+           COALESCE(b.hw, (b.w + 10)::text)::int,
+           COALESCE(b.hl, (b.l - 10)::text)::int,
+           COALESCE(b.cw, (b.w + 10)::text)::int,
+           COALESCE(b.cd, (b.d + 10)::text)::int,
+           COALESCE(b.hcw, (b.w + 20)::text)::int
     FROM base b
 $$;
 
