@@ -55,7 +55,13 @@ OUTPUT_TABLES = (
     "aggregated_performance_ratings",
 )
 # capo-worker's own per-club state that a stats function reads and writes.
-STATE_TABLES = ("capo_power_rating_state", "capo_power_rating_sums", "capo_power_rating_weights")
+STATE_TABLES = (
+    "capo_power_rating_state",
+    "capo_power_rating_sums",
+    "capo_power_rating_weights",
+    "capo_records_player_bests",
+    "capo_profile_stats_state",
+)
 CLUB_TABLES = LEAGUE_TABLES + OUTPUT_TABLES + STATE_TABLES
 
 _COUNTERS = """
