@@ -21,12 +21,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
--- The planner estimates a (tenant_id, match_id) row range from tenant_id alone
--- (the whole club): it would read the table instead of the range, and a
--- generic plan reads the club's rows by player.
+-- Year Y's games are read through idx_player_matches_tenant_negated_match
+-- (tenant_id, -match_id), migration 0072: never a table scan, nor a bitmap
+-- scan that would visit the club's heap pages in bulk.
 SET enable_seqscan = off
--- A bitmap scan cannot take the (tenant_id, match_id) range as its index
--- condition: it would read every row of the club and filter them.
 SET enable_bitmapscan = off
 -- (the period's games joined to its five leaders: merging sorted both sides)
 SET enable_mergejoin = off
@@ -41,6 +39,8 @@ DECLARE
     half_start  date;
     half_end    date;
     season_rows int := 0;
+    first_id    int;      -- the lowest and highest match ids of year Y
+    last_id     int;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_race_data'),
                                   hashtext(target_tenant_id::text));
@@ -61,6 +61,12 @@ BEGIN
         DELETE FROM aggregated_season_race_data
         WHERE tenant_id = target_tenant_id AND season_year = year_y;
 
+        -- The bounds of year Y's match ids, as constants for the planner below
+        -- (NULL without a match in Y: then no game is read).
+        SELECT min(match_id), max(match_id) INTO first_id, last_id
+        FROM matches
+        WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end;
+
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
@@ -77,12 +83,15 @@ BEGIN
                    clean_sheet
             -- only year Y's games: the rows of the range of its match ids (ids
             -- grow with time, so the range is about the year; rows of other
-            -- matches in it are dropped by the join below), as a (tenant_id,
-            -- match_id) row range, which only the tenant-leading index serves
+            -- matches in it are dropped by the join below). Written on -match_id,
+            -- the range has one index that serves it, which leads with the
+            -- tenant: (tenant_id, -match_id), migration 0072. (On match_id, a
+            -- lone club's plan took the foreign key's index on match_id, which
+            -- spans every club; as a (tenant_id, match_id) row range, the
+            -- planner estimated the whole club and, among many clubs, read it
+            -- all by player.)
             FROM player_matches
-            WHERE (tenant_id, match_id)
-                  BETWEEN (target_tenant_id, (SELECT min(match_id) FROM club_matches))
-                      AND (target_tenant_id, (SELECT max(match_id) FROM club_matches))
+            WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -last_id AND -first_id
         ),
         season AS MATERIALIZED (
             SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
