@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 13
-SCHEMA_CHECKSUM = "3b8e50b93b93924e592e5a4fea506b3de98b2691881fe773824eadce7e016653"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "49699fef4741e3c83d8770aaadfdbb93e063c48dc39df7ad90deace354ffca95"
