@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "49699fef4741e3c83d8770aaadfdbb93e063c48dc39df7ad90deace354ffca95"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "a64f22a0c9a0a176e161c526f015f8d788f522dcd022d96fe61db8d07b104a65"

@@ -200,12 +200,15 @@ BEGIN
     -- club's plan took the foreign key's index on match_id, which spans every
     -- club; as a (tenant_id, match_id) row range, the planner estimated the
     -- whole club and, among many clubs, read all of it by player. The bounds
-    -- of a range are read first, as constants for the planner.
+    -- of a range are read first, as constants for the planner, from the
+    -- range's matches (OFFSET 0: min and max are not turned into a walk of the
+    -- primary key, which spans every club).
     SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
-      FROM matches m
-     WHERE m.tenant_id = target_tenant_id
-       AND m.match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
-                            AND lm.match_date;
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
+                                  AND lm.match_date
+            OFFSET 0) m;
 
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
@@ -366,10 +369,11 @@ BEGIN
     -- Leaders (§7.5): per-name totals of regular players over four date
     -- ranges; "before" ranges end the day before the target date.
     SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
-      FROM matches m
-     WHERE m.tenant_id = target_tenant_id
-       AND m.match_date >= LEAST(v_season_start, v_half_start)
-       AND m.match_date <= GREATEST(lm.match_date, v_half_end);
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date >= LEAST(v_season_start, v_half_start)
+               AND match_date <= GREATEST(lm.match_date, v_half_end)
+            OFFSET 0) m;
 
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players

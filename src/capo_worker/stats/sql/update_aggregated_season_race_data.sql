@@ -62,10 +62,13 @@ BEGIN
         WHERE tenant_id = target_tenant_id AND season_year = year_y;
 
         -- The bounds of year Y's match ids, as constants for the planner below
-        -- (NULL without a match in Y: then no game is read).
-        SELECT min(match_id), max(match_id) INTO first_id, last_id
-        FROM matches
-        WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end;
+        -- (NULL without a match in Y: then no game is read). From the year's
+        -- matches (OFFSET 0: min and max are not turned into a walk of the
+        -- primary key, which spans every club).
+        SELECT min(y.match_id), max(y.match_id) INTO first_id, last_id
+        FROM (SELECT match_id FROM matches
+              WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end
+              OFFSET 0) y;
 
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
