@@ -97,42 +97,56 @@ BEGIN
             WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -last_id AND -first_id
         ),
         season AS MATERIALIZED (
-            SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
-                   pm.player_match_id,
+            -- year Y's games with their points; the players' names are joined
+            -- to their totals below (a few hundred rows, not every game)
+            SELECT pm.player_id, m.match_date, pm.match_id, pm.player_match_id,
                    capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
                                        pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                        fs.hcw) AS points
             FROM club_games pm
-            JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN club_matches m ON m.match_id = pm.match_id
         ),
         periods (period_type, anchor, first_day, last_day) AS (
             VALUES ('whole_season', year_start, year_start, year_end),
                    ('current_half', half_start, half_start, half_end)
         ),
-        period_games AS (
-            SELECT p.period_type, p.anchor, s.*
-            FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
+        totals AS (
+            -- each player's points in both periods in one pass (the whole season
+            -- is every game read; NULL: no game in the half)
+            SELECT s.player_id, sum(s.points) AS whole_season,
+                   sum(s.points) FILTER (WHERE s.match_date BETWEEN half_start AND half_end)
+                       AS current_half
+            FROM season s
+            GROUP BY s.player_id
         ),
         leaders AS MATERIALIZED (
-            -- once: joined below to every game of the period (not re-run per game)
-            SELECT period_type, player_id
-            FROM (SELECT period_type, player_id,
-                         row_number() OVER (PARTITION BY period_type
-                                            ORDER BY sum(points) DESC,
-                                                     min(name) COLLATE "C") AS place
-                  FROM period_games
-                  GROUP BY period_type, player_id
-                  HAVING sum(points) > 0) r
+            -- the top five non-ringers of each period with more than 0 points
+            -- (names are unique within a club: they break every tie)
+            SELECT period_type, anchor, first_day, last_day, player_id, name
+            FROM (SELECT p.period_type, p.anchor, p.first_day, p.last_day, t.player_id,
+                         pl.name::text AS name,
+                         row_number() OVER (PARTITION BY p.period_type
+                                            ORDER BY x.total DESC,
+                                                     pl.name::text COLLATE "C") AS place
+                  FROM totals t
+                  JOIN club_players pl ON pl.player_id = t.player_id
+                  CROSS JOIN periods p
+                  CROSS JOIN LATERAL (
+                      SELECT CASE p.period_type WHEN 'whole_season' THEN t.whole_season
+                                                ELSE t.current_half END AS total) x
+                  WHERE x.total > 0) r
             WHERE place <= 5
         ),
         running AS (
-            SELECT g.period_type, g.anchor, g.player_id, g.name, g.match_date, g.match_id,
+            -- the leaders' games of their period, with the running total
+            SELECT l.period_type, l.anchor, l.player_id, l.name, g.match_date, g.match_id,
                    g.player_match_id,
-                   sum(g.points) OVER (PARTITION BY g.period_type, g.player_id
+                   sum(g.points) OVER (PARTITION BY l.period_type, l.player_id
                                        ORDER BY g.match_date, g.match_id, g.player_match_id
                                        ROWS UNBOUNDED PRECEDING) AS total
-            FROM period_games g JOIN leaders l USING (period_type, player_id)
+            FROM leaders l
+            JOIN season g ON g.player_id = l.player_id
+                         AND g.match_date BETWEEN l.first_day AND l.last_day
         ),
         curves AS MATERIALIZED (
             -- The zero-point anchor first, then one point per game in match order
