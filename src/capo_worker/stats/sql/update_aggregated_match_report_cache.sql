@@ -392,7 +392,9 @@ BEGIN
          WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -v_hi AND -v_lo
     ),
     app AS (
-        SELECT p.name COLLATE "C" AS name,
+        -- the range's games of every player (a ringer's are dropped with the
+        -- names below)
+        SELECT pm.player_id,
                m.match_date AS d,
                COALESCE(pm.goals, 0) AS g,
                capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
@@ -400,24 +402,27 @@ BEGIN
                                    fs.cd, fs.hcw) AS fp
           FROM range_matches m
           JOIN club_games pm ON pm.match_id = m.match_id
-          JOIN club_players p ON p.player_id = pm.player_id
     ),
     per AS (
-        SELECT a.name,
-               count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
-               count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
-               count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
-               count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
-          FROM app a
-         GROUP BY a.name
+        -- totals per player, then named: names are unique within a club
+        -- (players_tenant_name_key), so these are the totals per name
+        SELECT p.name COLLATE "C" AS name, x.*
+          FROM (SELECT a.player_id,
+                       count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
+                       count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
+                       count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
+                       count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
+                  FROM app a
+                 GROUP BY a.player_id) x
+          JOIN club_players p ON p.player_id = x.player_id
     ),
     sets (list, unit, name, now_n, now_v, before_n, before_v) AS (
         SELECT 'season_goal', 'goals', name, sn_n, sn_g, sb_n, sb_g FROM per
