@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "a64f22a0c9a0a176e161c526f015f8d788f522dcd022d96fe61db8d07b104a65"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "cc3e2a4cc42b32ce48620410fe550af85635511da97a04689d6c896e29a9eed9"
