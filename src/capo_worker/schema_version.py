@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 16
-SCHEMA_CHECKSUM = "cc3e2a4cc42b32ce48620410fe550af85635511da97a04689d6c896e29a9eed9"
+SCHEMA_VERSION = 17
+SCHEMA_CHECKSUM = "1d188ced1014f7670c1a7128a39b3000fac73a88e955f561476cb615128fd13a"

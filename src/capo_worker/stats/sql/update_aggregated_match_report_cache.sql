@@ -339,17 +339,30 @@ BEGIN
          WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
          GROUP BY pm.player_id
     ),
-    totals AS (
-        -- every game of the participants (the only index of player_matches on
-        -- player_id leads with the tenant)
-        SELECT pt.player_id, pt.name, pt.goals_now,
-               count(*) AS total_games,
-               sum(COALESCE(pm.goals, 0)) AS total_goals
-          FROM parts pt
-          JOIN player_matches pm ON pm.player_id = pt.player_id
-         -- (their ids as a constant: a join to parts reads every game of the club)
+    games AS (
+        -- the participants' games, counted from the index (the only index of
+        -- player_matches on player_id leads with the tenant; their ids as a
+        -- constant: a join to parts reads every game of the club)
+        SELECT pm.player_id, count(*) AS total_games
+          FROM player_matches pm
          WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
-         GROUP BY pt.player_id, pt.name, pt.goals_now
+         GROUP BY pm.player_id
+    ),
+    goals AS (
+        -- the goals of those who scored in the latest match only: no one
+        -- else can reach a goal milestone
+        SELECT pm.player_id, sum(COALESCE(pm.goals, 0)) AS total_goals
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id
+           AND pm.player_id = ANY(ARRAY(SELECT pt.player_id FROM parts pt
+                                         WHERE pt.goals_now > 0))
+         GROUP BY pm.player_id
+    ),
+    totals AS (
+        SELECT pt.player_id, pt.name, pt.goals_now, g.total_games, s.total_goals
+          FROM parts pt
+          JOIN games g ON g.player_id = pt.player_id
+          LEFT JOIN goals s ON s.player_id = pt.player_id
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)
                               ORDER BY t.player_id)
