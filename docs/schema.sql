@@ -644,6 +644,8 @@ DECLARE
     v_half_start      date;
     v_half_end        date;
     v_season_start    date;
+    v_lo              int;      -- the lowest and highest match id of a date range
+    v_hi              int;
 
     v_on_fire         int;
     v_grim_reaper     int;
@@ -762,6 +764,22 @@ BEGIN
     -- lead with the tenant and joined in memory (MATERIALIZED): among many
     -- clubs the planner would otherwise guess the club's joins from ids that
     -- span every club, and look rows up by global id.
+    --
+    -- Games by match are read on -match_id, a condition that only the index
+    -- (tenant_id, -match_id) serves (migration 0072): on match_id, a lone
+    -- club's plan took the foreign key's index on match_id, which spans every
+    -- club; as a (tenant_id, match_id) row range, the planner estimated the
+    -- whole club and, among many clubs, read all of it by player. The bounds
+    -- of a range are read first, as constants for the planner, from the
+    -- range's matches (OFFSET 0: min and max are not turned into a walk of the
+    -- primary key, which spans every club).
+    SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
+                                  AND lm.match_date
+            OFFSET 0) m;
+
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
          WHERE tenant_id = target_tenant_id AND NOT is_ringer
@@ -774,14 +792,11 @@ BEGIN
                               AND lm.match_date
     ),
     club_games AS MATERIALIZED (
-        -- the window's games only: the (tenant_id, match_id) row range of its
-        -- match ids (ids grow with time; other matches' rows in the range are
-        -- dropped by the join)
+        -- the window's games only: the range of its match ids (ids grow with
+        -- time; other matches' rows in the range are dropped by the join)
         SELECT player_id, match_id, team, goals, result, heavy_win, heavy_loss, clean_sheet
           FROM player_matches
-         WHERE (tenant_id, match_id)
-               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM window_matches))
-                   AND (target_tenant_id, (SELECT max(match_id) FROM window_matches))
+         WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -v_hi AND -v_lo
     ),
     form AS (
         SELECT p.player_id,
@@ -823,12 +838,8 @@ BEGIN
         SELECT p.player_id, p.name, p.is_ringer, pm.team, pm.goals
           FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
-         -- tenant_id = target AND match_id = latest, written as a range of
-         -- (tenant_id, match_id) pairs: only an index that leads with the
-         -- tenant can serve it (for "tenant and match" the planner may take the
-         -- foreign key's match_id index instead)
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         -- the latest match's rows, on -match_id (see On Fire above)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
     ),
     scorers AS (
         SELECT a.team,
@@ -895,21 +906,33 @@ BEGIN
           FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
          -- the latest match's rows, as in the team lists above
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
+         GROUP BY pm.player_id
+    ),
+    games AS (
+        -- the participants' games, counted from the index (the only index of
+        -- player_matches on player_id leads with the tenant; their ids as a
+        -- constant: a join to parts reads every game of the club)
+        SELECT pm.player_id, count(*) AS total_games
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
+         GROUP BY pm.player_id
+    ),
+    goals AS (
+        -- the goals of those who scored in the latest match only: no one
+        -- else can reach a goal milestone
+        SELECT pm.player_id, sum(COALESCE(pm.goals, 0)) AS total_goals
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id
+           AND pm.player_id = ANY(ARRAY(SELECT pt.player_id FROM parts pt
+                                         WHERE pt.goals_now > 0))
          GROUP BY pm.player_id
     ),
     totals AS (
-        -- every game of the participants (the only index of player_matches on
-        -- player_id leads with the tenant)
-        SELECT pt.player_id, pt.name, pt.goals_now,
-               count(*) AS total_games,
-               sum(COALESCE(pm.goals, 0)) AS total_goals
+        SELECT pt.player_id, pt.name, pt.goals_now, g.total_games, s.total_goals
           FROM parts pt
-          JOIN player_matches pm ON pm.player_id = pt.player_id
-         -- (their ids as a constant: a join to parts reads every game of the club)
-         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
-         GROUP BY pt.player_id, pt.name, pt.goals_now
+          JOIN games g ON g.player_id = pt.player_id
+          LEFT JOIN goals s ON s.player_id = pt.player_id
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)
                               ORDER BY t.player_id)
@@ -928,6 +951,13 @@ BEGIN
 
     -- Leaders (§7.5): per-name totals of regular players over four date
     -- ranges; "before" ranges end the day before the target date.
+    SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date >= LEAST(v_season_start, v_half_start)
+               AND match_date <= GREATEST(lm.match_date, v_half_end)
+            OFFSET 0) m;
+
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
          WHERE tenant_id = target_tenant_id AND NOT is_ringer
@@ -942,12 +972,12 @@ BEGIN
         -- the range's games only, as for On Fire
         SELECT player_id, match_id, goals, result, heavy_win, heavy_loss, clean_sheet
           FROM player_matches
-         WHERE (tenant_id, match_id)
-               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM range_matches))
-                   AND (target_tenant_id, (SELECT max(match_id) FROM range_matches))
+         WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -v_hi AND -v_lo
     ),
     app AS (
-        SELECT p.name COLLATE "C" AS name,
+        -- the range's games of every player (a ringer's are dropped with the
+        -- names below)
+        SELECT pm.player_id,
                m.match_date AS d,
                COALESCE(pm.goals, 0) AS g,
                capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
@@ -955,24 +985,27 @@ BEGIN
                                    fs.cd, fs.hcw) AS fp
           FROM range_matches m
           JOIN club_games pm ON pm.match_id = m.match_id
-          JOIN club_players p ON p.player_id = pm.player_id
     ),
     per AS (
-        SELECT a.name,
-               count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
-               count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
-               count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
-               count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
-          FROM app a
-         GROUP BY a.name
+        -- totals per player, then named: names are unique within a club
+        -- (players_tenant_name_key), so these are the totals per name
+        SELECT p.name COLLATE "C" AS name, x.*
+          FROM (SELECT a.player_id,
+                       count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
+                       count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
+                       count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
+                       count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
+                  FROM app a
+                 GROUP BY a.player_id) x
+          JOIN club_players p ON p.player_id = x.player_id
     ),
     sets (list, unit, name, now_n, now_v, before_n, before_v) AS (
         SELECT 'season_goal', 'goals', name, sn_n, sn_g, sb_n, sb_g FROM per
@@ -1183,8 +1216,7 @@ BEGIN
           FROM player_matches pm
           JOIN regs p ON p.player_id = pm.player_id
          -- the latest match's rows, as in the team lists above
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
          GROUP BY pm.player_id
     ),
     rec AS (
@@ -1383,16 +1415,19 @@ BEGIN
     -- by player with their ids as a constant, through (tenant_id, player_id).
     SELECT array_agg(DISTINCT pm.player_id) INTO subject_ids
     FROM player_matches pm
-    -- L's rows: tenant_id = target AND match_id = L, written as a range of
-    -- (tenant_id, match_id) pairs that only a tenant-leading index serves
-    WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, latest_id)
-                                          AND (target_tenant_id, latest_id);
+    -- L's rows, written on -match_id: only (tenant_id, -match_id) serves it
+    -- (migration 0072; on match_id, a lone club's plan took the foreign key's
+    -- index on match_id, which spans every club)
+    WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -latest_id;
 
     -- The club's rows are read through indexes that lead with the tenant and
     -- joined in memory (MATERIALIZED): among many clubs the planner would
     -- otherwise guess the club's joins from ids that span every club.
-    WITH club_matches AS MATERIALIZED (
-        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    WITH match_seq AS MATERIALIZED (
+        -- Every match of the league numbered in match order (match_date, then
+        -- match_id), read in that order from idx_matches_tenant_date (no sort).
+        SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
+        FROM matches WHERE tenant_id = target_tenant_id
     ),
     club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
@@ -1412,70 +1447,46 @@ BEGIN
         FROM player_matches pm
         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(subject_ids)
     ),
-    games AS MATERIALIZED (
-        -- Every game of every subject, all dates (back-dated matches included).
-        SELECT pm.player_id, pm.match_id, pm.player_match_id, m.match_date, pm.goals
+    games AS (
+        -- Every game of every subject, all dates (back-dated matches included),
+        -- numbered in match order: seq orders games as (match_date, match_id)
+        -- does, player_match_id orders two rows of one match.
+        SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.goals, s.seq,
+               COALESCE(pm.goals, 0) > 0 AS scores,
+               row_number() OVER w AS rn,
+               s.seq - row_number() OVER w AS run   -- constant along consecutive matches
         FROM subject_games pm
-        JOIN club_matches m ON m.match_id = pm.match_id
+        JOIN match_seq s ON s.match_id = pm.match_id
+        WINDOW w AS (PARTITION BY pm.player_id ORDER BY s.seq, pm.player_match_id)
     ),
-    -- Running scoring streak in match order: the scoring games since the last
-    -- goalless one (0 at a goalless game).
-    scoring AS (
-        SELECT player_id, match_id,
+    running AS (
+        SELECT player_id, match_id, goals,
+               -- scoring streak: the scoring games since the last goalless one
+               -- (0 at a goalless game), in the same order (no new sort)
                CASE WHEN scores
-                    THEN count(*) FILTER (WHERE scores) OVER (
-                             PARTITION BY player_id, grp
-                             ORDER BY match_date, match_id, player_match_id
-                             ROWS UNBOUNDED PRECEDING)
-                    ELSE 0 END AS running
-        FROM (SELECT g.*, COALESCE(g.goals, 0) > 0 AS scores,
-                     count(*) FILTER (WHERE COALESCE(g.goals, 0) <= 0) OVER (
-                         PARTITION BY g.player_id
-                         ORDER BY g.match_date, g.match_id, g.player_match_id
-                         ROWS UNBOUNDED PRECEDING) AS grp
-              FROM games g) x
-    ),
-    -- Running attendance streak: the position in the run of consecutive matches
-    -- (all matches of the league in match order) that the player attended.
-    match_seq AS (
-        SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
-        FROM club_matches
-    ),
-    attendance AS (
-        SELECT player_id, match_id,
-               row_number() OVER (PARTITION BY player_id, grp
-                                  ORDER BY seq, player_match_id) AS running
-        FROM (SELECT g.player_id, g.match_id, g.player_match_id, s.seq,
-                     s.seq - row_number() OVER (PARTITION BY g.player_id
-                                                ORDER BY s.seq, g.player_match_id) AS grp
-              FROM games g JOIN match_seq s ON s.match_id = g.match_id) x
-    ),
-    goal_figures AS (
-        SELECT player_id,
-               COALESCE(max(goals) FILTER (WHERE match_id = latest_id), 0) AS cur_goals,
-               COALESCE(max(goals) FILTER (WHERE match_id < latest_id), 0) AS prev_goals
-        FROM games GROUP BY player_id
-    ),
-    scoring_figures AS (
-        SELECT player_id,
-               max(running) FILTER (WHERE match_id = latest_id) AS cur_scoring,
-               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0) AS prev_scoring
-        FROM scoring GROUP BY player_id
-    ),
-    attendance_figures AS (
-        SELECT player_id,
-               max(running) FILTER (WHERE match_id = latest_id) AS cur_attendance,
-               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0)
-                   AS prev_attendance
-        FROM attendance GROUP BY player_id
+                    THEN rn - COALESCE(max(rn) FILTER (WHERE NOT scores) OVER (
+                                           PARTITION BY player_id ORDER BY seq, player_match_id
+                                           ROWS UNBOUNDED PRECEDING), 0)
+                    ELSE 0 END AS scoring,
+               -- attendance streak: the position in the run of consecutive
+               -- matches (all matches of the league in match order) attended
+               row_number() OVER (PARTITION BY player_id, run
+                                  ORDER BY seq, player_match_id) AS attendance
+        FROM games
     ),
     figures AS (
-        SELECT s.player_id, s.name, gf.cur_goals, gf.prev_goals, sf.cur_scoring,
-               sf.prev_scoring, af.cur_attendance, af.prev_attendance
+        SELECT s.player_id, s.name,
+               COALESCE(max(r.goals) FILTER (WHERE r.match_id = latest_id), 0) AS cur_goals,
+               COALESCE(max(r.goals) FILTER (WHERE r.match_id < latest_id), 0) AS prev_goals,
+               max(r.scoring) FILTER (WHERE r.match_id = latest_id) AS cur_scoring,
+               COALESCE(max(r.scoring) FILTER (WHERE r.match_id < latest_id), 0)
+                   AS prev_scoring,
+               max(r.attendance) FILTER (WHERE r.match_id = latest_id) AS cur_attendance,
+               COALESCE(max(r.attendance) FILTER (WHERE r.match_id < latest_id), 0)
+                   AS prev_attendance
         FROM subjects s
-        JOIN goal_figures gf USING (player_id)
-        JOIN scoring_figures sf USING (player_id)
-        JOIN attendance_figures af USING (player_id)
+        JOIN running r ON r.player_id = s.player_id
+        GROUP BY s.player_id, s.name
     ),
     pbs AS (
         SELECT player_id, name,
@@ -2657,6 +2668,8 @@ DECLARE
     half_start  date;
     half_end    date;
     season_rows int := 0;
+    first_id    int;      -- the lowest and highest match ids of year Y
+    last_id     int;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_race_data'),
                                   hashtext(target_tenant_id::text));
@@ -2677,6 +2690,15 @@ BEGIN
         DELETE FROM aggregated_season_race_data
         WHERE tenant_id = target_tenant_id AND season_year = year_y;
 
+        -- The bounds of year Y's match ids, as constants for the planner below
+        -- (NULL without a match in Y: then no game is read). From the year's
+        -- matches (OFFSET 0: min and max are not turned into a walk of the
+        -- primary key, which spans every club).
+        SELECT min(y.match_id), max(y.match_id) INTO first_id, last_id
+        FROM (SELECT match_id FROM matches
+              WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end
+              OFFSET 0) y;
+
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
@@ -2693,50 +2715,67 @@ BEGIN
                    clean_sheet
             -- only year Y's games: the rows of the range of its match ids (ids
             -- grow with time, so the range is about the year; rows of other
-            -- matches in it are dropped by the join below), as a (tenant_id,
-            -- match_id) row range, which only the tenant-leading index serves
+            -- matches in it are dropped by the join below). Written on -match_id,
+            -- the range has one index that serves it, which leads with the
+            -- tenant: (tenant_id, -match_id), migration 0072. (On match_id, a
+            -- lone club's plan took the foreign key's index on match_id, which
+            -- spans every club; as a (tenant_id, match_id) row range, the
+            -- planner estimated the whole club and, among many clubs, read it
+            -- all by player.)
             FROM player_matches
-            WHERE (tenant_id, match_id)
-                  BETWEEN (target_tenant_id, (SELECT min(match_id) FROM club_matches))
-                      AND (target_tenant_id, (SELECT max(match_id) FROM club_matches))
+            WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -last_id AND -first_id
         ),
         season AS MATERIALIZED (
-            SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
-                   pm.player_match_id,
+            -- year Y's games with their points; the players' names are joined
+            -- to their totals below (a few hundred rows, not every game)
+            SELECT pm.player_id, m.match_date, pm.match_id, pm.player_match_id,
                    capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
                                        pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                        fs.hcw) AS points
             FROM club_games pm
-            JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN club_matches m ON m.match_id = pm.match_id
         ),
         periods (period_type, anchor, first_day, last_day) AS (
             VALUES ('whole_season', year_start, year_start, year_end),
                    ('current_half', half_start, half_start, half_end)
         ),
-        period_games AS (
-            SELECT p.period_type, p.anchor, s.*
-            FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
+        totals AS (
+            -- each player's points in both periods in one pass (the whole season
+            -- is every game read; NULL: no game in the half)
+            SELECT s.player_id, sum(s.points) AS whole_season,
+                   sum(s.points) FILTER (WHERE s.match_date BETWEEN half_start AND half_end)
+                       AS current_half
+            FROM season s
+            GROUP BY s.player_id
         ),
         leaders AS MATERIALIZED (
-            -- once: joined below to every game of the period (not re-run per game)
-            SELECT period_type, player_id
-            FROM (SELECT period_type, player_id,
-                         row_number() OVER (PARTITION BY period_type
-                                            ORDER BY sum(points) DESC,
-                                                     min(name) COLLATE "C") AS place
-                  FROM period_games
-                  GROUP BY period_type, player_id
-                  HAVING sum(points) > 0) r
+            -- the top five non-ringers of each period with more than 0 points
+            -- (names are unique within a club: they break every tie)
+            SELECT period_type, anchor, first_day, last_day, player_id, name
+            FROM (SELECT p.period_type, p.anchor, p.first_day, p.last_day, t.player_id,
+                         pl.name::text AS name,
+                         row_number() OVER (PARTITION BY p.period_type
+                                            ORDER BY x.total DESC,
+                                                     pl.name::text COLLATE "C") AS place
+                  FROM totals t
+                  JOIN club_players pl ON pl.player_id = t.player_id
+                  CROSS JOIN periods p
+                  CROSS JOIN LATERAL (
+                      SELECT CASE p.period_type WHEN 'whole_season' THEN t.whole_season
+                                                ELSE t.current_half END AS total) x
+                  WHERE x.total > 0) r
             WHERE place <= 5
         ),
         running AS (
-            SELECT g.period_type, g.anchor, g.player_id, g.name, g.match_date, g.match_id,
+            -- the leaders' games of their period, with the running total
+            SELECT l.period_type, l.anchor, l.player_id, l.name, g.match_date, g.match_id,
                    g.player_match_id,
-                   sum(g.points) OVER (PARTITION BY g.period_type, g.player_id
+                   sum(g.points) OVER (PARTITION BY l.period_type, l.player_id
                                        ORDER BY g.match_date, g.match_id, g.player_match_id
                                        ROWS UNBOUNDED PRECEDING) AS total
-            FROM period_games g JOIN leaders l USING (period_type, player_id)
+            FROM leaders l
+            JOIN season g ON g.player_id = l.player_id
+                         AND g.match_date BETWEEN l.first_day AND l.last_day
         ),
         curves AS MATERIALIZED (
             -- The zero-point anchor first, then one point per game in match order
@@ -4359,6 +4398,10 @@ CREATE INDEX idx_player_matches_match ON public.player_matches USING btree (matc
 -- Name: idx_player_matches_tenant_match; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX idx_player_matches_tenant_match ON public.player_matches USING btree (tenant_id, match_id);
+
+-- Name: idx_player_matches_tenant_negated_match; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX idx_player_matches_tenant_negated_match ON public.player_matches USING btree (tenant_id, ((- match_id)));
 
 -- Name: idx_player_matches_tenant_player; Type: INDEX; Schema: public; Owner: -
 

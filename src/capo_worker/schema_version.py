@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "752fb5589b0414329a743592a82aaadc008dba6d094b17e03ecdf560afc612f5"
+SCHEMA_CHECKSUM = "e782cde0ff116d5d65b51f3efc94d9715cfaeb95c527d9adf0618fca02270d1b"

@@ -46,12 +46,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_match_report_cache(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
--- Reads by match are (tenant_id, match_id) row ranges, which the planner
--- estimates from tenant_id alone (the whole club): it would read the table
--- instead of the range, and a generic plan reads the club's rows by player.
+-- Games by match are read through (tenant_id, -match_id) (migration 0072),
+-- by player through (tenant_id, player_id): never a table scan, nor a bitmap
+-- scan that would visit the club's heap pages in bulk.
 SET enable_seqscan = off
--- A bitmap scan cannot take a (tenant_id, match_id) range as its index
--- condition: it would read every row of the club and filter them.
 SET enable_bitmapscan = off
 -- The streaks join the players' last games to the club's matches: the
 -- planner, misjudging the join's size, sorted both sides to merge them.
@@ -76,6 +74,8 @@ DECLARE
     v_half_start      date;
     v_half_end        date;
     v_season_start    date;
+    v_lo              int;      -- the lowest and highest match id of a date range
+    v_hi              int;
 
     v_on_fire         int;
     v_grim_reaper     int;
@@ -194,6 +194,22 @@ BEGIN
     -- lead with the tenant and joined in memory (MATERIALIZED): among many
     -- clubs the planner would otherwise guess the club's joins from ids that
     -- span every club, and look rows up by global id.
+    --
+    -- Games by match are read on -match_id, a condition that only the index
+    -- (tenant_id, -match_id) serves (migration 0072): on match_id, a lone
+    -- club's plan took the foreign key's index on match_id, which spans every
+    -- club; as a (tenant_id, match_id) row range, the planner estimated the
+    -- whole club and, among many clubs, read all of it by player. The bounds
+    -- of a range are read first, as constants for the planner, from the
+    -- range's matches (OFFSET 0: min and max are not turned into a walk of the
+    -- primary key, which spans every club).
+    SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date BETWEEN lm.match_date - LEAST(c_window_days, 1000000)
+                                  AND lm.match_date
+            OFFSET 0) m;
+
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
          WHERE tenant_id = target_tenant_id AND NOT is_ringer
@@ -206,14 +222,11 @@ BEGIN
                               AND lm.match_date
     ),
     club_games AS MATERIALIZED (
-        -- the window's games only: the (tenant_id, match_id) row range of its
-        -- match ids (ids grow with time; other matches' rows in the range are
-        -- dropped by the join)
+        -- the window's games only: the range of its match ids (ids grow with
+        -- time; other matches' rows in the range are dropped by the join)
         SELECT player_id, match_id, team, goals, result, heavy_win, heavy_loss, clean_sheet
           FROM player_matches
-         WHERE (tenant_id, match_id)
-               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM window_matches))
-                   AND (target_tenant_id, (SELECT max(match_id) FROM window_matches))
+         WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -v_hi AND -v_lo
     ),
     form AS (
         SELECT p.player_id,
@@ -255,12 +268,8 @@ BEGIN
         SELECT p.player_id, p.name, p.is_ringer, pm.team, pm.goals
           FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
-         -- tenant_id = target AND match_id = latest, written as a range of
-         -- (tenant_id, match_id) pairs: only an index that leads with the
-         -- tenant can serve it (for "tenant and match" the planner may take the
-         -- foreign key's match_id index instead)
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         -- the latest match's rows, on -match_id (see On Fire above)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
     ),
     scorers AS (
         SELECT a.team,
@@ -327,21 +336,33 @@ BEGIN
           FROM player_matches pm
           JOIN club_players p ON p.player_id = pm.player_id
          -- the latest match's rows, as in the team lists above
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
+         GROUP BY pm.player_id
+    ),
+    games AS (
+        -- the participants' games, counted from the index (the only index of
+        -- player_matches on player_id leads with the tenant; their ids as a
+        -- constant: a join to parts reads every game of the club)
+        SELECT pm.player_id, count(*) AS total_games
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
+         GROUP BY pm.player_id
+    ),
+    goals AS (
+        -- the goals of those who scored in the latest match only: no one
+        -- else can reach a goal milestone
+        SELECT pm.player_id, sum(COALESCE(pm.goals, 0)) AS total_goals
+          FROM player_matches pm
+         WHERE pm.tenant_id = target_tenant_id
+           AND pm.player_id = ANY(ARRAY(SELECT pt.player_id FROM parts pt
+                                         WHERE pt.goals_now > 0))
          GROUP BY pm.player_id
     ),
     totals AS (
-        -- every game of the participants (the only index of player_matches on
-        -- player_id leads with the tenant)
-        SELECT pt.player_id, pt.name, pt.goals_now,
-               count(*) AS total_games,
-               sum(COALESCE(pm.goals, 0)) AS total_goals
+        SELECT pt.player_id, pt.name, pt.goals_now, g.total_games, s.total_goals
           FROM parts pt
-          JOIN player_matches pm ON pm.player_id = pt.player_id
-         -- (their ids as a constant: a join to parts reads every game of the club)
-         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(v_part_ids)
-         GROUP BY pt.player_id, pt.name, pt.goals_now
+          JOIN games g ON g.player_id = pt.player_id
+          LEFT JOIN goals s ON s.player_id = pt.player_id
     )
     SELECT COALESCE(jsonb_agg(jsonb_build_object('name', t.name, 'value', t.total_games)
                               ORDER BY t.player_id)
@@ -360,6 +381,13 @@ BEGIN
 
     -- Leaders (§7.5): per-name totals of regular players over four date
     -- ranges; "before" ranges end the day before the target date.
+    SELECT min(m.match_id), max(m.match_id) INTO v_lo, v_hi
+      FROM (SELECT match_id FROM matches
+             WHERE tenant_id = target_tenant_id
+               AND match_date >= LEAST(v_season_start, v_half_start)
+               AND match_date <= GREATEST(lm.match_date, v_half_end)
+            OFFSET 0) m;
+
     WITH club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
          WHERE tenant_id = target_tenant_id AND NOT is_ringer
@@ -374,12 +402,12 @@ BEGIN
         -- the range's games only, as for On Fire
         SELECT player_id, match_id, goals, result, heavy_win, heavy_loss, clean_sheet
           FROM player_matches
-         WHERE (tenant_id, match_id)
-               BETWEEN (target_tenant_id, (SELECT min(match_id) FROM range_matches))
-                   AND (target_tenant_id, (SELECT max(match_id) FROM range_matches))
+         WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -v_hi AND -v_lo
     ),
     app AS (
-        SELECT p.name COLLATE "C" AS name,
+        -- the range's games of every player (a ringer's are dropped with the
+        -- names below)
+        SELECT pm.player_id,
                m.match_date AS d,
                COALESCE(pm.goals, 0) AS g,
                capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
@@ -387,24 +415,27 @@ BEGIN
                                    fs.cd, fs.hcw) AS fp
           FROM range_matches m
           JOIN club_games pm ON pm.match_id = m.match_id
-          JOIN club_players p ON p.player_id = pm.player_id
     ),
     per AS (
-        SELECT a.name,
-               count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
-               count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
-               count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
-               sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
-               sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
-               count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
-               sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
-               sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
-          FROM app a
-         GROUP BY a.name
+        -- totals per player, then named: names are unique within a club
+        -- (players_tenant_name_key), so these are the totals per name
+        SELECT p.name COLLATE "C" AS name, x.*
+          FROM (SELECT a.player_id,
+                       count(*) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_season_start AND lm.match_date) AS sn_p,
+                       count(*) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_season_start AND a.d < lm.match_date) AS sb_p,
+                       count(*) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_n,
+                       sum(a.g) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_g,
+                       sum(a.fp) FILTER (WHERE a.d BETWEEN v_half_start AND v_half_end) AS hn_p,
+                       count(*) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_n,
+                       sum(a.g) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_g,
+                       sum(a.fp) FILTER (WHERE a.d >= v_half_start AND a.d < lm.match_date) AS hb_p
+                  FROM app a
+                 GROUP BY a.player_id) x
+          JOIN club_players p ON p.player_id = x.player_id
     ),
     sets (list, unit, name, now_n, now_v, before_n, before_v) AS (
         SELECT 'season_goal', 'goals', name, sn_n, sn_g, sb_n, sb_g FROM per
@@ -615,8 +646,7 @@ BEGIN
           FROM player_matches pm
           JOIN regs p ON p.player_id = pm.player_id
          -- the latest match's rows, as in the team lists above
-         WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, lm.match_id)
-                                               AND (target_tenant_id, lm.match_id)
+         WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -lm.match_id
          GROUP BY pm.player_id
     ),
     rec AS (

@@ -24,14 +24,12 @@ CREATE OR REPLACE FUNCTION update_aggregated_personal_bests(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
--- L's rows are a (tenant_id, match_id) row range, which the planner estimates
--- from tenant_id alone (the whole club): it would read the table instead, or
--- (bitmap scans cannot take a row comparison as their condition) read every
--- row of the club and filter them.
+-- L's rows are read through (tenant_id, -match_id) (migration 0072), the
+-- players' games through (tenant_id, player_id): never a table scan, nor a
+-- bitmap scan that would visit the club's heap pages in bulk.
 SET enable_seqscan = off
 SET enable_bitmapscan = off
--- Planned at each call: a generic plan cannot see the bounds of L's row range
--- and reads the club's rows (3.5 times the time on large).
+-- Planned at each call: a generic plan cannot see L's id or the players.
 SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
@@ -59,16 +57,19 @@ BEGIN
     -- by player with their ids as a constant, through (tenant_id, player_id).
     SELECT array_agg(DISTINCT pm.player_id) INTO subject_ids
     FROM player_matches pm
-    -- L's rows: tenant_id = target AND match_id = L, written as a range of
-    -- (tenant_id, match_id) pairs that only a tenant-leading index serves
-    WHERE (pm.tenant_id, pm.match_id) BETWEEN (target_tenant_id, latest_id)
-                                          AND (target_tenant_id, latest_id);
+    -- L's rows, written on -match_id: only (tenant_id, -match_id) serves it
+    -- (migration 0072; on match_id, a lone club's plan took the foreign key's
+    -- index on match_id, which spans every club)
+    WHERE pm.tenant_id = target_tenant_id AND -pm.match_id = -latest_id;
 
     -- The club's rows are read through indexes that lead with the tenant and
     -- joined in memory (MATERIALIZED): among many clubs the planner would
     -- otherwise guess the club's joins from ids that span every club.
-    WITH club_matches AS MATERIALIZED (
-        SELECT match_id, match_date FROM matches WHERE tenant_id = target_tenant_id
+    WITH match_seq AS MATERIALIZED (
+        -- Every match of the league numbered in match order (match_date, then
+        -- match_id), read in that order from idx_matches_tenant_date (no sort).
+        SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
+        FROM matches WHERE tenant_id = target_tenant_id
     ),
     club_players AS MATERIALIZED (
         SELECT player_id, name FROM players
@@ -88,70 +89,46 @@ BEGIN
         FROM player_matches pm
         WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY(subject_ids)
     ),
-    games AS MATERIALIZED (
-        -- Every game of every subject, all dates (back-dated matches included).
-        SELECT pm.player_id, pm.match_id, pm.player_match_id, m.match_date, pm.goals
+    games AS (
+        -- Every game of every subject, all dates (back-dated matches included),
+        -- numbered in match order: seq orders games as (match_date, match_id)
+        -- does, player_match_id orders two rows of one match.
+        SELECT pm.player_id, pm.match_id, pm.player_match_id, pm.goals, s.seq,
+               COALESCE(pm.goals, 0) > 0 AS scores,
+               row_number() OVER w AS rn,
+               s.seq - row_number() OVER w AS run   -- constant along consecutive matches
         FROM subject_games pm
-        JOIN club_matches m ON m.match_id = pm.match_id
+        JOIN match_seq s ON s.match_id = pm.match_id
+        WINDOW w AS (PARTITION BY pm.player_id ORDER BY s.seq, pm.player_match_id)
     ),
-    -- Running scoring streak in match order: the scoring games since the last
-    -- goalless one (0 at a goalless game).
-    scoring AS (
-        SELECT player_id, match_id,
+    running AS (
+        SELECT player_id, match_id, goals,
+               -- scoring streak: the scoring games since the last goalless one
+               -- (0 at a goalless game), in the same order (no new sort)
                CASE WHEN scores
-                    THEN count(*) FILTER (WHERE scores) OVER (
-                             PARTITION BY player_id, grp
-                             ORDER BY match_date, match_id, player_match_id
-                             ROWS UNBOUNDED PRECEDING)
-                    ELSE 0 END AS running
-        FROM (SELECT g.*, COALESCE(g.goals, 0) > 0 AS scores,
-                     count(*) FILTER (WHERE COALESCE(g.goals, 0) <= 0) OVER (
-                         PARTITION BY g.player_id
-                         ORDER BY g.match_date, g.match_id, g.player_match_id
-                         ROWS UNBOUNDED PRECEDING) AS grp
-              FROM games g) x
-    ),
-    -- Running attendance streak: the position in the run of consecutive matches
-    -- (all matches of the league in match order) that the player attended.
-    match_seq AS (
-        SELECT match_id, row_number() OVER (ORDER BY match_date, match_id) AS seq
-        FROM club_matches
-    ),
-    attendance AS (
-        SELECT player_id, match_id,
-               row_number() OVER (PARTITION BY player_id, grp
-                                  ORDER BY seq, player_match_id) AS running
-        FROM (SELECT g.player_id, g.match_id, g.player_match_id, s.seq,
-                     s.seq - row_number() OVER (PARTITION BY g.player_id
-                                                ORDER BY s.seq, g.player_match_id) AS grp
-              FROM games g JOIN match_seq s ON s.match_id = g.match_id) x
-    ),
-    goal_figures AS (
-        SELECT player_id,
-               COALESCE(max(goals) FILTER (WHERE match_id = latest_id), 0) AS cur_goals,
-               COALESCE(max(goals) FILTER (WHERE match_id < latest_id), 0) AS prev_goals
-        FROM games GROUP BY player_id
-    ),
-    scoring_figures AS (
-        SELECT player_id,
-               max(running) FILTER (WHERE match_id = latest_id) AS cur_scoring,
-               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0) AS prev_scoring
-        FROM scoring GROUP BY player_id
-    ),
-    attendance_figures AS (
-        SELECT player_id,
-               max(running) FILTER (WHERE match_id = latest_id) AS cur_attendance,
-               COALESCE(max(running) FILTER (WHERE match_id < latest_id), 0)
-                   AS prev_attendance
-        FROM attendance GROUP BY player_id
+                    THEN rn - COALESCE(max(rn) FILTER (WHERE NOT scores) OVER (
+                                           PARTITION BY player_id ORDER BY seq, player_match_id
+                                           ROWS UNBOUNDED PRECEDING), 0)
+                    ELSE 0 END AS scoring,
+               -- attendance streak: the position in the run of consecutive
+               -- matches (all matches of the league in match order) attended
+               row_number() OVER (PARTITION BY player_id, run
+                                  ORDER BY seq, player_match_id) AS attendance
+        FROM games
     ),
     figures AS (
-        SELECT s.player_id, s.name, gf.cur_goals, gf.prev_goals, sf.cur_scoring,
-               sf.prev_scoring, af.cur_attendance, af.prev_attendance
+        SELECT s.player_id, s.name,
+               COALESCE(max(r.goals) FILTER (WHERE r.match_id = latest_id), 0) AS cur_goals,
+               COALESCE(max(r.goals) FILTER (WHERE r.match_id < latest_id), 0) AS prev_goals,
+               max(r.scoring) FILTER (WHERE r.match_id = latest_id) AS cur_scoring,
+               COALESCE(max(r.scoring) FILTER (WHERE r.match_id < latest_id), 0)
+                   AS prev_scoring,
+               max(r.attendance) FILTER (WHERE r.match_id = latest_id) AS cur_attendance,
+               COALESCE(max(r.attendance) FILTER (WHERE r.match_id < latest_id), 0)
+                   AS prev_attendance
         FROM subjects s
-        JOIN goal_figures gf USING (player_id)
-        JOIN scoring_figures sf USING (player_id)
-        JOIN attendance_figures af USING (player_id)
+        JOIN running r ON r.player_id = s.player_id
+        GROUP BY s.player_id, s.name
     ),
     pbs AS (
         SELECT player_id, name,

@@ -21,12 +21,10 @@ CREATE OR REPLACE FUNCTION update_aggregated_season_race_data(
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET jit = off  -- compiling these queries costs far more than it saves (docs/stats.md)
--- The planner estimates a (tenant_id, match_id) row range from tenant_id alone
--- (the whole club): it would read the table instead of the range, and a
--- generic plan reads the club's rows by player.
+-- Year Y's games are read through idx_player_matches_tenant_negated_match
+-- (tenant_id, -match_id), migration 0072: never a table scan, nor a bitmap
+-- scan that would visit the club's heap pages in bulk.
 SET enable_seqscan = off
--- A bitmap scan cannot take the (tenant_id, match_id) range as its index
--- condition: it would read every row of the club and filter them.
 SET enable_bitmapscan = off
 -- (the period's games joined to its five leaders: merging sorted both sides)
 SET enable_mergejoin = off
@@ -41,6 +39,8 @@ DECLARE
     half_start  date;
     half_end    date;
     season_rows int := 0;
+    first_id    int;      -- the lowest and highest match ids of year Y
+    last_id     int;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_season_race_data'),
                                   hashtext(target_tenant_id::text));
@@ -61,6 +61,15 @@ BEGIN
         DELETE FROM aggregated_season_race_data
         WHERE tenant_id = target_tenant_id AND season_year = year_y;
 
+        -- The bounds of year Y's match ids, as constants for the planner below
+        -- (NULL without a match in Y: then no game is read). From the year's
+        -- matches (OFFSET 0: min and max are not turned into a walk of the
+        -- primary key, which spans every club).
+        SELECT min(y.match_id), max(y.match_id) INTO first_id, last_id
+        FROM (SELECT match_id FROM matches
+              WHERE tenant_id = target_tenant_id AND match_date BETWEEN year_start AND year_end
+              OFFSET 0) y;
+
         -- The club's rows are read through indexes that lead with the tenant and
         -- joined in memory (MATERIALIZED): among many clubs the planner would
         -- otherwise guess the club's joins from ids that span every club.
@@ -77,50 +86,67 @@ BEGIN
                    clean_sheet
             -- only year Y's games: the rows of the range of its match ids (ids
             -- grow with time, so the range is about the year; rows of other
-            -- matches in it are dropped by the join below), as a (tenant_id,
-            -- match_id) row range, which only the tenant-leading index serves
+            -- matches in it are dropped by the join below). Written on -match_id,
+            -- the range has one index that serves it, which leads with the
+            -- tenant: (tenant_id, -match_id), migration 0072. (On match_id, a
+            -- lone club's plan took the foreign key's index on match_id, which
+            -- spans every club; as a (tenant_id, match_id) row range, the
+            -- planner estimated the whole club and, among many clubs, read it
+            -- all by player.)
             FROM player_matches
-            WHERE (tenant_id, match_id)
-                  BETWEEN (target_tenant_id, (SELECT min(match_id) FROM club_matches))
-                      AND (target_tenant_id, (SELECT max(match_id) FROM club_matches))
+            WHERE tenant_id = target_tenant_id AND -match_id BETWEEN -last_id AND -first_id
         ),
         season AS MATERIALIZED (
-            SELECT pm.player_id, pl.name::text AS name, m.match_date, pm.match_id,
-                   pm.player_match_id,
+            -- year Y's games with their points; the players' names are joined
+            -- to their totals below (a few hundred rows, not every game)
+            SELECT pm.player_id, m.match_date, pm.match_id, pm.player_match_id,
                    capo_fantasy_points(COALESCE(pm.result, 'loss'), pm.heavy_win, pm.heavy_loss,
                                        pm.clean_sheet, fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd,
                                        fs.hcw) AS points
             FROM club_games pm
-            JOIN club_players pl ON pl.player_id = pm.player_id
             JOIN club_matches m ON m.match_id = pm.match_id
         ),
         periods (period_type, anchor, first_day, last_day) AS (
             VALUES ('whole_season', year_start, year_start, year_end),
                    ('current_half', half_start, half_start, half_end)
         ),
-        period_games AS (
-            SELECT p.period_type, p.anchor, s.*
-            FROM periods p JOIN season s ON s.match_date BETWEEN p.first_day AND p.last_day
+        totals AS (
+            -- each player's points in both periods in one pass (the whole season
+            -- is every game read; NULL: no game in the half)
+            SELECT s.player_id, sum(s.points) AS whole_season,
+                   sum(s.points) FILTER (WHERE s.match_date BETWEEN half_start AND half_end)
+                       AS current_half
+            FROM season s
+            GROUP BY s.player_id
         ),
         leaders AS MATERIALIZED (
-            -- once: joined below to every game of the period (not re-run per game)
-            SELECT period_type, player_id
-            FROM (SELECT period_type, player_id,
-                         row_number() OVER (PARTITION BY period_type
-                                            ORDER BY sum(points) DESC,
-                                                     min(name) COLLATE "C") AS place
-                  FROM period_games
-                  GROUP BY period_type, player_id
-                  HAVING sum(points) > 0) r
+            -- the top five non-ringers of each period with more than 0 points
+            -- (names are unique within a club: they break every tie)
+            SELECT period_type, anchor, first_day, last_day, player_id, name
+            FROM (SELECT p.period_type, p.anchor, p.first_day, p.last_day, t.player_id,
+                         pl.name::text AS name,
+                         row_number() OVER (PARTITION BY p.period_type
+                                            ORDER BY x.total DESC,
+                                                     pl.name::text COLLATE "C") AS place
+                  FROM totals t
+                  JOIN club_players pl ON pl.player_id = t.player_id
+                  CROSS JOIN periods p
+                  CROSS JOIN LATERAL (
+                      SELECT CASE p.period_type WHEN 'whole_season' THEN t.whole_season
+                                                ELSE t.current_half END AS total) x
+                  WHERE x.total > 0) r
             WHERE place <= 5
         ),
         running AS (
-            SELECT g.period_type, g.anchor, g.player_id, g.name, g.match_date, g.match_id,
+            -- the leaders' games of their period, with the running total
+            SELECT l.period_type, l.anchor, l.player_id, l.name, g.match_date, g.match_id,
                    g.player_match_id,
-                   sum(g.points) OVER (PARTITION BY g.period_type, g.player_id
+                   sum(g.points) OVER (PARTITION BY l.period_type, l.player_id
                                        ORDER BY g.match_date, g.match_id, g.player_match_id
                                        ROWS UNBOUNDED PRECEDING) AS total
-            FROM period_games g JOIN leaders l USING (period_type, player_id)
+            FROM leaders l
+            JOIN season g ON g.player_id = l.player_id
+                         AND g.match_date BETWEEN l.first_day AND l.last_day
         ),
         curves AS MATERIALIZED (
             -- The zero-point anchor first, then one point per game in match order
