@@ -138,14 +138,17 @@ async def load(url: str, league: League) -> None:
         await conn.execute("VACUUM ANALYZE")
 
 
+# capo-worker's stored state: every capo_ table with a tenant_id but the sign-in
+# epochs (the tables capo_delete_tenant_league empties for a tenant).
+STATE_TABLES = """SELECT c.oid::regclass::text FROM pg_class c
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+      AND c.relname LIKE 'capo\\_%' AND c.relname <> 'capo_admin_session_epochs'"""
+
+
 async def forget_stored_state(conn: psycopg.AsyncConnection) -> None:
-    """Delete the tenant's rows of every capo_ state table, as capo_delete_tenant_league does."""
-    cur = await conn.execute(
-        """SELECT c.oid::regclass::text FROM pg_class c
-           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
-           WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-             AND c.relname LIKE 'capo\\_%%' AND c.relname <> 'capo_admin_session_epochs'"""
-    )
+    """Delete the tenant's stored state, so that the next full run starts from scratch."""
+    cur = await conn.execute(STATE_TABLES)
     for (table_name,) in await cur.fetchall():
         await conn.execute(
             sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(sql.Identifier(table_name)),

@@ -39,6 +39,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `bench` importable
@@ -48,6 +49,7 @@ from bench.latest_match import HOLD, LatestMatch  # noqa: E402
 from bench.queue import Proc, process_env, running  # noqa: E402
 from bench.stats import (  # noqa: E402
     DOC,
+    STATE_TABLES,
     fresh_database,
     server,
     server_facts,
@@ -262,6 +264,9 @@ def cron_run(url: str, workers: int, slot: dt.datetime, workdir: Path, timeout: 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM background_job_requests")
         conn.execute("DELETE FROM background_job_status")
+        # Every run from scratch, whatever ran before it (as the reference's nights).
+        for (table_name,) in conn.execute(STATE_TABLES).fetchall():
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table_name)))
     jobs = asyncio.run(enqueue_slot(url, slot))
     env = process_env(
         DATABASE_URL=url, CRON_SCHEDULE="off", MIGRATE_ON_START="false", LOG_LEVEL="WARNING"
