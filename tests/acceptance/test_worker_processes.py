@@ -84,7 +84,7 @@ def test_four_workers_run_500_jobs_exactly_once(
         )
         return bool(rows[0][0] == 500)
 
-    wait_for(all_done, 180, "500 jobs to complete")
+    wait_for(all_done, 180, "500 jobs to complete", explain=lambda: stuck(runs_db, workers))
     runs = query(runs_db, "SELECT job_id::text, count(*) FROM test_job_runs GROUP BY 1")
     assert {r[0] for r in runs} == set(ids)
     assert all(count == 1 for _, count in runs), "a job ran more than once"
@@ -121,6 +121,29 @@ def test_four_workers_run_500_jobs_exactly_once(
     summaries = re.findall(r"Completed (\d+) job\(s\) in the last \d+ s \(([^)]*)\)", info)
     assert sum(int(n) for n, _ in summaries) == by_worker["w1"]
     assert all(types == f"{JOB_TYPE}: {n}" for n, types in summaries)
+
+
+def stuck(db_url: str, workers: list[Process]) -> str:
+    """The jobs by status and attempt, and each worker's state and last warnings."""
+    states = query(
+        db_url,
+        "SELECT status, attempts, locked_by, count(*) FROM background_job_status "
+        "WHERE status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )
+    lines = [f"jobs not completed (status, attempts, locked_by, count): {states}"]
+    for proc in workers:
+        code = proc.popen.poll()
+        warnings = [
+            line
+            for line in proc.output.splitlines()
+            if not line.startswith("{")  # a crash's traceback
+            or json.loads(line)["level"] in ("warning", "error", "critical")
+        ]
+        lines.append(
+            f"{proc.log_path.stem}: {'running' if code is None else f'exited {code}'}; "
+            f"{len(warnings)} warning(s), last: {warnings[-3:]}"
+        )
+    return "\n".join(lines)
 
 
 def messages_of(proc: Process) -> str:

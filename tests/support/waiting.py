@@ -9,12 +9,24 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, step: float = 0.1) -> T:
-    """Poll `condition` until it returns something truthy, and return that."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float,
+    what: str,
+    step: float = 0.1,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """Poll `condition` until it returns something truthy, and return that.
+
+    On timeout, `explain` (when given) describes the state the wait ended in, so that a
+    failure far from the developer's machine (CI) says what was stuck."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    message = f"timed out after {timeout:.0f}s waiting for {what}"
+    if explain is not None:
+        message += "\n" + explain()
+    raise AssertionError(message)
