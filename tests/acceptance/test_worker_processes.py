@@ -130,7 +130,15 @@ def stuck(db_url: str, workers: list[Process]) -> str:
         "SELECT status, attempts, locked_by, count(*) FROM background_job_status "
         "WHERE status <> 'completed' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
-    lines = [f"jobs not completed (status, attempts, locked_by, count): {states}"]
+    sessions = query(
+        db_url,
+        "SELECT count(*), current_setting('max_connections') FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend'",
+    )
+    lines = [
+        f"jobs not completed (status, attempts, locked_by, count): {states}",
+        f"client sessions on the server (count, max_connections): {sessions}",
+    ]
     for proc in workers:
         code = proc.popen.poll()
         warnings = [
