@@ -1,0 +1,26 @@
+-- What update_aggregated_recent_performance and update_half_and_full_season_stats
+-- last computed each player's rows from (docs/stats.md, "Only changed players"):
+-- per function (kind) and player, the number of the player's games and the
+-- bit_xor of a 64-bit hash per game of the columns the function reads. A full
+-- run recomputes only the players whose digest came, went or changed. The row
+-- with player_id 0 is the function's header: `header` holds what every row
+-- depends on (settings, the functions' source, the server version, and for the
+-- season stats the windows derived from today), `guard` the count and a hash of
+-- (ctid, xmin) of the function's output rows as that run left them; a header or
+-- guard that differs makes the next full run recompute everyone.
+-- capo-worker's own; it holds nothing that cannot be rebuilt: missing or stale
+-- rows only make the next full run compute more. IF NOT EXISTS, so this runs
+-- the same on an adopted Capo database.
+CREATE TABLE IF NOT EXISTS capo_player_games_digests (
+    tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    kind      text NOT NULL,     -- 'recent_performance' or 'season_stats'
+    player_id integer NOT NULL,  -- 0: the header row
+    games     integer NOT NULL,
+    digest    bigint NOT NULL,
+    header    text,              -- the header row's only
+    guard     text,              -- the header row's only
+    PRIMARY KEY (tenant_id, kind, player_id)
+);
+
+COMMENT ON TABLE capo_player_games_digests IS
+    'capo-worker: per function and player, a digest of the games the player''s rows of recent performance or season stats were computed from; a full run recomputes only the players whose digest changed.';
