@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "e782cde0ff116d5d65b51f3efc94d9715cfaeb95c527d9adf0618fca02270d1b"
+SCHEMA_VERSION = 15
+SCHEMA_CHECKSUM = "5102c3401ee814d86d1f9a1d7ebc4d046108a5c888ca9738f1d19854234a0e4b"

@@ -39,8 +39,13 @@ ROWS = {
     ),
 }
 
-LATEST = "(SELECT match_id FROM matches WHERE tenant_id = %(t)s ORDER BY match_date DESC, match_id DESC LIMIT 1)"
-OLDEST = "(SELECT match_id FROM matches WHERE tenant_id = %(t)s ORDER BY match_date, match_id LIMIT 1)"
+LATEST = (
+    "(SELECT match_id FROM matches WHERE tenant_id = %(t)s"
+    " ORDER BY match_date DESC, match_id DESC LIMIT 1)"
+)
+OLDEST = (
+    "(SELECT match_id FROM matches WHERE tenant_id = %(t)s ORDER BY match_date, match_id LIMIT 1)"
+)
 ONE_GAME = f"(SELECT min(player_match_id) FROM player_matches WHERE match_id = {OLDEST})"
 A_PLAYER = f"(SELECT min(player_id) FROM player_matches WHERE match_id = {LATEST})"
 
@@ -49,6 +54,9 @@ OUTPUT_TABLES = (
     "aggregated_half_season_stats",
     "aggregated_season_stats",
 )
+
+NOBODY = "SELECT player_id FROM players WHERE false"
+EVERYONE = "SELECT player_id FROM players WHERE tenant_id = %(t)s AND NOT is_ringer"
 
 # name -> (statements, the players whose games changed: a query)
 CHANGES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -66,7 +74,10 @@ CHANGES: dict[str, tuple[tuple[str, ...], str]] = {
         f"SELECT player_id FROM player_matches WHERE match_id = {LATEST}",
     ),
     "an old game's goals": (
-        (f"UPDATE player_matches SET goals = COALESCE(goals, 0) + 2 WHERE player_match_id = {ONE_GAME}",),
+        (
+            "UPDATE player_matches SET goals = COALESCE(goals, 0) + 2"
+            f" WHERE player_match_id = {ONE_GAME}",
+        ),
         f"SELECT player_id FROM player_matches WHERE player_match_id = {ONE_GAME}",
     ),
     "an old game's result": (
@@ -100,14 +111,26 @@ CHANGES: dict[str, tuple[tuple[str, ...], str]] = {
         (f"UPDATE matches SET match_date = match_date - 366 WHERE match_id = {LATEST}",),
         f"SELECT player_id FROM player_matches WHERE match_id = {LATEST}",
     ),
+    "a match moved into the other half": (
+        (f"UPDATE matches SET match_date = DATE '2026-03-15' WHERE match_id = {LATEST}",),
+        f"SELECT player_id FROM player_matches WHERE match_id = {LATEST}",
+    ),
     "a player renamed": (
         (f"UPDATE players SET name = 'Renamed' WHERE player_id = {A_PLAYER}",),
-        "SELECT player_id FROM players WHERE false",
+        NOBODY,
     ),
     "a player made a ringer": (
         (f"UPDATE players SET is_ringer = true WHERE player_id = {A_PLAYER}",),
         f"SELECT {A_PLAYER}",
     ),
+}
+
+# Where the season stats differ: they read neither the team nor the score, and
+# a match moved into a year without matches adds a year to rebuild (everyone).
+SEASON_CHANGED = {
+    "an old game's team": NOBODY,
+    "an old match's score": NOBODY,
+    "a match moved to the previous year": EVERYONE,
 }
 
 
@@ -136,9 +159,7 @@ def execute(conn: psycopg.Connection[Any], statements: tuple[str, ...]) -> None:
 
 
 def forget_state(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(
-        "DELETE FROM capo_player_games_digests WHERE tenant_id = %s", (DEFAULT_TENANT_ID,)
-    )
+    conn.execute("DELETE FROM capo_player_games_digests WHERE tenant_id = %s", (DEFAULT_TENANT_ID,))
 
 
 def from_scratch(conn: psycopg.Connection[Any], function: str) -> list[list[tuple[Any, ...]]]:
@@ -168,6 +189,8 @@ def test_a_full_run_after_a_change_computes_only_the_changed_players(
     assert run(conn, function)["players_computed"] == non_ringers(conn)
     assert run(conn, function)["players_computed"] == 0  # nothing changed
     statements, changed_query = CHANGES[change]
+    if function == SEASON:
+        changed_query = SEASON_CHANGED.get(change, changed_query)
     execute(conn, statements)
     changed = {r[0] for r in conn.execute(changed_query, {"t": DEFAULT_TENANT_ID}).fetchall()}
     result = run(conn, function)
