@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "5102c3401ee814d86d1f9a1d7ebc4d046108a5c888ca9738f1d19854234a0e4b"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "15310dab0c95a5af8b2c709ab957bc0aa7394409bd41f7a8e591c560747aeb56"

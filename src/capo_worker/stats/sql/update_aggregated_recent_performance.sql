@@ -258,9 +258,7 @@ BEGIN
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'recent_performance', 'recent_performance');
 
         IF v_full THEN
-            RETURN jsonb_build_object('rows', v_digests,
-                                      'players_computed', COALESCE(cardinality(v_players),
-                                                                   v_digests));
+            v_rows := v_digests;  -- every non-ringer has a row, computed or kept
         END IF;
         RETURN jsonb_build_object('rows', v_rows);
     EXCEPTION WHEN OTHERS THEN

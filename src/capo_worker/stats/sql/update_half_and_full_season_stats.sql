@@ -387,11 +387,7 @@ BEGIN
             'rows', v_half_rows + v_season_rows,
             'half_season_rows', v_half_rows,
             'season_rows', v_season_rows,
-            'seasons_rebuilt', v_years)
-            || CASE WHEN v_full
-                    THEN jsonb_build_object('players_computed',
-                                            COALESCE(cardinality(v_players), v_digests))
-                    ELSE '{}'::jsonb END;
+            'seasons_rebuilt', v_years);
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'Error in update_half_and_full_season_stats: %', SQLERRM
             USING ERRCODE = SQLSTATE;
