@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 16
-SCHEMA_CHECKSUM = "15310dab0c95a5af8b2c709ab957bc0aa7394409bd41f7a8e591c560747aeb56"
+SCHEMA_VERSION = 17
+SCHEMA_CHECKSUM = "5527a11ee5bfc81b1839f49becf6b502a5f905cc3ed26bf8e35d918304e64b61"

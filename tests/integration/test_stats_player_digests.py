@@ -224,9 +224,10 @@ def test_a_full_run_after_a_change_computes_only_the_changed_players(
     assert after == from_scratch(conn, function)
 
 
+@pytest.mark.parametrize("then_scoped", [False, True])
 @pytest.mark.parametrize("function", [RECENT, SEASON])
 def test_rows_changed_by_someone_else_make_every_player_computed(
-    conn: psycopg.Connection[Any], function: str
+    conn: psycopg.Connection[Any], function: str, then_scoped: bool
 ) -> None:
     run(conn, function)
     expected = rows(conn, function)
@@ -237,6 +238,9 @@ def test_rows_changed_by_someone_else_make_every_player_computed(
         f" WHERE player_id = (SELECT min(player_id) FROM {table} WHERE tenant_id = %s)",
         (DEFAULT_TENANT_ID,),
     )
+    if then_scoped:  # (of other players: the difference stays)
+        others = sorted(non_ringers(conn))[-3:]
+        scoped_run(conn, function, others)
     assert run(conn, function) == non_ringers(conn)
     assert rows(conn, function) == expected
 
@@ -249,13 +253,27 @@ def test_a_scoped_run_then_a_full_run_give_the_rows_from_scratch(
     statements, changed_query = CHANGES["a latest match"]
     execute(conn, statements)
     changed = [r[0] for r in conn.execute(changed_query, {"t": DEFAULT_TENANT_ID}).fetchall()]
-    with conn.transaction():
-        conn.execute("SELECT set_config('capo.scope_players', %s, true)", (str(set(changed)),))
-        run(conn, function)
-    execute(conn, CHANGES["an old game's goals"][0])
-    run(conn, function)
+    scoped_run(conn, function, changed)
+    # the scoped run kept the state true: nobody to compute
+    assert run(conn, function) == set()
+    assert rows(conn, function) == from_scratch(conn, function)
+    statements, changed_query = CHANGES["an old game's goals"]
+    execute(conn, statements)
+    changed = [r[0] for r in conn.execute(changed_query, {"t": DEFAULT_TENANT_ID}).fetchall()]
+    scoped_run(conn, function, changed)
+    execute(conn, CHANGES["an old game's result"][0])
+    assert run(conn, function) == set(changed)
     after = rows(conn, function)
     assert after == from_scratch(conn, function)
+
+
+def scoped_run(conn: psycopg.Connection[Any], function: str, players: list[int]) -> None:
+    with conn.transaction():
+        conn.execute(
+            "SELECT set_config('capo.scope_players', %s, true)",
+            ("{" + ",".join(map(str, players)) + "}",),
+        )
+        conn.execute(f"SELECT {function}(%s::uuid)", (DEFAULT_TENANT_ID,))
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@
 -- run recomputes only the players whose digest came, went or changed. The row
 -- with player_id 0 is the function's header: `header` holds what every row
 -- depends on (settings, the functions' source, the server version, and for the
--- season stats the windows derived from today), `guard` the count and a hash of
--- (ctid, xmin) of the function's output rows as that run left them; a header or
--- guard that differs makes the next full run recompute everyone.
+-- season stats the windows derived from today), and its games and digest the
+-- guard of the function's output rows as the last run left them (their number
+-- and the bit_xor of a hash of each row's (ctid, xmin)); a header or guard that
+-- differs makes the next full run recompute everyone.
 -- capo-worker's own; it holds nothing that cannot be rebuilt: missing or stale
 -- rows only make the next full run compute more. IF NOT EXISTS, so this runs
 -- the same on an adopted Capo database.
@@ -15,10 +16,9 @@ CREATE TABLE IF NOT EXISTS capo_player_games_digests (
     tenant_id uuid NOT NULL REFERENCES tenants ON DELETE CASCADE,
     kind      text NOT NULL,     -- 'recent_performance' or 'season_stats'
     player_id integer NOT NULL,  -- 0: the header row
-    games     integer NOT NULL,
-    digest    bigint NOT NULL,
+    games     integer NOT NULL,  -- the header row: its output rows
+    digest    bigint NOT NULL,   -- the header row: their (ctid, xmin) hash
     header    text,              -- the header row's only
-    guard     text,              -- the header row's only
     PRIMARY KEY (tenant_id, kind, player_id)
 );
 

@@ -35,14 +35,40 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         # hashtextextended(COALESCE(result, ''), 2), 0)
 $$;
 
--- Helper of this function: the guard of the tenant's rows, the number of rows
--- and the bit_xor of a hash of each row's (ctid, xmin). Any insert, update or
--- delete since (by anyone, in any transaction) gives a row version with
--- another (ctid, xmin), so the guard changes (but for a 2^-64 chance).
-CREATE OR REPLACE FUNCTION capo_recent_performance_guard(target_tenant_id uuid) RETURNS text
+-- Helper of this function: the guard of the tenant's rows (of `players`; NULL:
+-- all), the number of rows and the bit_xor of a hash of each row's (ctid,
+-- xmin). Any insert, update or delete since (by anyone, in any transaction)
+-- gives a row version with another (ctid, xmin), so the guard changes (but for
+-- a 2^-64 chance). A scoped run updates the stored guard by its players' rows
+-- before and after its write, which keeps any difference made by others.
+CREATE OR REPLACE FUNCTION capo_recent_performance_guard(target_tenant_id uuid, players int[])
+RETURNS TABLE (n int, x bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT count(*) || ':' || COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 0)), 0)
-    FROM aggregated_recent_performance a WHERE a.tenant_id = target_tenant_id
+    SELECT count(*)::int, COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 0)), 0)
+    FROM aggregated_recent_performance a
+    WHERE a.tenant_id = target_tenant_id AND (players IS NULL OR a.player_id = ANY (players))
+$$;
+
+-- Helper of this function: the digests of `players` (each one's games and the
+-- bit_xor of capo_recent_game_hash), read through (tenant_id, player_id); a
+-- scoped run's, after its write. The full run computes everyone's inline.
+CREATE OR REPLACE FUNCTION capo_recent_digests(target_tenant_id uuid, players int[])
+RETURNS TABLE (player_id int, games int, digest bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.player_id, count(g.player_match_id)::int, COALESCE(bit_xor(g.h), 0)
+    FROM players p
+    LEFT JOIN (
+        SELECT pm.player_id, pm.player_match_id,
+               capo_recent_game_hash(pm.player_match_id, pm.match_id,
+                                     m.match_date - DATE '0001-01-01', m.team_a_score,
+                                     m.team_b_score, pm.team, pm.goals, pm.result,
+                                     pm.heavy_win, pm.heavy_loss) AS h
+        FROM player_matches pm
+        JOIN matches m ON m.tenant_id = target_tenant_id AND m.match_id = pm.match_id
+        WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY (players)
+    ) g ON g.player_id = p.player_id
+    WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer AND p.player_id = ANY (players)
+    GROUP BY p.player_id
 $$;
 
 -- Two signatures, no default argument (docs/stats.md): the app's, for the default
@@ -73,7 +99,8 @@ DECLARE
     v_rows bigint;
     v_written bigint;  -- rows inserted (unchanged rows are kept)
     v_header   text;     -- a full run's header (capo_player_games_digests)
-    v_guard    text;     -- the output rows' count and (ctid, xmin) hash
+    v_guard    record;   -- the output rows' guard (n, x): count and (ctid, xmin) hash
+    v_after    record;
     v_has_state boolean;
     v_digests  int;      -- non-ringers (a digest each)
     v_ids      int[];    -- a full run's new digests: player, games, digest
@@ -97,11 +124,12 @@ BEGIN
                  FROM pg_proc p
                  WHERE p.proname IN ('update_aggregated_recent_performance',
                                      'capo_recent_game_hash')));
-            v_guard := capo_recent_performance_guard(target_tenant_id);
+            SELECT * INTO v_guard FROM capo_recent_performance_guard(target_tenant_id, NULL);
             v_has_state := EXISTS (
                 SELECT FROM capo_player_games_digests
                 WHERE tenant_id = target_tenant_id AND kind = 'recent_performance'
-                  AND player_id = 0 AND header = v_header AND guard = v_guard);
+                  AND player_id = 0 AND header = v_header
+                  AND games = v_guard.n AND digest = v_guard.x);
             WITH new_digests AS MATERIALIZED (
                 SELECT p.player_id, COALESCE(g.games, 0) AS games,
                        COALESCE(g.digest, 0) AS digest
@@ -141,6 +169,17 @@ BEGIN
             INTO v_digests, v_players, v_ids, v_games, v_hashes;
             IF NOT v_has_state OR cardinality(v_players) * 2 > v_digests THEN
                 v_players := NULL;
+            END IF;
+        ELSE
+            -- A scoped run keeps the state, if any, true: its players' guard
+            -- before the write, to update the stored guard after it.
+            v_has_state := EXISTS (
+                SELECT FROM capo_player_games_digests
+                WHERE tenant_id = target_tenant_id AND kind = 'recent_performance'
+                  AND player_id = 0);
+            IF v_has_state THEN
+                SELECT * INTO v_guard
+                FROM capo_recent_performance_guard(target_tenant_id, v_players);
             END IF;
         END IF;
 
@@ -249,10 +288,24 @@ BEGIN
             SELECT target_tenant_id, 'recent_performance', u.player_id, u.games, u.digest
             FROM unnest(v_ids, v_games, v_hashes) AS u(player_id, games, digest)
             WHERE v_players IS NULL OR u.player_id = ANY (v_players);
+            SELECT * INTO v_after FROM capo_recent_performance_guard(target_tenant_id, NULL);
             INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest,
-                                                   header, guard)
-            VALUES (target_tenant_id, 'recent_performance', 0, v_digests, 0, v_header,
-                    capo_recent_performance_guard(target_tenant_id));
+                                                   header)
+            VALUES (target_tenant_id, 'recent_performance', 0, v_after.n, v_after.x, v_header);
+        ELSIF v_has_state THEN
+            -- a scoped run: its players' digests, and the stored guard moved by
+            -- what this run changed in their rows (a difference made by others
+            -- stays a difference)
+            SELECT * INTO v_after FROM capo_recent_performance_guard(target_tenant_id, v_players);
+            UPDATE capo_player_games_digests
+            SET games = games - v_guard.n + v_after.n, digest = digest # v_guard.x # v_after.x
+            WHERE tenant_id = target_tenant_id AND kind = 'recent_performance' AND player_id = 0;
+            DELETE FROM capo_player_games_digests
+            WHERE tenant_id = target_tenant_id AND kind = 'recent_performance'
+              AND player_id = ANY (v_players) AND player_id <> 0;
+            INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest)
+            SELECT target_tenant_id, 'recent_performance', d.player_id, d.games, d.digest
+            FROM capo_recent_digests(target_tenant_id, v_players) d;
         END IF;
 
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'recent_performance', 'recent_performance');

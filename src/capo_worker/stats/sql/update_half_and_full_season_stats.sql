@@ -33,19 +33,48 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         # COALESCE(hashtextextended(result, 2), 3), 0)
 $$;
 
--- The guard of the tenant's rows of both tables: the number of rows and the
--- bit_xor of a hash of each row's (ctid, xmin). Any insert, update or delete
--- since (by anyone, in any transaction) gives a row version with another
--- (ctid, xmin), so the guard changes (but for a 2^-64 chance).
-CREATE OR REPLACE FUNCTION capo_season_stats_guard(target_tenant_id uuid) RETURNS text
+-- The guard of the tenant's rows of both tables (of `players`; NULL: all): the
+-- number of rows and the bit_xor of a hash of each row's (ctid, xmin), seeded
+-- per table. Any insert, update or delete since (by anyone, in any
+-- transaction) gives a row version with another (ctid, xmin), so the guard
+-- changes (but for a 2^-64 chance). A scoped run updates the stored guard by
+-- its players' rows before and after its write, which keeps any difference
+-- made by others.
+CREATE OR REPLACE FUNCTION capo_season_stats_guard(target_tenant_id uuid, players int[])
+RETURNS TABLE (n int, x bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT concat_ws(':',
-        (SELECT count(*) || ':'
-                || COALESCE(bit_xor(hashtextextended(h.ctid::text || h.xmin::text, 0)), 0)
-         FROM aggregated_half_season_stats h WHERE h.tenant_id = target_tenant_id),
-        (SELECT count(*) || ':'
-                || COALESCE(bit_xor(hashtextextended(s.ctid::text || s.xmin::text, 0)), 0)
-         FROM aggregated_season_stats s WHERE s.tenant_id = target_tenant_id))
+    SELECT (h.n + s.n)::int, h.x # s.x
+    FROM (SELECT count(*) AS n,
+                 COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 1)), 0) AS x
+          FROM aggregated_half_season_stats a
+          WHERE a.tenant_id = target_tenant_id
+            AND (players IS NULL OR a.player_id = ANY (players))) h,
+         (SELECT count(*) AS n,
+                 COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 2)), 0) AS x
+          FROM aggregated_season_stats a
+          WHERE a.tenant_id = target_tenant_id
+            AND (players IS NULL OR a.player_id = ANY (players))) s
+$$;
+
+-- The digests of `players` (each one's games and the bit_xor of
+-- capo_season_game_hash), read through (tenant_id, player_id); a scoped run's,
+-- after its write. The full run computes everyone's inline.
+CREATE OR REPLACE FUNCTION capo_season_digests(target_tenant_id uuid, players int[])
+RETURNS TABLE (player_id int, games int, digest bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.player_id, count(g.player_match_id)::int, COALESCE(bit_xor(g.h), 0)
+    FROM players p
+    LEFT JOIN (
+        SELECT pm.player_id, pm.player_match_id,
+               capo_season_game_hash(pm.player_match_id, pm.match_id,
+                                     m.match_date - DATE '0001-01-01', pm.result, pm.goals,
+                                     pm.heavy_win, pm.heavy_loss, pm.clean_sheet) AS h
+        FROM player_matches pm
+        JOIN matches m ON m.tenant_id = target_tenant_id AND m.match_id = pm.match_id
+        WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY (players)
+    ) g ON g.player_id = p.player_id
+    WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer AND p.player_id = ANY (players)
+    GROUP BY p.player_id
 $$;
 
 -- Two signatures, no default argument (docs/stats.md): the app's, for the default
@@ -86,6 +115,8 @@ DECLARE
     v_full       boolean := v_players IS NULL;
     v_header     text;     -- a full run's header (capo_player_games_digests)
     v_has_state  boolean;
+    v_guard      record;   -- the output rows' guard (n, x): count and (ctid, xmin) hash
+    v_after      record;
     v_digests    int;      -- non-ringers (a digest each)
     v_ids        int[];    -- a full run's new digests: player, games, digest
     v_games      int[];
@@ -128,11 +159,12 @@ BEGIN
                                      'capo_season_game_hash', 'capo_fantasy_points')),
                 row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
                 v_half_start, v_half_end, v_last_day, v_year_starts::text);
+            SELECT * INTO v_guard FROM capo_season_stats_guard(target_tenant_id, NULL);
             v_has_state := EXISTS (
                 SELECT FROM capo_player_games_digests
                 WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
                   AND player_id = 0 AND header = v_header
-                  AND guard = capo_season_stats_guard(target_tenant_id));
+                  AND games = v_guard.n AND digest = v_guard.x);
             WITH new_digests AS MATERIALIZED (
                 SELECT p.player_id, COALESCE(g.games, 0) AS games,
                        COALESCE(g.digest, 0) AS digest
@@ -170,6 +202,16 @@ BEGIN
             INTO v_digests, v_players, v_ids, v_games, v_hashes;
             IF NOT v_has_state OR cardinality(v_players) * 2 > v_digests THEN
                 v_players := NULL;
+            END IF;
+        ELSE
+            -- A scoped run keeps the state, if any, true: its players' guard
+            -- before the write, to update the stored guard after it.
+            v_has_state := EXISTS (
+                SELECT FROM capo_player_games_digests
+                WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+                  AND player_id = 0);
+            IF v_has_state THEN
+                SELECT * INTO v_guard FROM capo_season_stats_guard(target_tenant_id, v_players);
             END IF;
         END IF;
 
@@ -374,10 +416,24 @@ BEGIN
                     WHERE tenant_id = target_tenant_id
                       AND season_start_date = ANY (v_year_starts))
             INTO v_half_rows, v_season_rows;
+            SELECT * INTO v_after FROM capo_season_stats_guard(target_tenant_id, NULL);
             INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest,
-                                                   header, guard)
-            VALUES (target_tenant_id, 'season_stats', 0, v_digests, 0, v_header,
-                    capo_season_stats_guard(target_tenant_id));
+                                                   header)
+            VALUES (target_tenant_id, 'season_stats', 0, v_after.n, v_after.x, v_header);
+        ELSIF v_has_state THEN
+            -- a scoped run: its players' digests, and the stored guard moved by
+            -- what this run changed in their rows (a difference made by others
+            -- stays a difference; a header of other windows stays other)
+            SELECT * INTO v_after FROM capo_season_stats_guard(target_tenant_id, v_players);
+            UPDATE capo_player_games_digests
+            SET games = games - v_guard.n + v_after.n, digest = digest # v_guard.x # v_after.x
+            WHERE tenant_id = target_tenant_id AND kind = 'season_stats' AND player_id = 0;
+            DELETE FROM capo_player_games_digests
+            WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+              AND player_id = ANY (v_players) AND player_id <> 0;
+            INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest)
+            SELECT target_tenant_id, 'season_stats', d.player_id, d.games, d.digest
+            FROM capo_season_digests(target_tenant_id, v_players) d;
         END IF;
 
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'season_stats', 'season_stats');
