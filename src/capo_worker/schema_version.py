@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 17
-SCHEMA_CHECKSUM = "5527a11ee5bfc81b1839f49becf6b502a5f905cc3ed26bf8e35d918304e64b61"
+SCHEMA_VERSION = 18
+SCHEMA_CHECKSUM = "ca9109af90a92da7be901780b65d53e48a505d7bfd161cbd9f125bdd92b36c2a"

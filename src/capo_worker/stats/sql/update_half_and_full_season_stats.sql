@@ -16,21 +16,24 @@ CREATE INDEX IF NOT EXISTS idx_half_season_stats_tenant
 -- Helpers of this function (docs/stats.md, "Only changed players"): the hash
 -- of one game as this function reads it: the game's row id and match id (so
 -- that two equal games do not cancel out in the player's bit_xor), the match's
--- day, the result text (NULL apart), the goals (NULL as 0, as the sums read
--- them) and the three flags (NULL as false). Integer hashes of packed fields
--- (hashint8extended), hashed once more, as recent performance's.
+-- day, the goals (NULL as 0, as the sums read them), the result as the
+-- function tells it apart (NULL, win, draw, loss, any other text) and the
+-- three flags (NULL as false). Two 64-bit integer hashes of packed fields,
+-- each keyed by more packed fields (hashint8extended's seed); not linear in the
+-- fields, so two games swapping a value do not cancel out.
 CREATE OR REPLACE FUNCTION capo_season_game_hash(
     player_match_id int, match_id int, day int, result text, goals int,
     heavy_win boolean, heavy_loss boolean, clean_sheet boolean
 ) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT hashint8extended(
-        hashint8extended((match_id::bigint << 32) # (player_match_id::bigint & 4294967295), 0)
-        # hashint8extended((day::bigint << 32) # (COALESCE(goals, 0)::bigint & 4294967295),
-                           (CASE WHEN heavy_win THEN 4 ELSE 0 END)
-                           + (CASE WHEN heavy_loss THEN 2 ELSE 0 END)
-                           + (CASE WHEN clean_sheet THEN 1 ELSE 0 END))
-        # COALESCE(hashtextextended(result, 2), 3), 0)
+        hashint8extended((match_id::bigint << 32) # (player_match_id::bigint & 4294967295),
+                         (day::bigint << 32) # (COALESCE(goals, 0)::bigint & 4294967295)),
+        (CASE WHEN result IS NULL THEN 0 WHEN result = 'win' THEN 8
+              WHEN result = 'draw' THEN 16 WHEN result = 'loss' THEN 24 ELSE 32 END)
+        # (CASE WHEN heavy_win THEN 4 ELSE 0 END)
+        # (CASE WHEN heavy_loss THEN 2 ELSE 0 END)
+        # (CASE WHEN clean_sheet THEN 1 ELSE 0 END))
 $$;
 
 -- The guard of the tenant's rows of both tables (of `players`; NULL: all): the
