@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 18
-SCHEMA_CHECKSUM = "ca9109af90a92da7be901780b65d53e48a505d7bfd161cbd9f125bdd92b36c2a"
+SCHEMA_VERSION = 19
+SCHEMA_CHECKSUM = "0fe06c6d69c1772eb6909ca84849a4f76c22de25fdfae1e11e627764e500c7c8"
