@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "e782cde0ff116d5d65b51f3efc94d9715cfaeb95c527d9adf0618fca02270d1b"
+SCHEMA_VERSION = 19
+SCHEMA_CHECKSUM = "0fe06c6d69c1772eb6909ca84849a4f76c22de25fdfae1e11e627764e500c7c8"

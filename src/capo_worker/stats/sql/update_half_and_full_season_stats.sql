@@ -13,6 +13,73 @@
 CREATE INDEX IF NOT EXISTS idx_half_season_stats_tenant
     ON aggregated_half_season_stats (tenant_id);
 
+-- Helpers of this function (docs/stats.md, "Only changed players"): the hash
+-- of one game as this function reads it: the game's row id and match id (so
+-- that two equal games do not cancel out in the player's bit_xor), the match's
+-- day, the goals (NULL as 0, as the sums read them), the result as the
+-- function tells it apart (NULL, win, draw, loss, any other text) and the
+-- three flags (NULL as false). Two 64-bit integer hashes of packed fields,
+-- each keyed by more packed fields (hashint8extended's seed); not linear in the
+-- fields, so two games swapping a value do not cancel out.
+CREATE OR REPLACE FUNCTION capo_season_game_hash(
+    player_match_id int, match_id int, day int, result text, goals int,
+    heavy_win boolean, heavy_loss boolean, clean_sheet boolean
+) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashint8extended(
+        hashint8extended((match_id::bigint << 32) # (player_match_id::bigint & 4294967295),
+                         (day::bigint << 32) # (COALESCE(goals, 0)::bigint & 4294967295)),
+        (CASE WHEN result IS NULL THEN 0 WHEN result = 'win' THEN 8
+              WHEN result = 'draw' THEN 16 WHEN result = 'loss' THEN 24 ELSE 32 END)
+        # (CASE WHEN heavy_win THEN 4 ELSE 0 END)
+        # (CASE WHEN heavy_loss THEN 2 ELSE 0 END)
+        # (CASE WHEN clean_sheet THEN 1 ELSE 0 END))
+$$;
+
+-- The guard of the tenant's rows of both tables (of `players`; NULL: all): the
+-- number of rows and the bit_xor of a hash of each row's (ctid, xmin), seeded
+-- per table. Any insert, update or delete since (by anyone, in any
+-- transaction) gives a row version with another (ctid, xmin), so the guard
+-- changes (but for a 2^-64 chance). A scoped run updates the stored guard by
+-- its players' rows before and after its write, which keeps any difference
+-- made by others.
+CREATE OR REPLACE FUNCTION capo_season_stats_guard(target_tenant_id uuid, players int[])
+RETURNS TABLE (n int, x bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT (h.n + s.n)::int, h.x # s.x
+    FROM (SELECT count(*) AS n,
+                 COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 1)), 0) AS x
+          FROM aggregated_half_season_stats a
+          WHERE a.tenant_id = target_tenant_id
+            AND (players IS NULL OR a.player_id = ANY (players))) h,
+         (SELECT count(*) AS n,
+                 COALESCE(bit_xor(hashtextextended(a.ctid::text || a.xmin::text, 2)), 0) AS x
+          FROM aggregated_season_stats a
+          WHERE a.tenant_id = target_tenant_id
+            AND (players IS NULL OR a.player_id = ANY (players))) s
+$$;
+
+-- The digests of `players` (each one's games and the bit_xor of
+-- capo_season_game_hash), read through (tenant_id, player_id); a scoped run's,
+-- after its write. The full run computes everyone's inline.
+CREATE OR REPLACE FUNCTION capo_season_digests(target_tenant_id uuid, players int[])
+RETURNS TABLE (player_id int, games int, digest bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.player_id, count(g.player_match_id)::int, COALESCE(bit_xor(g.h), 0)
+    FROM players p
+    LEFT JOIN (
+        SELECT pm.player_id, pm.player_match_id,
+               capo_season_game_hash(pm.player_match_id, pm.match_id,
+                                     m.match_date - DATE '0001-01-01', pm.result, pm.goals,
+                                     pm.heavy_win, pm.heavy_loss, pm.clean_sheet) AS h
+        FROM player_matches pm
+        JOIN matches m ON m.tenant_id = target_tenant_id AND m.match_id = pm.match_id
+        WHERE pm.tenant_id = target_tenant_id AND pm.player_id = ANY (players)
+    ) g ON g.player_id = p.player_id
+    WHERE p.tenant_id = target_tenant_id AND NOT p.is_ringer AND p.player_id = ANY (players)
+    GROUP BY p.player_id
+$$;
+
 -- Two signatures, no default argument (docs/stats.md): the app's, for the default
 -- tenant and returning nothing, and the runner's, for one tenant, returning a summary.
 SELECT capo_make_replaceable('update_half_and_full_season_stats(uuid)', '{target_tenant_id}', 'jsonb');
@@ -48,6 +115,15 @@ DECLARE
     v_year_starts date[];  -- 1 January of each rebuilt year
     v_season_rows bigint;
     v_written    bigint;  -- rows deleted or inserted (unchanged rows are kept)
+    v_full       boolean := v_players IS NULL;
+    v_header     text;     -- a full run's header (capo_player_games_digests)
+    v_has_state  boolean;
+    v_guard      record;   -- the output rows' guard (n, x): count and (ctid, xmin) hash
+    v_after      record;
+    v_digests    int;      -- non-ringers (a digest each)
+    v_ids        int[];    -- a full run's new digests: player, games, digest
+    v_games      int[];
+    v_hashes     bigint[];
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_half_and_full_season_stats'),
                                   hashtext(target_tenant_id::text));
@@ -63,11 +139,87 @@ BEGIN
 
         -- Full seasons: the years (up to today's) that still have a match are
         -- rebuilt; a year whose rows are all ringers ends empty.
-        SELECT count(*), COALESCE(array_agg(y.start), '{}') INTO v_years, v_year_starts
+        SELECT count(*), COALESCE(array_agg(y.start ORDER BY y.start), '{}')
+        INTO v_years, v_year_starts
         FROM (SELECT DISTINCT make_date(extract(year FROM m.match_date)::int, 1, 1) AS start
               FROM matches m
               WHERE m.tenant_id = target_tenant_id AND m.match_date <= v_last_day) y;
 
+        -- A full run recomputes only the players whose digest (the number of
+        -- their games and the bit_xor of the games' hashes) came, went or
+        -- changed since the last full run (docs/stats.md, "Only changed
+        -- players"): a player's rows depend only on the player's own games, given
+        -- the windows. Everyone when there is no state yet, when the header (the
+        -- windows derived from today, the rebuilt years, the fantasy settings,
+        -- the functions' source, the server) or the guard of the output rows
+        -- differs (someone else, a scoped run included, changed a row), or when
+        -- more than half the players changed.
+        IF v_full THEN
+            v_header := concat_ws('#', current_setting('server_version_num'),
+                (SELECT md5(string_agg(p.prosrc, '|' ORDER BY p.proname, p.oid))
+                 FROM pg_proc p
+                 WHERE p.proname IN ('update_half_and_full_season_stats',
+                                     'capo_season_game_hash', 'capo_fantasy_points')),
+                row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
+                v_half_start, v_half_end, v_last_day, v_year_starts::text);
+            SELECT * INTO v_guard FROM capo_season_stats_guard(target_tenant_id, NULL);
+            v_has_state := EXISTS (
+                SELECT FROM capo_player_games_digests
+                WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+                  AND player_id = 0 AND header = v_header
+                  AND games = v_guard.n AND digest = v_guard.x);
+            WITH new_digests AS MATERIALIZED (
+                SELECT p.player_id, COALESCE(g.games, 0) AS games,
+                       COALESCE(g.digest, 0) AS digest
+                FROM (SELECT player_id FROM players
+                      WHERE tenant_id = target_tenant_id AND NOT is_ringer OFFSET 0) p
+                LEFT JOIN (
+                    SELECT pm.player_id, count(*)::int AS games,
+                           bit_xor(capo_season_game_hash(pm.player_match_id, pm.match_id, m.day,
+                                                         pm.result, pm.goals, pm.heavy_win,
+                                                         pm.heavy_loss, pm.clean_sheet)) AS digest
+                    -- the club's rows, read by tenant and joined in memory
+                    FROM (SELECT player_id, match_id, player_match_id, result, goals,
+                                 heavy_win, heavy_loss, clean_sheet
+                          FROM player_matches WHERE tenant_id = target_tenant_id OFFSET 0) pm
+                    JOIN (SELECT match_id, (match_date - DATE '0001-01-01') AS day
+                          FROM matches WHERE tenant_id = target_tenant_id OFFSET 0) m
+                      ON m.match_id = pm.match_id
+                    GROUP BY pm.player_id
+                ) g ON g.player_id = p.player_id
+            ),
+            old_digests AS (
+                SELECT player_id, games, digest FROM capo_player_games_digests
+                WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+                  AND player_id <> 0
+            )
+            SELECT (SELECT count(*) FROM new_digests),
+                   -- the players whose digest came, went or changed
+                   (SELECT COALESCE(array_agg(COALESCE(n.player_id, o.player_id)), '{}')
+                    FROM new_digests n FULL JOIN old_digests o ON o.player_id = n.player_id
+                    WHERE n.games IS DISTINCT FROM o.games
+                       OR n.digest IS DISTINCT FROM o.digest),
+                   (SELECT array_agg(player_id) FROM new_digests),
+                   (SELECT array_agg(games) FROM new_digests),
+                   (SELECT array_agg(digest) FROM new_digests)
+            INTO v_digests, v_players, v_ids, v_games, v_hashes;
+            IF NOT v_has_state OR cardinality(v_players) * 2 > v_digests THEN
+                v_players := NULL;
+            END IF;
+        ELSE
+            -- A scoped run keeps the state, if any, true: its players' guard
+            -- before the write, to update the stored guard after it.
+            v_has_state := EXISTS (
+                SELECT FROM capo_player_games_digests
+                WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+                  AND player_id = 0);
+            IF v_has_state THEN
+                SELECT * INTO v_guard FROM capo_season_stats_guard(target_tenant_id, v_players);
+            END IF;
+        END IF;
+
+        -- (a full run where no player changed computes nothing)
+        IF v_players IS NULL OR cardinality(v_players) > 0 THEN
         -- One statement reads the games once for both tables. Half-season: every
         -- row of the window, both ends inclusive (future matches inside the window
         -- count); seasons: every year up to today's.
@@ -248,6 +400,44 @@ BEGIN
                (SELECT count(*) FROM half_gone) + (SELECT count(*) FROM season_gone)
                    + (SELECT count(*) FROM half_came) + (SELECT count(*) FROM season_came)
         INTO v_half_rows, v_season_rows, v_written;
+        END IF;
+
+        IF v_full THEN
+            -- the computed players' digests (everyone's when v_players is NULL),
+            -- then the header with the guard of the rows as this run leaves them
+            DELETE FROM capo_player_games_digests
+            WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+              AND (v_players IS NULL OR player_id = ANY (v_players) OR player_id = 0);
+            INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest)
+            SELECT target_tenant_id, 'season_stats', u.player_id, u.games, u.digest
+            FROM unnest(v_ids, v_games, v_hashes) AS u(player_id, games, digest)
+            WHERE v_players IS NULL OR u.player_id = ANY (v_players);
+            -- the row counts a computation of everyone would return
+            SELECT (SELECT count(*) FROM aggregated_half_season_stats
+                    WHERE tenant_id = target_tenant_id),
+                   (SELECT count(*) FROM aggregated_season_stats
+                    WHERE tenant_id = target_tenant_id
+                      AND season_start_date = ANY (v_year_starts))
+            INTO v_half_rows, v_season_rows;
+            SELECT * INTO v_after FROM capo_season_stats_guard(target_tenant_id, NULL);
+            INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest,
+                                                   header)
+            VALUES (target_tenant_id, 'season_stats', 0, v_after.n, v_after.x, v_header);
+        ELSIF v_has_state THEN
+            -- a scoped run: its players' digests, and the stored guard moved by
+            -- what this run changed in their rows (a difference made by others
+            -- stays a difference; a header of other windows stays other)
+            SELECT * INTO v_after FROM capo_season_stats_guard(target_tenant_id, v_players);
+            UPDATE capo_player_games_digests
+            SET games = games - v_guard.n + v_after.n, digest = digest # v_guard.x # v_after.x
+            WHERE tenant_id = target_tenant_id AND kind = 'season_stats' AND player_id = 0;
+            DELETE FROM capo_player_games_digests
+            WHERE tenant_id = target_tenant_id AND kind = 'season_stats'
+              AND player_id = ANY (v_players) AND player_id <> 0;
+            INSERT INTO capo_player_games_digests (tenant_id, kind, player_id, games, digest)
+            SELECT target_tenant_id, 'season_stats', d.player_id, d.games, d.digest
+            FROM capo_season_digests(target_tenant_id, v_players) d;
+        END IF;
 
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'season_stats', 'season_stats');
         PERFORM capo_touch_cache_metadata(target_tenant_id, 'half_season_stats', 'half_season_stats');
