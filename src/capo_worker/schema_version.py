@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "e782cde0ff116d5d65b51f3efc94d9715cfaeb95c527d9adf0618fca02270d1b"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "49875e65f6be05967dd73909b1a47435f3dccd54ab3c99c26bf362cef2c3b9ed"
