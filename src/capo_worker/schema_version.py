@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 16
-SCHEMA_CHECKSUM = "49875e65f6be05967dd73909b1a47435f3dccd54ab3c99c26bf362cef2c3b9ed"
+SCHEMA_VERSION = 18
+SCHEMA_CHECKSUM = "51cdd0d7284e9b1c90709b1dc2f8de6261cb554bbf391da2f401e3cbb3c8aa7f"

@@ -61,6 +61,7 @@ STATE_TABLES = (
     "capo_power_rating_weights",
     "capo_records_player_bests",
     "capo_profile_stats_state",
+    "capo_profile_match_state",
 )
 CLUB_TABLES = LEAGUE_TABLES + OUTPUT_TABLES + STATE_TABLES
 

@@ -132,12 +132,17 @@ BEGIN
         INTO last_run
         FROM capo_profile_stats_state s WHERE s.tenant_id = target_tenant_id;
         reuse := FOUND;
-        SELECT COALESCE(array_agg(p.player_id ORDER BY p.player_id), '{}'),
-               COALESCE(array_agg(hashint8extended(hash_record_extended(
-                            row(p.player_id, p.name, p.is_ringer, p.selected_club), 0), 0)
-                        ORDER BY p.player_id), '{}')
+        -- (MATERIALIZED: sorted in memory; the planner would rather read the
+        -- whole table in player_id order through its primary key.)
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id, hashint8extended(hash_record_extended(
+                       row(player_id, name, is_ringer, selected_club), 0), 0) AS h
+            FROM players WHERE tenant_id = target_tenant_id
+        )
+        SELECT COALESCE(array_agg(player_id ORDER BY player_id), '{}'),
+               COALESCE(array_agg(h ORDER BY player_id), '{}')
         INTO new_player_ids, new_player_hashes
-        FROM players p WHERE p.tenant_id = target_tenant_id;
+        FROM club_players;
         reuse := reuse AND last_run.inputs_digest = header AND NOT last_run.this_xact
                  AND last_run.player_ids IS NOT NULL
                  AND (SELECT count(*) = last_run.rows_written
@@ -220,10 +225,10 @@ BEGIN
             PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats',
                                               'player_profile_stats', true);
             IF last_run.rows_written = 0 THEN
-                RETURN jsonb_build_object('rows', 0, 'recomputed', 0,
+                RETURN jsonb_build_object('rows', 0,
                                           'note', 'no non-ringer players: the table is empty');
             END IF;
-            RETURN jsonb_build_object('rows', last_run.rows_written, 'recomputed', 0);
+            RETURN jsonb_build_object('rows', last_run.rows_written);
         END IF;
         IF reuse AND cardinality(affected) * 2 <= cardinality(new_player_ids) THEN
             scope_players := affected;
@@ -542,15 +547,14 @@ BEGIN
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);
 
-    -- rows: the tenant's rows after a full run, those written by a scoped
-    -- run; recomputed (full runs): the players whose rows were written.
+    -- The summary does not say how many rows were recomputed (as for the
+    -- records' candidates): running twice gives the same summaries.
     IF NOT full_run THEN
         total := written;
     END IF;
     IF total = 0 THEN
-        RETURN jsonb_build_object('rows', 0, 'recomputed', written,
-                                  'note', 'no non-ringer players: the table is empty');
+        RETURN jsonb_build_object('rows', 0, 'note', 'no non-ringer players: the table is empty');
     END IF;
-    RETURN jsonb_build_object('rows', total, 'recomputed', written);
+    RETURN jsonb_build_object('rows', total);
 END;
 $fn$;
