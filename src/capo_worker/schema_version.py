@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 18
-SCHEMA_CHECKSUM = "51cdd0d7284e9b1c90709b1dc2f8de6261cb554bbf391da2f401e3cbb3c8aa7f"
+SCHEMA_VERSION = 19
+SCHEMA_CHECKSUM = "4cbd2c352ce6495005061fc7d8d2af3863b67e289c36c67be6cb8a40432a90db"

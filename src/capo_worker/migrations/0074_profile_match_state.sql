@@ -11,7 +11,6 @@ CREATE TABLE IF NOT EXISTS capo_profile_match_state (
     match_id   integer NOT NULL,
     -- a 64-bit hash of everything a profile reads about the match: its row,
     -- the match before it in the league's order, and its player_matches rows
-    -- with their players' name, ringer and retired flags
     hash       bigint NOT NULL,
     player_ids integer[] NOT NULL,  -- the match's distinct players
     PRIMARY KEY (tenant_id, match_id)
@@ -21,13 +20,16 @@ COMMENT ON TABLE capo_profile_match_state IS
     'capo-worker: per match, a hash of the profile inputs and the players of the match as of the last full run of update_aggregated_player_profile_stats; a full run recomputes only the players of changed matches.';
 
 -- The header of that state: besides the digest of the settings and function
--- source (inputs_digest, now without the tables), a 64-bit hash of each
--- player's own columns (id, name, ringer flag, selected club) and a check of
+-- source (inputs_digest, now without the tables), two 64-bit hashes per
+-- player, of the columns of their own row (name, ringer flag, selected club)
+-- and of what their teammates' rows read (name, ringer and retired flags,
+-- player_mate_hashes), and a check of
 -- the rows that works after partial rewrites (their count and the sum of
 -- their xmin), and the players whose rows a scoped (post-match) run rewrote
 -- since, whom the next full run recomputes too. rows_xmin is no longer used.
 ALTER TABLE capo_profile_stats_state
     ADD COLUMN IF NOT EXISTS player_ids    integer[],
     ADD COLUMN IF NOT EXISTS player_hashes bigint[],
+    ADD COLUMN IF NOT EXISTS player_mate_hashes bigint[],
     ADD COLUMN IF NOT EXISTS rows_xmin_sum numeric,
     ADD COLUMN IF NOT EXISTS dirty_players integer[];

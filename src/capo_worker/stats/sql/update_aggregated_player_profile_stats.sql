@@ -70,7 +70,9 @@ DECLARE
     reuse    boolean := false;  -- the last run's rows and state can be built on
     affected int[];   -- the players a change since the last full run may affect
     new_player_ids    int[];     -- the tenant's players, by id,
-    new_player_hashes bigint[];  -- and a hash of each one's own columns
+    new_player_hashes bigint[];  -- a hash of the columns of each one's own row,
+    new_mate_hashes   bigint[];  -- and of what their teammates' rows read
+    mates_changed int[];  -- the players whose teammates' hash changed
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
                                   hashtext(target_tenant_id::text));
@@ -127,21 +129,26 @@ BEGIN
             row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
             duration_text);
         SELECT s.inputs_digest, s.rows_written, s.rows_xmin_sum, s.player_ids, s.player_hashes,
-               s.dirty_players, s.written_in IS NOT DISTINCT FROM pg_current_xact_id_if_assigned()
+               s.player_mate_hashes, s.dirty_players, s.written_in IS NOT DISTINCT FROM pg_current_xact_id_if_assigned()
                    AS this_xact
         INTO last_run
         FROM capo_profile_stats_state s WHERE s.tenant_id = target_tenant_id;
         reuse := FOUND;
-        -- (MATERIALIZED: sorted in memory; the planner would rather read the
-        -- whole table in player_id order through its primary key.)
+        -- Per player, a hash of the columns of their own row (name, ringer
+        -- flag, selected club) and one of what their teammates' rows read
+        -- about them (name, ringer and retired flags). (MATERIALIZED: sorted
+        -- in memory; the planner would rather read the whole table in
+        -- player_id order through its primary key.)
         WITH club_players AS MATERIALIZED (
-            SELECT player_id, hashint8extended(hash_record_extended(
-                       row(player_id, name, is_ringer, selected_club), 0), 0) AS h
+            SELECT player_id,
+                   hash_record_extended(row(player_id, name, is_ringer, selected_club), 0) AS own,
+                   hash_record_extended(row(player_id, name, is_ringer, is_retired), 0) AS mate
             FROM players WHERE tenant_id = target_tenant_id
         )
         SELECT COALESCE(array_agg(player_id ORDER BY player_id), '{}'),
-               COALESCE(array_agg(h ORDER BY player_id), '{}')
-        INTO new_player_ids, new_player_hashes
+               COALESCE(array_agg(own ORDER BY player_id), '{}'),
+               COALESCE(array_agg(mate ORDER BY player_id), '{}')
+        INTO new_player_ids, new_player_hashes, new_mate_hashes
         FROM club_players;
         reuse := reuse AND last_run.inputs_digest = header AND NOT last_run.this_xact
                  AND last_run.player_ids IS NOT NULL
@@ -156,6 +163,7 @@ BEGIN
         -- joined in memory. Each row's hash is hashed once more before the
         -- sum (a record's hash is linear in its columns' hashes); rows without
         -- a match are kept under match 0 (a coarser key only adds players).
+        -- The players of a match are read again only for the changed ones.
         WITH club_matches AS MATERIALIZED (
             SELECT match_id,
                    hash_record_extended(row(match_id, match_date, team_a_score, team_b_score,
@@ -163,27 +171,18 @@ BEGIN
                                         0) AS h
             FROM matches WHERE tenant_id = target_tenant_id
         ),
-        club_players AS MATERIALIZED (
-            SELECT player_id, name, is_ringer, is_retired
-            FROM players WHERE tenant_id = target_tenant_id
-        ),
         club_rows AS MATERIALIZED (
-            SELECT COALESCE(pm.match_id, 0) AS match_id,
+            SELECT COALESCE(match_id, 0) AS match_id,
                    sum(hashint8extended(hash_record_extended(
-                       row(pm.player_match_id, pm.player_id, pm.team, pm.goals, pm.result,
-                           pm.heavy_win, pm.heavy_loss, pl.name, pl.is_ringer, pl.is_retired),
-                       0), 0)) AS h,
-                   COALESCE(array_agg(DISTINCT pm.player_id)
-                                FILTER (WHERE pm.player_id IS NOT NULL), '{}') AS player_ids
-            FROM player_matches pm
-            LEFT JOIN club_players pl ON pl.player_id = pm.player_id
-            WHERE pm.tenant_id = target_tenant_id
+                       row(player_match_id, player_id, team, goals, result, heavy_win, heavy_loss),
+                       0), 0)) AS h
+            FROM player_matches
+            WHERE tenant_id = target_tenant_id
             GROUP BY 1
         ),
         new_state AS MATERIALIZED (
             SELECT COALESCE(m.match_id, r.match_id) AS match_id,
-                   hash_record_extended(row(m.h, r.h), 0) AS hash,
-                   COALESCE(r.player_ids, '{}') AS player_ids
+                   hash_record_extended(row(m.h, r.h), 0) AS hash
             FROM club_matches m FULL JOIN club_rows r ON r.match_id = m.match_id
         ),
         old_state AS MATERIALIZED (
@@ -191,10 +190,19 @@ BEGIN
             FROM capo_profile_match_state WHERE tenant_id = target_tenant_id
         ),
         changed AS MATERIALIZED (
-            SELECT n.match_id AS new_id, o.match_id AS old_id, n.hash,
-                   n.player_ids AS new_players, o.player_ids AS old_players
+            SELECT n.match_id AS new_id, o.match_id AS old_id, n.hash, o.player_ids AS old_players
             FROM new_state n FULL JOIN old_state o ON o.match_id = n.match_id
             WHERE n.hash IS DISTINCT FROM o.hash
+        ),
+        new_players AS MATERIALIZED (
+            SELECT COALESCE(pm.match_id, 0) AS match_id,
+                   COALESCE(array_agg(DISTINCT pm.player_id)
+                                FILTER (WHERE pm.player_id IS NOT NULL), '{}') AS player_ids
+            FROM player_matches pm
+            WHERE pm.tenant_id = target_tenant_id
+              AND (pm.match_id = ANY (ARRAY(SELECT new_id FROM changed))
+                   OR pm.match_id IS NULL AND 0 IN (SELECT new_id FROM changed))
+            GROUP BY 1
         ),
         gone AS (
             DELETE FROM capo_profile_match_state s
@@ -203,23 +211,45 @@ BEGIN
         ),
         came AS (
             INSERT INTO capo_profile_match_state AS s (tenant_id, match_id, hash, player_ids)
-            SELECT target_tenant_id, new_id, hash, new_players FROM changed
-            WHERE new_id IS NOT NULL
+            SELECT target_tenant_id, c.new_id, c.hash, COALESCE(p.player_ids, '{}')
+            FROM changed c LEFT JOIN new_players p ON p.match_id = c.new_id
+            WHERE c.new_id IS NOT NULL
             ON CONFLICT (tenant_id, match_id) DO UPDATE
                 SET hash = excluded.hash, player_ids = excluded.player_ids
+        ),
+        -- players whose own hash or teammates' hash came, went or changed
+        changed_players AS MATERIALIZED (
+            SELECT COALESCE(n.player_id, o.player_id) AS player_id,
+                   n.mate IS DISTINCT FROM o.mate AS as_mate
+            FROM unnest(new_player_ids, new_player_hashes, new_mate_hashes)
+                     AS n (player_id, own, mate)
+            FULL JOIN unnest(last_run.player_ids, last_run.player_hashes,
+                             last_run.player_mate_hashes) AS o (player_id, own, mate)
+                ON o.player_id = n.player_id
+            WHERE n.own IS DISTINCT FROM o.own OR n.mate IS DISTINCT FROM o.mate
         )
-        SELECT COALESCE(array_agg(DISTINCT x.player_id), '{}') INTO affected
-        FROM (SELECT unnest(new_players || old_players) AS player_id FROM changed
+        SELECT COALESCE(array_agg(DISTINCT x.player_id), '{}'),
+               ARRAY(SELECT player_id FROM changed_players WHERE as_mate)
+        INTO affected, mates_changed
+        FROM (SELECT unnest(old_players) AS player_id FROM changed
               UNION ALL
-              SELECT n.player_id
-              FROM (unnest(new_player_ids, new_player_hashes) AS n (player_id, h)
-                    FULL JOIN unnest(last_run.player_ids, last_run.player_hashes)
-                                  AS o (player_id, h) ON o.player_id = n.player_id)
-              CROSS JOIN LATERAL (SELECT COALESCE(n.player_id, o.player_id)) AS p (player_id)
-              WHERE n.h IS DISTINCT FROM o.h
+              SELECT unnest(player_ids) FROM new_players
+              UNION ALL
+              SELECT player_id FROM changed_players
               UNION ALL
               SELECT unnest(last_run.dirty_players)) x
         WHERE x.player_id IS NOT NULL;
+        -- A player's name or mate status is read by their teammates' rows: the
+        -- players of their matches (the state just written) are affected.
+        IF cardinality(mates_changed) > 0 THEN
+            SELECT ARRAY(SELECT unnest(affected)
+                         UNION
+                         SELECT unnest(s.player_ids)
+                         FROM capo_profile_match_state s
+                         WHERE s.tenant_id = target_tenant_id
+                           AND s.player_ids && mates_changed)
+            INTO affected;
+        END IF;
 
         IF reuse AND cardinality(affected) = 0 THEN
             PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats',
@@ -527,13 +557,14 @@ BEGIN
     IF full_run THEN
         INSERT INTO capo_profile_stats_state AS s
             (tenant_id, inputs_digest, rows_written, rows_xmin, rows_xmin_sum, player_ids,
-             player_hashes, dirty_players, written_in, updated_at)
+             player_hashes, player_mate_hashes, dirty_players, written_in, updated_at)
         VALUES (target_tenant_id, header, total, NULL, xmin_sum, new_player_ids,
-                new_player_hashes, NULL, pg_current_xact_id(), now())
+                new_player_hashes, new_mate_hashes, NULL, pg_current_xact_id(), now())
         ON CONFLICT (tenant_id) DO UPDATE
             SET inputs_digest = excluded.inputs_digest, rows_written = excluded.rows_written,
                 rows_xmin = NULL, rows_xmin_sum = excluded.rows_xmin_sum,
                 player_ids = excluded.player_ids, player_hashes = excluded.player_hashes,
+                player_mate_hashes = excluded.player_mate_hashes,
                 dirty_players = NULL, written_in = excluded.written_in,
                 updated_at = excluded.updated_at;
     ELSIF reuse THEN
