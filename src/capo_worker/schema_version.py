@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 19
-SCHEMA_CHECKSUM = "4cbd2c352ce6495005061fc7d8d2af3863b67e289c36c67be6cb8a40432a90db"
+SCHEMA_VERSION = 20
+SCHEMA_CHECKSUM = "4813f40f3c784dc3060f6b7da1b71fd844572c4e164949b74fe1204d458c148b"

@@ -73,6 +73,9 @@ DECLARE
     new_player_hashes bigint[];  -- a hash of the columns of each one's own row,
     new_mate_hashes   bigint[];  -- and of what their teammates' rows read
     mates_changed int[];  -- the players whose teammates' hash changed
+    changed_ids    int[];     -- the matches whose hash came or changed,
+    changed_hashes bigint[];  -- their new hashes,
+    gone_ids       int[];     -- and the matches that went
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
                                   hashtext(target_tenant_id::text));
@@ -157,13 +160,12 @@ BEGIN
                       FROM aggregated_player_profile_stats a
                       WHERE a.tenant_id = target_tenant_id);
 
-        -- The new per-match state, written as a difference (most runs change
-        -- a match or none), and the players of the matches that changed. The
-        -- club's rows are read through indexes that lead with the tenant and
-        -- joined in memory. Each row's hash is hashed once more before the
-        -- sum (a record's hash is linear in its columns' hashes); rows without
-        -- a match are kept under match 0 (a coarser key only adds players).
-        -- The players of a match are read again only for the changed ones.
+        -- The matches whose hash came, went or changed since the state was
+        -- written. The club's rows are read through indexes that lead with
+        -- the tenant and joined in memory. Each row's hash is hashed once
+        -- more before the sum (a record's hash is linear in its columns'
+        -- hashes); rows without a match are kept under match 0 (a coarser key
+        -- only adds players).
         WITH club_matches AS MATERIALIZED (
             SELECT match_id,
                    hash_record_extended(row(match_id, match_date, team_a_score, team_b_score,
@@ -193,32 +195,47 @@ BEGIN
             SELECT n.match_id AS new_id, o.match_id AS old_id, n.hash, o.player_ids AS old_players
             FROM new_state n FULL JOIN old_state o ON o.match_id = n.match_id
             WHERE n.hash IS DISTINCT FROM o.hash
-        ),
-        new_players AS MATERIALIZED (
-            SELECT COALESCE(pm.match_id, 0) AS match_id,
-                   COALESCE(array_agg(DISTINCT pm.player_id)
-                                FILTER (WHERE pm.player_id IS NOT NULL), '{}') AS player_ids
-            FROM player_matches pm
-            WHERE pm.tenant_id = target_tenant_id
-              AND (pm.match_id = ANY (ARRAY(SELECT new_id FROM changed))
-                   OR pm.match_id IS NULL AND 0 IN (SELECT new_id FROM changed))
-            GROUP BY 1
-        ),
-        gone AS (
-            DELETE FROM capo_profile_match_state s
-            WHERE s.tenant_id = target_tenant_id
-              AND s.match_id IN (SELECT old_id FROM changed WHERE new_id IS NULL)
-        ),
-        came AS (
-            INSERT INTO capo_profile_match_state AS s (tenant_id, match_id, hash, player_ids)
-            SELECT target_tenant_id, c.new_id, c.hash, COALESCE(p.player_ids, '{}')
-            FROM changed c LEFT JOIN new_players p ON p.match_id = c.new_id
-            WHERE c.new_id IS NOT NULL
-            ON CONFLICT (tenant_id, match_id) DO UPDATE
-                SET hash = excluded.hash, player_ids = excluded.player_ids
-        ),
-        -- players whose own hash or teammates' hash came, went or changed
-        changed_players AS MATERIALIZED (
+        )
+        SELECT COALESCE(array_agg(new_id) FILTER (WHERE new_id IS NOT NULL), '{}'),
+               COALESCE(array_agg(hash) FILTER (WHERE new_id IS NOT NULL), '{}'),
+               COALESCE(array_agg(old_id) FILTER (WHERE new_id IS NULL), '{}'),
+               ARRAY(SELECT DISTINCT unnest(old_players) FROM changed)
+        INTO changed_ids, changed_hashes, gone_ids, affected
+        FROM changed;
+
+        -- The state written as a difference (most runs change a match or
+        -- none); the players of a match read again only for the changed ones
+        -- (their ids a constant: looked up through the index, or hashed).
+        IF cardinality(gone_ids) > 0 THEN
+            DELETE FROM capo_profile_match_state
+            WHERE tenant_id = target_tenant_id AND match_id = ANY (gone_ids);
+        END IF;
+        IF cardinality(changed_ids) > 0 THEN
+            WITH new_players AS MATERIALIZED (
+                SELECT COALESCE(match_id, 0) AS match_id,
+                       array_agg(DISTINCT player_id)
+                           FILTER (WHERE player_id IS NOT NULL) AS player_ids
+                FROM player_matches
+                WHERE tenant_id = target_tenant_id
+                  AND (match_id = ANY (changed_ids)
+                       OR match_id IS NULL AND 0 = ANY (changed_ids))
+                GROUP BY 1
+            ),
+            came AS (
+                INSERT INTO capo_profile_match_state AS s (tenant_id, match_id, hash, player_ids)
+                SELECT target_tenant_id, c.match_id, c.hash, COALESCE(p.player_ids, '{}')
+                FROM unnest(changed_ids, changed_hashes) AS c (match_id, hash)
+                LEFT JOIN new_players p USING (match_id)
+                ON CONFLICT (tenant_id, match_id) DO UPDATE
+                    SET hash = excluded.hash, player_ids = excluded.player_ids
+                RETURNING s.player_ids
+            )
+            SELECT ARRAY(SELECT unnest(affected) UNION SELECT unnest(player_ids) FROM came)
+            INTO affected;
+        END IF;
+
+        -- Players whose own hash or teammates' hash came, went or changed.
+        WITH changed_players AS MATERIALIZED (
             SELECT COALESCE(n.player_id, o.player_id) AS player_id,
                    n.mate IS DISTINCT FROM o.mate AS as_mate
             FROM unnest(new_player_ids, new_player_hashes, new_mate_hashes)
@@ -228,17 +245,12 @@ BEGIN
                 ON o.player_id = n.player_id
             WHERE n.own IS DISTINCT FROM o.own OR n.mate IS DISTINCT FROM o.mate
         )
-        SELECT COALESCE(array_agg(DISTINCT x.player_id), '{}'),
+        SELECT ARRAY(SELECT unnest(affected)
+                     UNION SELECT player_id FROM changed_players
+                     UNION SELECT unnest(last_run.dirty_players)),
                ARRAY(SELECT player_id FROM changed_players WHERE as_mate)
-        INTO affected, mates_changed
-        FROM (SELECT unnest(old_players) AS player_id FROM changed
-              UNION ALL
-              SELECT unnest(player_ids) FROM new_players
-              UNION ALL
-              SELECT player_id FROM changed_players
-              UNION ALL
-              SELECT unnest(last_run.dirty_players)) x
-        WHERE x.player_id IS NOT NULL;
+        INTO affected, mates_changed;
+        affected := array_remove(affected, NULL);
         -- A player's name or mate status is read by their teammates' rows: the
         -- players of their matches (the state just written) are affected.
         IF cardinality(mates_changed) > 0 THEN
