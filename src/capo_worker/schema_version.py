@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 15
-SCHEMA_CHECKSUM = "4813f40f3c784dc3060f6b7da1b71fd844572c4e164949b74fe1204d458c148b"
+SCHEMA_VERSION = 16
+SCHEMA_CHECKSUM = "8a130a6d15099fa9b16e12f1390633bf6fb0f3ebd16dc7d44a74397337d48fa4"

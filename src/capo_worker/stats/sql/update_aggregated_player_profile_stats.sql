@@ -76,6 +76,7 @@ DECLARE
     changed_ids    int[];     -- the matches whose hash came or changed,
     changed_hashes bigint[];  -- their new hashes,
     gone_ids       int[];     -- and the matches that went
+    many boolean;  -- many matches changed
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
                                   hashtext(target_tenant_id::text));
@@ -205,21 +206,22 @@ BEGIN
 
         -- The state written as a difference (most runs change a match or
         -- none); the players of a match read again only for the changed ones
-        -- (their ids a constant: looked up through the index, or hashed).
+        -- (their ids a constant: looked up through the index), or, when many
+        -- changed (the first run), those of every match in one pass (hashed).
+        many := cardinality(changed_ids) > 200;
         IF cardinality(gone_ids) > 0 THEN
             DELETE FROM capo_profile_match_state
             WHERE tenant_id = target_tenant_id AND match_id = ANY (gone_ids);
         END IF;
         IF cardinality(changed_ids) > 0 THEN
             WITH new_players AS MATERIALIZED (
-                SELECT COALESCE(match_id, 0) AS match_id,
-                       array_agg(DISTINCT player_id)
-                           FILTER (WHERE player_id IS NOT NULL) AS player_ids
-                FROM player_matches
-                WHERE tenant_id = target_tenant_id
-                  AND (match_id = ANY (changed_ids)
-                       OR match_id IS NULL AND 0 = ANY (changed_ids))
-                GROUP BY 1
+                SELECT match_id, array_agg(player_id) AS player_ids
+                FROM (SELECT DISTINCT COALESCE(match_id, 0) AS match_id, player_id
+                      FROM player_matches
+                      WHERE tenant_id = target_tenant_id AND player_id IS NOT NULL
+                        AND (many OR match_id = ANY (changed_ids)
+                             OR match_id IS NULL AND 0 = ANY (changed_ids))) d
+                GROUP BY match_id
             ),
             came AS (
                 INSERT INTO capo_profile_match_state AS s (tenant_id, match_id, hash, player_ids)
@@ -234,33 +236,36 @@ BEGIN
             INTO affected;
         END IF;
 
-        -- Players whose own hash or teammates' hash came, went or changed.
-        WITH changed_players AS MATERIALIZED (
-            SELECT COALESCE(n.player_id, o.player_id) AS player_id,
-                   n.mate IS DISTINCT FROM o.mate AS as_mate
-            FROM unnest(new_player_ids, new_player_hashes, new_mate_hashes)
-                     AS n (player_id, own, mate)
-            FULL JOIN unnest(last_run.player_ids, last_run.player_hashes,
-                             last_run.player_mate_hashes) AS o (player_id, own, mate)
-                ON o.player_id = n.player_id
-            WHERE n.own IS DISTINCT FROM o.own OR n.mate IS DISTINCT FROM o.mate
-        )
-        SELECT ARRAY(SELECT unnest(affected)
-                     UNION SELECT player_id FROM changed_players
-                     UNION SELECT unnest(last_run.dirty_players)),
-               ARRAY(SELECT player_id FROM changed_players WHERE as_mate)
-        INTO affected, mates_changed;
-        affected := array_remove(affected, NULL);
-        -- A player's name or mate status is read by their teammates' rows: the
-        -- players of their matches (the state just written) are affected.
-        IF cardinality(mates_changed) > 0 THEN
+        -- Players whose own hash or teammates' hash came, went or changed
+        -- (not needed when everyone is recomputed).
+        IF reuse THEN
+            WITH changed_players AS MATERIALIZED (
+                SELECT COALESCE(n.player_id, o.player_id) AS player_id,
+                       n.mate IS DISTINCT FROM o.mate AS as_mate
+                FROM unnest(new_player_ids, new_player_hashes, new_mate_hashes)
+                         AS n (player_id, own, mate)
+                FULL JOIN unnest(last_run.player_ids, last_run.player_hashes,
+                                 last_run.player_mate_hashes) AS o (player_id, own, mate)
+                    ON o.player_id = n.player_id
+                WHERE n.own IS DISTINCT FROM o.own OR n.mate IS DISTINCT FROM o.mate
+            )
             SELECT ARRAY(SELECT unnest(affected)
-                         UNION
-                         SELECT unnest(s.player_ids)
-                         FROM capo_profile_match_state s
-                         WHERE s.tenant_id = target_tenant_id
-                           AND s.player_ids && mates_changed)
-            INTO affected;
+                         UNION SELECT player_id FROM changed_players
+                         UNION SELECT unnest(last_run.dirty_players)),
+                   ARRAY(SELECT player_id FROM changed_players WHERE as_mate)
+            INTO affected, mates_changed;
+            affected := array_remove(affected, NULL);
+            -- A player's name or mate status is read by their teammates' rows: the
+            -- players of their matches (the state just written) are affected.
+            IF cardinality(mates_changed) > 0 THEN
+                SELECT ARRAY(SELECT unnest(affected)
+                             UNION
+                             SELECT unnest(s.player_ids)
+                             FROM capo_profile_match_state s
+                             WHERE s.tenant_id = target_tenant_id
+                               AND s.player_ids && mates_changed)
+                INTO affected;
+            END IF;
         END IF;
 
         IF reuse AND cardinality(affected) = 0 THEN
