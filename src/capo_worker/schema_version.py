@@ -4,5 +4,5 @@ Written by `make schema` (tests/support/schema_dump.py) whenever a migration or 
 function file changes: do not edit by hand.
 """
 
-SCHEMA_VERSION = 19
-SCHEMA_CHECKSUM = "0fe06c6d69c1772eb6909ca84849a4f76c22de25fdfae1e11e627764e500c7c8"
+SCHEMA_VERSION = 14
+SCHEMA_CHECKSUM = "6bf88537e507d3f27d221df30722f1ed21d1673ac06c0badacccddcc44a30ef3"

@@ -62,6 +62,7 @@ STATE_TABLES = (
     "capo_records_player_bests",
     "capo_profile_stats_state",
     "capo_player_games_digests",
+    "capo_profile_match_state",
 )
 CLUB_TABLES = LEAGUE_TABLES + OUTPUT_TABLES + STATE_TABLES
 

@@ -61,9 +61,22 @@ DECLARE
     fs       record;
     duration numeric;
     duration_text text;
-    written  int;
-    digest   text;    -- a full run's inputs (capo_profile_stats_state)
-    last_run record;  -- what the last full run left
+    full_run boolean := scope_players IS NULL;
+    written  int;     -- rows inserted
+    total    bigint;  -- the tenant's rows after the run
+    xmin_sum numeric; -- the sum of their xmin
+    header   text;    -- a full run's settings and source (capo_profile_stats_state)
+    last_run record;  -- what the last run left
+    reuse    boolean := false;  -- the last run's rows and state can be built on
+    affected int[];   -- the players a change since the last full run may affect
+    new_player_ids    int[];     -- the tenant's players, by id,
+    new_player_hashes bigint[];  -- a hash of the columns of each one's own row,
+    new_mate_hashes   bigint[];  -- and of what their teammates' rows read
+    mates_changed int[];  -- the players whose teammates' hash changed
+    changed_ids    int[];     -- the matches whose hash came or changed,
+    changed_hashes bigint[];  -- their new hashes,
+    gone_ids       int[];     -- and the matches that went
+    many boolean;  -- many matches changed
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('update_aggregated_player_profile_stats'),
                                   hashtext(target_tenant_id::text));
@@ -94,47 +107,168 @@ BEGIN
         END IF;
     END;
 
-    -- A full run whose inputs are those of the last full run, with that run's
-    -- rows untouched since, keeps the rows: computing them again would write
-    -- the same values (the function depends on nothing else; no "today").
-    -- The inputs are every column the statement below reads, as a count and a
-    -- sum of 64-bit hashes per table (each row's hash hashed once more: a
-    -- record's hash is linear in its columns' hashes, so two rows swapping a
-    -- value would cancel out), the settings it used and the source of the
-    -- functions that compute the rows. The rows are untouched when there are
-    -- as many as that run inserted and all still have its xmin (any update,
-    -- delete or insert by anyone since changes one or the other; a scoped run
-    -- rewrites its players' rows); in the transaction that wrote them they
-    -- could have been changed under the same xmin, so they are not trusted
-    -- there.
-    IF scope_players IS NULL THEN
-        digest := concat_ws('#',
+    -- A full run recomputes only the players whose rows may have changed since
+    -- the last full run (docs/stats.md, "Only the affected players"): the rows
+    -- are what a new run would write for every other player (the function
+    -- depends on nothing else; no "today"). What the last run read is kept per
+    -- match (capo_profile_match_state: a hash of the match's row, of the match
+    -- before it in the league's order, and of its rows with their players'
+    -- name, ringer and retired flags; and its players) and per player (the
+    -- header, capo_profile_stats_state: a hash of the player's own columns),
+    -- with the settings and source the rows were computed with. The affected
+    -- players are those of every match whose hash came, went or changed (its
+    -- old and new players), every player whose own hash did, and those a
+    -- scoped run rewrote since. Everyone, when the settings or source changed,
+    -- there is no state, the rows were touched by anyone else since (their
+    -- count and sum of xmin differ from what the last run left; in the
+    -- transaction that wrote them they could have changed under the same xmin,
+    -- so they are not trusted there), or most players are affected.
+    IF full_run THEN
+        header := concat_ws('#',
             current_setting('server_version_num'),
             (SELECT md5(string_agg(p.prosrc, '|' ORDER BY p.proname, p.oid))
              FROM pg_proc p
              WHERE p.proname IN ('update_aggregated_player_profile_stats', 'capo_fantasy_points',
                                  'capo_profile_day_text', 'capo_profile_run_dates')),
             row(fs.w, fs.d, fs.l, fs.hw, fs.hl, fs.cw, fs.cd, fs.hcw)::text,
-            duration_text,
-            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
-                        row(p.player_id, p.name, p.is_ringer, p.is_retired, p.selected_club),
-                        0), 0)))
-             FROM players p WHERE p.tenant_id = target_tenant_id),
-            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
-                        row(m.match_id, m.match_date, m.team_a_score, m.team_b_score), 0), 0)))
-             FROM matches m WHERE m.tenant_id = target_tenant_id),
-            (SELECT concat_ws(':', count(*), sum(hashint8extended(hash_record_extended(
-                        row(pm.player_match_id, pm.player_id, pm.match_id, pm.team, pm.goals,
-                            pm.result, pm.heavy_win, pm.heavy_loss), 0), 0)))
-             FROM player_matches pm WHERE pm.tenant_id = target_tenant_id));
-        SELECT s.rows_written, s.rows_xmin INTO last_run
-        FROM capo_profile_stats_state s
-        WHERE s.tenant_id = target_tenant_id AND s.inputs_digest = digest
-          AND s.written_in IS DISTINCT FROM pg_current_xact_id_if_assigned();
-        IF FOUND AND (SELECT count(*) = last_run.rows_written
-                             AND count(*) FILTER (WHERE a.xmin <> last_run.rows_xmin) = 0
+            duration_text);
+        SELECT s.inputs_digest, s.rows_written, s.rows_xmin_sum, s.player_ids, s.player_hashes,
+               s.player_mate_hashes, s.dirty_players, s.written_in IS NOT DISTINCT FROM pg_current_xact_id_if_assigned()
+                   AS this_xact
+        INTO last_run
+        FROM capo_profile_stats_state s WHERE s.tenant_id = target_tenant_id;
+        reuse := FOUND;
+        -- Per player, a hash of the columns of their own row (name, ringer
+        -- flag, selected club) and one of what their teammates' rows read
+        -- about them (name, ringer and retired flags). (MATERIALIZED: sorted
+        -- in memory; the planner would rather read the whole table in
+        -- player_id order through its primary key.)
+        WITH club_players AS MATERIALIZED (
+            SELECT player_id,
+                   hash_record_extended(row(player_id, name, is_ringer, selected_club), 0) AS own,
+                   hash_record_extended(row(player_id, name, is_ringer, is_retired), 0) AS mate
+            FROM players WHERE tenant_id = target_tenant_id
+        )
+        SELECT COALESCE(array_agg(player_id ORDER BY player_id), '{}'),
+               COALESCE(array_agg(own ORDER BY player_id), '{}'),
+               COALESCE(array_agg(mate ORDER BY player_id), '{}')
+        INTO new_player_ids, new_player_hashes, new_mate_hashes
+        FROM club_players;
+        reuse := reuse AND last_run.inputs_digest = header AND NOT last_run.this_xact
+                 AND last_run.player_ids IS NOT NULL
+                 AND (SELECT count(*) = last_run.rows_written
+                             AND COALESCE(sum(a.xmin::text::bigint), 0) = last_run.rows_xmin_sum
                       FROM aggregated_player_profile_stats a
-                      WHERE a.tenant_id = target_tenant_id) THEN
+                      WHERE a.tenant_id = target_tenant_id);
+
+        -- The matches whose hash came, went or changed since the state was
+        -- written. The club's rows are read through indexes that lead with
+        -- the tenant and joined in memory. Each row's hash is hashed once
+        -- more before the sum (a record's hash is linear in its columns'
+        -- hashes); rows without a match are kept under match 0 (a coarser key
+        -- only adds players).
+        WITH club_matches AS MATERIALIZED (
+            SELECT match_id,
+                   hash_record_extended(row(match_id, match_date, team_a_score, team_b_score,
+                                            lag(match_id) OVER (ORDER BY match_date, match_id)),
+                                        0) AS h
+            FROM matches WHERE tenant_id = target_tenant_id
+        ),
+        club_rows AS MATERIALIZED (
+            SELECT COALESCE(match_id, 0) AS match_id,
+                   sum(hashint8extended(hash_record_extended(
+                       row(player_match_id, player_id, team, goals, result, heavy_win, heavy_loss),
+                       0), 0)) AS h
+            FROM player_matches
+            WHERE tenant_id = target_tenant_id
+            GROUP BY 1
+        ),
+        new_state AS MATERIALIZED (
+            SELECT COALESCE(m.match_id, r.match_id) AS match_id,
+                   hash_record_extended(row(m.h, r.h), 0) AS hash
+            FROM club_matches m FULL JOIN club_rows r ON r.match_id = m.match_id
+        ),
+        old_state AS MATERIALIZED (
+            SELECT match_id, hash, player_ids
+            FROM capo_profile_match_state WHERE tenant_id = target_tenant_id
+        ),
+        changed AS MATERIALIZED (
+            SELECT n.match_id AS new_id, o.match_id AS old_id, n.hash, o.player_ids AS old_players
+            FROM new_state n FULL JOIN old_state o ON o.match_id = n.match_id
+            WHERE n.hash IS DISTINCT FROM o.hash
+        )
+        SELECT COALESCE(array_agg(new_id) FILTER (WHERE new_id IS NOT NULL), '{}'),
+               COALESCE(array_agg(hash) FILTER (WHERE new_id IS NOT NULL), '{}'),
+               COALESCE(array_agg(old_id) FILTER (WHERE new_id IS NULL), '{}'),
+               ARRAY(SELECT DISTINCT unnest(old_players) FROM changed)
+        INTO changed_ids, changed_hashes, gone_ids, affected
+        FROM changed;
+
+        -- The state written as a difference (most runs change a match or
+        -- none); the players of a match read again only for the changed ones
+        -- (their ids a constant: looked up through the index), or, when many
+        -- changed (the first run), those of every match in one pass (hashed).
+        many := cardinality(changed_ids) > 200;
+        IF cardinality(gone_ids) > 0 THEN
+            DELETE FROM capo_profile_match_state
+            WHERE tenant_id = target_tenant_id AND match_id = ANY (gone_ids);
+        END IF;
+        IF cardinality(changed_ids) > 0 THEN
+            WITH new_players AS MATERIALIZED (
+                SELECT match_id, array_agg(player_id) AS player_ids
+                FROM (SELECT DISTINCT COALESCE(match_id, 0) AS match_id, player_id
+                      FROM player_matches
+                      WHERE tenant_id = target_tenant_id AND player_id IS NOT NULL
+                        AND (many OR match_id = ANY (changed_ids)
+                             OR match_id IS NULL AND 0 = ANY (changed_ids))) d
+                GROUP BY match_id
+            ),
+            came AS (
+                INSERT INTO capo_profile_match_state AS s (tenant_id, match_id, hash, player_ids)
+                SELECT target_tenant_id, c.match_id, c.hash, COALESCE(p.player_ids, '{}')
+                FROM unnest(changed_ids, changed_hashes) AS c (match_id, hash)
+                LEFT JOIN new_players p USING (match_id)
+                ON CONFLICT (tenant_id, match_id) DO UPDATE
+                    SET hash = excluded.hash, player_ids = excluded.player_ids
+                RETURNING s.player_ids
+            )
+            SELECT ARRAY(SELECT unnest(affected) UNION SELECT unnest(player_ids) FROM came)
+            INTO affected;
+        END IF;
+
+        -- Players whose own hash or teammates' hash came, went or changed
+        -- (not needed when everyone is recomputed).
+        IF reuse THEN
+            WITH changed_players AS MATERIALIZED (
+                SELECT COALESCE(n.player_id, o.player_id) AS player_id,
+                       n.mate IS DISTINCT FROM o.mate AS as_mate
+                FROM unnest(new_player_ids, new_player_hashes, new_mate_hashes)
+                         AS n (player_id, own, mate)
+                FULL JOIN unnest(last_run.player_ids, last_run.player_hashes,
+                                 last_run.player_mate_hashes) AS o (player_id, own, mate)
+                    ON o.player_id = n.player_id
+                WHERE n.own IS DISTINCT FROM o.own OR n.mate IS DISTINCT FROM o.mate
+            )
+            SELECT ARRAY(SELECT unnest(affected)
+                         UNION SELECT player_id FROM changed_players
+                         UNION SELECT unnest(last_run.dirty_players)),
+                   ARRAY(SELECT player_id FROM changed_players WHERE as_mate)
+            INTO affected, mates_changed;
+            affected := array_remove(affected, NULL);
+            -- A player's name or mate status is read by their teammates' rows: the
+            -- players of their matches (the state just written) are affected.
+            IF cardinality(mates_changed) > 0 THEN
+                SELECT ARRAY(SELECT unnest(affected)
+                             UNION
+                             SELECT unnest(s.player_ids)
+                             FROM capo_profile_match_state s
+                             WHERE s.tenant_id = target_tenant_id
+                               AND s.player_ids && mates_changed)
+                INTO affected;
+            END IF;
+        END IF;
+
+        IF reuse AND cardinality(affected) = 0 THEN
             PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats',
                                               'player_profile_stats', true);
             IF last_run.rows_written = 0 THEN
@@ -143,6 +277,20 @@ BEGIN
             END IF;
             RETURN jsonb_build_object('rows', last_run.rows_written);
         END IF;
+        IF reuse AND cardinality(affected) * 2 <= cardinality(new_player_ids) THEN
+            scope_players := affected;
+        END IF;
+    ELSE
+        -- A scoped run rewrites its players' rows: when the rows were those the
+        -- last full run left (checked as above), it records them as rewritten,
+        -- and the next full run recomputes them with the affected players.
+        SELECT s.rows_written, s.rows_xmin_sum INTO last_run
+        FROM capo_profile_stats_state s WHERE s.tenant_id = target_tenant_id;
+        reuse := FOUND AND (SELECT count(*) = last_run.rows_written
+                                   AND COALESCE(sum(a.xmin::text::bigint), 0)
+                                       = last_run.rows_xmin_sum
+                            FROM aggregated_player_profile_stats a
+                            WHERE a.tenant_id = target_tenant_id);
     END IF;
 
     DELETE FROM aggregated_player_profile_stats
@@ -420,24 +568,41 @@ BEGIN
     WHERE scope_players IS NULL OR s.player_id = ANY (scope_players);
     GET DIAGNOSTICS written = ROW_COUNT;
 
-    IF scope_players IS NULL THEN
+    -- The table's rows and their check, for the next run (above).
+    SELECT count(*), COALESCE(sum(a.xmin::text::bigint), 0) INTO total, xmin_sum
+    FROM aggregated_player_profile_stats a WHERE a.tenant_id = target_tenant_id;
+    IF full_run THEN
         INSERT INTO capo_profile_stats_state AS s
-            (tenant_id, inputs_digest, rows_written, rows_xmin, written_in, updated_at)
-        VALUES (target_tenant_id, digest, written,
-                (SELECT a.xmin FROM aggregated_player_profile_stats a
-                 WHERE a.tenant_id = target_tenant_id LIMIT 1),
-                pg_current_xact_id(), now())
+            (tenant_id, inputs_digest, rows_written, rows_xmin, rows_xmin_sum, player_ids,
+             player_hashes, player_mate_hashes, dirty_players, written_in, updated_at)
+        VALUES (target_tenant_id, header, total, NULL, xmin_sum, new_player_ids,
+                new_player_hashes, new_mate_hashes, NULL, pg_current_xact_id(), now())
         ON CONFLICT (tenant_id) DO UPDATE
             SET inputs_digest = excluded.inputs_digest, rows_written = excluded.rows_written,
-                rows_xmin = excluded.rows_xmin, written_in = excluded.written_in,
+                rows_xmin = NULL, rows_xmin_sum = excluded.rows_xmin_sum,
+                player_ids = excluded.player_ids, player_hashes = excluded.player_hashes,
+                player_mate_hashes = excluded.player_mate_hashes,
+                dirty_players = NULL, written_in = excluded.written_in,
                 updated_at = excluded.updated_at;
+    ELSIF reuse THEN
+        UPDATE capo_profile_stats_state s
+        SET rows_written = total, rows_xmin_sum = xmin_sum,
+            dirty_players = ARRAY(SELECT DISTINCT unnest(COALESCE(s.dirty_players, '{}')
+                                                         || scope_players)),
+            written_in = pg_current_xact_id(), updated_at = now()
+        WHERE s.tenant_id = target_tenant_id;
     END IF;
 
     PERFORM capo_touch_cache_metadata(target_tenant_id, 'player_profile_stats', 'player_profile_stats', true);
 
-    IF written = 0 THEN
+    -- The summary does not say how many rows were recomputed (as for the
+    -- records' candidates): running twice gives the same summaries.
+    IF NOT full_run THEN
+        total := written;
+    END IF;
+    IF total = 0 THEN
         RETURN jsonb_build_object('rows', 0, 'note', 'no non-ringer players: the table is empty');
     END IF;
-    RETURN jsonb_build_object('rows', written);
+    RETURN jsonb_build_object('rows', total);
 END;
 $fn$;
