@@ -5,4 +5,4 @@ function file changes: do not edit by hand.
 """
 
 SCHEMA_VERSION = 14
-SCHEMA_CHECKSUM = "6bf88537e507d3f27d221df30722f1ed21d1673ac06c0badacccddcc44a30ef3"
+SCHEMA_CHECKSUM = "8ef4dcdffbcbeb4f3c20fed67cc0ba6af34ec1a963d4611d578e93a8127c8f47"

@@ -23,10 +23,10 @@ COMMENT ON TABLE capo_profile_match_state IS
 -- source (inputs_digest, now without the tables), two 64-bit hashes per
 -- player, of the columns of their own row (name, ringer flag, selected club)
 -- and of what their teammates' rows read (name, ringer and retired flags,
--- player_mate_hashes), and a check of
--- the rows that works after partial rewrites (their count and the sum of
--- their xmin), and the players whose rows a scoped (post-match) run rewrote
--- since, whom the next full run recomputes too. rows_xmin is no longer used.
+-- player_mate_hashes); a check of the rows that works after partial rewrites
+-- (their count and the sum of their xmin); and the players whose rows a
+-- scoped (post-match) run rewrote since, whom the next full run recomputes
+-- too. rows_xmin is no longer used.
 ALTER TABLE capo_profile_stats_state
     ADD COLUMN IF NOT EXISTS player_ids    integer[],
     ADD COLUMN IF NOT EXISTS player_hashes bigint[],
