@@ -90,9 +90,11 @@ def nested_plans(url: str, tenant: str, day: str, function: str) -> list[dict[st
         ):
             conn.execute(setting)
         conn.add_notice_handler(
-            lambda d: plans.append(json.loads(d.message_primary.split("\n", 1)[1]))
-            if d.message_primary.startswith("duration:")
-            else None
+            lambda d: (
+                plans.append(json.loads(d.message_primary.split("\n", 1)[1]))
+                if d.message_primary.startswith("duration:")
+                else None
+            )
         )
         run()
     return plans
