@@ -89,13 +89,13 @@ def nested_plans(url: str, tenant: str, day: str, function: str) -> list[dict[st
             "SET client_min_messages = log",
         ):
             conn.execute(setting)
-        conn.add_notice_handler(
-            lambda d: (
-                plans.append(json.loads(d.message_primary.split("\n", 1)[1]))
-                if d.message_primary.startswith("duration:")
-                else None
-            )
-        )
+
+        def keep(diag: psycopg.errors.Diagnostic) -> None:
+            message = diag.message_primary or ""
+            if message.startswith("duration:"):  # "duration: ... plan:" then the JSON
+                plans.append(json.loads(message.split("\n", 1)[1]))
+
+        conn.add_notice_handler(keep)
         run()
     return plans
 
