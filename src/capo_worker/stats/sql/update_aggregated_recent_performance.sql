@@ -153,7 +153,10 @@ BEGIN
                     JOIN (SELECT match_id, (match_date - DATE '0001-01-01') AS day,
                                  team_a_score, team_b_score
                           FROM matches WHERE tenant_id = target_tenant_id OFFSET 0) m
-                      ON m.match_id = pm.match_id
+                      -- (+ 0: no statistics, else PostgreSQL judges the join by the
+                      -- match ids of every club, expects a few hundred games and sorts
+                      -- them all to group them; docs/stats.md)
+                      ON m.match_id = pm.match_id + 0
                     GROUP BY pm.player_id
                 ) g ON g.player_id = p.player_id
             ),
@@ -212,43 +215,46 @@ BEGIN
             FROM player_matches WHERE tenant_id = target_tenant_id
               AND (v_players IS NULL OR player_id = ANY (v_players))
         ),
+        -- the players' last five games (MATERIALIZED: when few players changed,
+        -- PostgreSQL expects one among many clubs and would run this again for
+        -- each of them in a nested loop)
+        recent AS MATERIALIZED (
+            SELECT g.player_id,
+                   jsonb_agg(
+                       jsonb_build_object(
+                           'date', to_char(g.match_date, 'YYYY-MM-DD'),
+                           'goals', g.goals,
+                           'score', CASE WHEN g.team = 'A'
+                                         THEN g.team_a_score || '-' || g.team_b_score
+                                         ELSE g.team_b_score || '-' || g.team_a_score END,
+                           'result', g.result,
+                           'heavy_win', g.heavy_win,
+                           'heavy_loss', g.heavy_loss,
+                           'clean_sheet', CASE WHEN g.team = 'A' THEN g.team_b_score = 0
+                                               ELSE g.team_a_score = 0 END)
+                       ORDER BY g.rn) AS games,
+                   sum(g.goals)::int AS goals
+            FROM (
+                SELECT pm.player_id, pm.team, m.match_date, m.team_a_score, m.team_b_score,
+                       COALESCE(pm.goals, 0) AS goals,
+                       COALESCE(pm.result, '') AS result,
+                       COALESCE(pm.heavy_win, false) AS heavy_win,
+                       COALESCE(pm.heavy_loss, false) AS heavy_loss,
+                       row_number() OVER (
+                           PARTITION BY pm.player_id
+                           ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
+                       ) AS rn
+                FROM club_games pm
+                JOIN club_matches m ON m.match_id = pm.match_id
+                JOIN club_players rp ON rp.player_id = pm.player_id
+            ) g
+            WHERE g.rn <= 5
+            GROUP BY g.player_id
+        ),
         fresh AS MATERIALIZED (
             SELECT p.player_id, COALESCE(r.games, '[]'::jsonb) AS games,
                    COALESCE(r.goals, 0) AS goals
-            FROM club_players p
-            LEFT JOIN (
-                SELECT g.player_id,
-                       jsonb_agg(
-                           jsonb_build_object(
-                               'date', to_char(g.match_date, 'YYYY-MM-DD'),
-                               'goals', g.goals,
-                               'score', CASE WHEN g.team = 'A'
-                                             THEN g.team_a_score || '-' || g.team_b_score
-                                             ELSE g.team_b_score || '-' || g.team_a_score END,
-                               'result', g.result,
-                               'heavy_win', g.heavy_win,
-                               'heavy_loss', g.heavy_loss,
-                               'clean_sheet', CASE WHEN g.team = 'A' THEN g.team_b_score = 0
-                                                   ELSE g.team_a_score = 0 END)
-                           ORDER BY g.rn) AS games,
-                       sum(g.goals)::int AS goals
-                FROM (
-                    SELECT pm.player_id, pm.team, m.match_date, m.team_a_score, m.team_b_score,
-                           COALESCE(pm.goals, 0) AS goals,
-                           COALESCE(pm.result, '') AS result,
-                           COALESCE(pm.heavy_win, false) AS heavy_win,
-                           COALESCE(pm.heavy_loss, false) AS heavy_loss,
-                           row_number() OVER (
-                               PARTITION BY pm.player_id
-                               ORDER BY m.match_date DESC, m.match_id DESC, pm.player_match_id DESC
-                           ) AS rn
-                    FROM club_games pm
-                    JOIN club_matches m ON m.match_id = pm.match_id
-                    JOIN club_players rp ON rp.player_id = pm.player_id
-                ) g
-                WHERE g.rn <= 5
-                GROUP BY g.player_id
-            ) r ON r.player_id = p.player_id
+            FROM club_players p LEFT JOIN recent r ON r.player_id = p.player_id
         ),
         stored AS MATERIALIZED (
             SELECT s.ctid AS row_id, s.player_id, s.last_5_games, s.last_5_goals

@@ -184,7 +184,10 @@ BEGIN
                           FROM player_matches WHERE tenant_id = target_tenant_id OFFSET 0) pm
                     JOIN (SELECT match_id, (match_date - DATE '0001-01-01') AS day
                           FROM matches WHERE tenant_id = target_tenant_id OFFSET 0) m
-                      ON m.match_id = pm.match_id
+                      -- (+ 0: no statistics, else PostgreSQL judges the join by the
+                      -- match ids of every club, expects a few hundred games and sorts
+                      -- them all to group them; docs/stats.md)
+                      ON m.match_id = pm.match_id + 0
                     GROUP BY pm.player_id
                 ) g ON g.player_id = p.player_id
             ),
